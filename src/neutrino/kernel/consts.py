@@ -1,0 +1,117 @@
+"""Numeric constants of the Linux IPv4 routing code, with the kernel's own names.
+
+Route types (RTN_*), scopes (RT_SCOPE_*), rule actions (FR_ACT_*), route
+protocols (RTPROT_*), nexthop flags (RTNH_F_*) and cached-route flags (RTCF_*)
+keep the values of the kernel's uapi headers, so that what the model stores and
+what iproute2 prints line up one to one.
+"""
+
+# Route types (include/uapi/linux/rtnetlink.h)
+RTN_UNSPEC = 0
+RTN_UNICAST = 1
+RTN_LOCAL = 2
+RTN_BROADCAST = 3
+RTN_ANYCAST = 4
+RTN_MULTICAST = 5
+RTN_BLACKHOLE = 6
+RTN_UNREACHABLE = 7
+RTN_PROHIBIT = 8
+RTN_THROW = 9
+RTN_NAT = 10
+RTN_XRESOLVE = 11
+RTN_MAX = 11
+
+# Scopes
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPE_SITE = 200
+RT_SCOPE_LINK = 253
+RT_SCOPE_HOST = 254
+RT_SCOPE_NOWHERE = 255
+
+# Reserved tables
+RT_TABLE_UNSPEC = 0
+RT_TABLE_COMPAT = 252
+RT_TABLE_DEFAULT = 253
+RT_TABLE_MAIN = 254
+RT_TABLE_LOCAL = 255
+
+# Route protocols
+RTPROT_UNSPEC = 0
+RTPROT_REDIRECT = 1
+RTPROT_KERNEL = 2
+RTPROT_BOOT = 3
+RTPROT_STATIC = 4
+
+# Rule actions (include/uapi/linux/fib_rules.h)
+FR_ACT_UNSPEC = 0
+FR_ACT_TO_TBL = 1
+FR_ACT_GOTO = 2
+FR_ACT_NOP = 3
+FR_ACT_BLACKHOLE = 6
+FR_ACT_UNREACHABLE = 7
+FR_ACT_PROHIBIT = 8
+FR_ACT_MAX = 8
+
+# Rule flags
+FIB_RULE_PERMANENT = 0x01
+FIB_RULE_INVERT = 0x02
+FIB_RULE_UNRESOLVED = 0x04
+FIB_RULE_IIF_DETACHED = 0x08
+FIB_RULE_OIF_DETACHED = 0x10
+
+# Nexthop / route message flags
+RTNH_F_DEAD = 1
+RTNH_F_PERVASIVE = 2
+RTNH_F_ONLINK = 4
+RTNH_F_OFFLOAD = 8
+RTNH_F_LINKDOWN = 16
+RTNH_F_UNRESOLVED = 32
+RTNH_F_TRAP = 64
+RTM_F_NOTIFY = 0x100
+RTM_F_CLONED = 0x200
+
+# Cached route flags (include/uapi/linux/in_route.h)
+RTCF_DOREDIRECT = 0x01000000
+RTCF_DIRECTSRC = 0x04000000
+RTCF_REDIRECTED = 0x00040000
+RTCF_BROADCAST = 0x10000000
+RTCF_MULTICAST = 0x20000000
+RTCF_REJECT = 0x40000000
+RTCF_LOCAL = 0x80000000
+
+# Address flags
+IFA_F_SECONDARY = 0x01
+IFA_F_NOPREFIXROUTE = 0x200
+
+# IP protocols the kernel accepts in `ip route get ipproto`
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+
+LOOPBACK_IFINDEX = 1
+
+# Errors a route lookup yields for each route type (fib_props[].error).
+TYPE_ERRNO = {
+    RTN_BLACKHOLE: "EINVAL",
+    RTN_UNREACHABLE: "EHOSTUNREACH",
+    RTN_PROHIBIT: "EACCES",
+    RTN_THROW: "EAGAIN",
+    RTN_NAT: "EINVAL",
+    RTN_XRESOLVE: "EINVAL",
+}
+
+# Smallest scope a route of each type may have (fib_props[].scope).
+TYPE_MIN_SCOPE = {
+    RTN_UNSPEC: RT_SCOPE_NOWHERE,
+    RTN_UNICAST: RT_SCOPE_UNIVERSE,
+    RTN_LOCAL: RT_SCOPE_HOST,
+    RTN_BROADCAST: RT_SCOPE_LINK,
+    RTN_ANYCAST: RT_SCOPE_LINK,
+    RTN_MULTICAST: RT_SCOPE_UNIVERSE,
+    RTN_BLACKHOLE: RT_SCOPE_UNIVERSE,
+    RTN_UNREACHABLE: RT_SCOPE_UNIVERSE,
+    RTN_PROHIBIT: RT_SCOPE_UNIVERSE,
+    RTN_THROW: RT_SCOPE_UNIVERSE,
+    RTN_NAT: RT_SCOPE_NOWHERE,
+    RTN_XRESOLVE: RT_SCOPE_NOWHERE,
+}

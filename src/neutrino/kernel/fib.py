@@ -1,0 +1,600 @@
+"""Route lookup: the policy database walk, table lookup, and input/output routing.
+
+This is the model of net/ipv4/fib_rules.c, fib_trie.c's lookup and the parts of
+route.c that `ip route get` exercises: `fib_lookup` (the fast path of a
+namespace without custom rules, where local and main share one trie, and the
+rule walk otherwise), `route_output` (ip_route_output_key_hash_rcu with source
+address selection) and `route_input` (ip_route_input_slow with forwarding,
+martian and reverse-path checks). Errors are errno names, as the kernel's.
+
+Everything here is pure with respect to the namespace: it reads links,
+addresses, rules, tables and sysctls, and changes nothing.
+"""
+
+from dataclasses import dataclass
+
+from .consts import (
+    FR_ACT_BLACKHOLE,
+    FR_ACT_GOTO,
+    FR_ACT_NOP,
+    FR_ACT_PROHIBIT,
+    FR_ACT_TO_TBL,
+    FR_ACT_UNREACHABLE,
+    LOOPBACK_IFINDEX,
+    RT_SCOPE_HOST,
+    RT_SCOPE_LINK,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_DEFAULT,
+    RT_TABLE_LOCAL,
+    RT_TABLE_MAIN,
+    RTCF_BROADCAST,
+    RTCF_DOREDIRECT,
+    RTCF_LOCAL,
+    RTCF_MULTICAST,
+    RTN_ANYCAST,
+    RTN_BROADCAST,
+    RTN_LOCAL,
+    RTN_MULTICAST,
+    RTN_UNICAST,
+    RTN_UNREACHABLE,
+    TYPE_ERRNO,
+)
+from .inet import (
+    is_lbcast,
+    is_local_multicast,
+    is_loopback,
+    is_multicast,
+    is_zeronet,
+    mask,
+)
+from .routes import Route
+
+
+class LookupError_(Exception):
+    """A failed lookup: the errno name the kernel returns."""
+
+    def __init__(self, errno_name: str):
+        self.errno_name = errno_name
+        super().__init__(errno_name)
+
+
+@dataclass
+class Flow:
+    """struct flowi4: what a lookup is keyed on."""
+
+    daddr: int
+    saddr: int = 0
+    iif: int = LOOPBACK_IFINDEX
+    oif: int = 0
+    mark: int = 0
+    tos: int = 0
+    scope: int = RT_SCOPE_UNIVERSE
+    proto: int = 0
+    sport: int = 0
+    dport: int = 0
+    uid: int = 0
+
+
+@dataclass
+class FibResult:
+    """struct fib_result, plus the rule that chose the table (for traces)."""
+
+    route: Route | None
+    type: int
+    table: int | None
+    prefix: int = 0
+    plen: int = 0
+    rule: object = None
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _alias_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
+    if route.tos and route.tos != flow.tos & 0x1C:
+        return False
+    if route.scope < flow.scope:
+        return False
+    return True
+
+
+def _nh_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
+    if (
+        not ignore_linkstate
+        and route.linkdown
+        and ns.conf.dev_value(route.dev, "ignore_routes_with_linkdown")
+    ):
+        return False
+    if flow.oif and flow.oif != route.nh_oif:
+        return False
+    return True
+
+
+def table_lookup(tables: list, flow: Flow, ns, ignore_linkstate: bool = False):
+    """fib_table_lookup over one table, or local+main merged: (errno or None, Route)."""
+    addr = flow.daddr
+    if len(tables) == 1:
+        lists = tables[0].candidates(addr)
+    else:
+        lists = _merged_candidates(tables, addr)
+    for routes in lists:
+        for route in routes:
+            if not _alias_ok(route, flow, ns, ignore_linkstate):
+                continue
+            err = TYPE_ERRNO.get(route.type)
+            if err is not None:
+                return err, route
+            if _nh_ok(route, flow, ns, ignore_linkstate):
+                return None, route
+    return "EAGAIN", None
+
+
+def _merged_candidates(tables: list, addr: int):
+    plens = sorted({p for t in tables for p in t.plens_desc()}, reverse=True)
+    for plen in plens:
+        net = addr & mask(plen)
+        for table in tables:
+            routes = table.aliases(net, plen)
+            if routes:
+                yield routes
+
+
+def _result(route: Route, tid: int | None, rule=None) -> FibResult:
+    return FibResult(route, route.type, tid, route.dst, route.plen, rule)
+
+
+def lookup_in_table(ns, tid: int, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+    """A lookup in one table by id (as fib4_rule_action or fib_check_nh do)."""
+    view = ns.table_view(tid)
+    if view is None:
+        raise LookupError_("EAGAIN")
+    err, route = table_lookup(view, flow, ns, ignore_linkstate)
+    if err is not None:
+        raise LookupError_(err)
+    return _result(route, tid)
+
+
+def fib_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+    """fib_lookup: the fast path without custom rules, else the rule walk."""
+    if not ns.rules.custom:
+        err, route = "ENETUNREACH", None
+        main = ns.table_view(RT_TABLE_MAIN)
+        if main is not None:
+            err, route = table_lookup(main, flow, ns, ignore_linkstate)
+        if err is None:
+            return _result(route, RT_TABLE_MAIN)
+        default = ns.table_view(RT_TABLE_DEFAULT)
+        if default is not None:
+            err, route = table_lookup(default, flow, ns, ignore_linkstate)
+            if err is None:
+                return _result(route, RT_TABLE_DEFAULT)
+        raise LookupError_("ENETUNREACH" if err == "EAGAIN" else err)
+    return rules_lookup(ns, flow, ignore_linkstate)
+
+
+def rules_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+    """fib_rules_lookup with fib4_rule_action and fib4_rule_suppress."""
+    rules = ns.rules.rules
+    i = 0
+    n = len(rules)
+    while i < n:
+        rule = rules[i]
+        i += 1
+        if not rule.matches(flow):
+            continue
+        while rule.action == FR_ACT_GOTO:
+            target = rule.ctarget
+            if target is None:
+                break
+            rule = target
+            i = rules.index(target) + 1
+            if not rule.matches(flow):
+                rule = None
+                break
+        if rule is None or rule.action == FR_ACT_GOTO or rule.action == FR_ACT_NOP:
+            continue
+        if rule.action == FR_ACT_UNREACHABLE:
+            raise LookupError_("ENETUNREACH")
+        if rule.action == FR_ACT_PROHIBIT:
+            raise LookupError_("EACCES")
+        if rule.action != FR_ACT_TO_TBL:  # blackhole and anything else
+            raise LookupError_("EINVAL")
+        view = ns.table_view(rule.table)
+        if view is None:
+            continue
+        err, route = table_lookup(view, flow, ns, ignore_linkstate)
+        if err is None:
+            if route.plen <= rule.suppress_prefixlen:
+                continue
+            if (
+                rule.suppress_ifgroup != -1
+                and route.dev is not None
+                and route.dev.group == rule.suppress_ifgroup
+            ):
+                continue
+            return _result(route, rule.table, rule)
+        if err != "EAGAIN":
+            raise LookupError_(err)
+    raise LookupError_("ENETUNREACH")
+
+
+_ = (FR_ACT_BLACKHOLE,)
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def find_local_dev(ns, addr: int):
+    """__ip_dev_find: the device holding addr, else a local route's device, else None."""
+    ifa_dev = ns.addr_owner(addr)
+    if ifa_dev is not None:
+        return ifa_dev
+    view = ns.table_view(RT_TABLE_LOCAL)
+    if view is None:
+        return None
+    err, route = table_lookup(view, Flow(daddr=addr), ns)
+    if err is None and route.type == RTN_LOCAL:
+        return route.dev
+    return None
+
+
+def addr_type(ns, addr: int, tid: int = RT_TABLE_LOCAL) -> int:
+    """inet_addr_type_table: how table tid sees addr (local, broadcast, unicast...).
+
+    inet_addr_type_dev_table uses this too: its device only picks the table.
+    """
+    if is_zeronet(addr) or is_lbcast(addr):
+        return RTN_BROADCAST
+    if is_multicast(addr):
+        return RTN_MULTICAST
+    view = ns.table_view(tid)
+    if view is None:
+        return RTN_BROADCAST
+    err, route = table_lookup(view, Flow(daddr=addr), ns)
+    if err is None:
+        return route.type
+    return RTN_UNICAST
+
+
+def select_addr(ns, dev, dst: int, scope: int) -> int:
+    """inet_select_addr: the source address the kernel picks on dev for scope."""
+    localnet_scope = RT_SCOPE_LINK if ns.conf.route_localnet(dev) else RT_SCOPE_HOST
+    addr = 0
+    for ifa in dev.addrs:
+        if ifa.secondary:
+            continue
+        if min(ifa.scope, localnet_scope) > scope:
+            continue
+        if not dst or ifa.matches(dst):
+            return ifa.local
+        if not addr:
+            addr = ifa.local
+    if addr:
+        return addr
+    for other in ns.link_order():
+        for ifa in other.addrs:
+            if ifa.secondary:
+                continue
+            if ifa.scope != RT_SCOPE_LINK and ifa.scope <= scope:
+                return ifa.local
+    return 0
+
+
+def result_prefsrc(ns, res: FibResult) -> int:
+    """fib_result_prefsrc: the route's src, else an address chosen on its device."""
+    route = res.route
+    if route.prefsrc:
+        return route.prefsrc
+    return select_addr(ns, route.dev, route.gateway, route.scope)
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass
+class RouteAnswer:
+    """A cached route as `ip route get` reports it (rt_fill_info)."""
+
+    type: int
+    dst: int
+    src: int
+    prefsrc: int
+    gateway: int
+    dev: object
+    iif: object
+    flags: int
+    table: int
+    mark: int
+    uid: int | None
+    tos: int
+    res: FibResult | None
+    input: bool
+
+
+def _uses_gateway(res: FibResult | None) -> int:
+    if res is None or res.route is None:
+        return 0
+    route = res.route
+    if route.gateway and route.nh_scope == RT_SCOPE_LINK:
+        return route.gateway
+    return 0
+
+
+def route_output(ns, flow: Flow) -> RouteAnswer:
+    """ip_route_output_key_hash_rcu + __mkroute_output, for a locally sent packet."""
+    orig_daddr = flow.daddr
+    orig_saddr = flow.saddr
+    dev_out = None
+    res: FibResult | None = None
+    flags = 0
+    if flow.saddr:
+        if is_multicast(flow.saddr) or is_lbcast(flow.saddr) or is_zeronet(flow.saddr):
+            raise LookupError_("EINVAL")
+        if flow.oif == 0 and (is_multicast(flow.daddr) or is_lbcast(flow.daddr)):
+            dev_out = find_local_dev(ns, flow.saddr)
+            if dev_out is None:
+                raise LookupError_("ENETUNREACH")
+            flow.oif = dev_out.ifindex
+            return _make_output(ns, flow, None, RTN_UNICAST, dev_out, 0, flags, orig_daddr, orig_saddr)
+        if find_local_dev(ns, flow.saddr) is None:
+            raise LookupError_("ENETUNREACH")
+    orig_oif = flow.oif
+    if flow.oif:
+        dev_out = ns.link_by_index(flow.oif)
+        if dev_out is None:
+            raise LookupError_("ENODEV")
+        if not dev_out.up:
+            raise LookupError_("ENETUNREACH")
+        if is_local_multicast(flow.daddr) or is_lbcast(flow.daddr) or flow.proto == 2:
+            if not flow.saddr:
+                flow.saddr = select_addr(ns, dev_out, 0, RT_SCOPE_LINK)
+            return _make_output(ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
+        if not flow.saddr:
+            if is_multicast(flow.daddr):
+                flow.saddr = select_addr(ns, dev_out, 0, flow.scope)
+            elif not flow.daddr:
+                flow.saddr = select_addr(ns, dev_out, 0, RT_SCOPE_HOST)
+    if not flow.daddr:
+        flow.daddr = flow.saddr
+        if not flow.daddr:
+            flow.daddr = flow.saddr = 0x7F000001
+        dev_out = ns.loopback
+        flow.oif = LOOPBACK_IFINDEX
+        return _make_output(ns, flow, None, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr)
+    try:
+        res = fib_lookup(ns, flow)
+    except LookupError_:
+        if flow.oif:
+            if flow.saddr == 0:
+                flow.saddr = select_addr(ns, dev_out, 0, RT_SCOPE_LINK)
+            return _make_output(ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
+        raise
+    if res.type == RTN_LOCAL:
+        if not flow.saddr:
+            flow.saddr = res.route.prefsrc or flow.daddr
+        dev_out = ns.loopback
+        orig_oif = res.route.nh_oif
+        flow.oif = dev_out.ifindex
+        return _make_output(ns, flow, res, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr)
+    if flow.oif == 0 or True:
+        if not flow.saddr:
+            flow.saddr = result_prefsrc(ns, res)
+    dev_out = res.route.dev
+    return _make_output(ns, flow, res, res.type, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
+
+
+def _make_output(ns, flow, res, rtype, dev_out, orig_oif, flags, daddr, saddr) -> RouteAnswer:
+    """__mkroute_output."""
+    if is_loopback(flow.saddr) and dev_out is not ns.loopback and not ns.conf.route_localnet(dev_out):
+        raise LookupError_("EINVAL")
+    if is_lbcast(flow.daddr):
+        rtype = RTN_BROADCAST
+    elif is_multicast(flow.daddr):
+        rtype = RTN_MULTICAST
+    elif is_zeronet(flow.daddr):
+        raise LookupError_("EINVAL")
+    if dev_out is ns.loopback:
+        flags |= RTCF_LOCAL
+    gw_res = res
+    if rtype == RTN_BROADCAST:
+        flags |= RTCF_BROADCAST | RTCF_LOCAL
+        gw_res = None
+    elif rtype == RTN_MULTICAST:
+        flags |= RTCF_MULTICAST
+        flags &= ~RTCF_LOCAL
+        if res is not None and res.plen < 4:
+            gw_res = None
+    return RouteAnswer(
+        type=rtype,
+        dst=daddr,
+        src=saddr,
+        prefsrc=flow.saddr,
+        gateway=_uses_gateway(gw_res),
+        dev=dev_out,
+        iif=None,
+        flags=flags,
+        table=res.table if res is not None and res.table is not None else 0,
+        mark=flow.mark,
+        uid=flow.uid,
+        tos=flow.tos,
+        res=res,
+        input=False,
+    )
+
+
+# ---------------------------------------------------------------- input
+
+
+def validate_source(ns, flow: Flow, dev, oif: int, proto: int, sport: int, dport: int) -> int:
+    """fib_validate_source: <0 errno name via exception, else 0 or 1 (source is on-link)."""
+    rpf = ns.conf.rp_filter(dev)
+    if not rpf and (dev.ifindex != oif or not ns.conf.send_redirects(dev)):
+        if ns.conf.accept_local(dev):
+            return 0
+        if not (ns.custom_local_routes or ns.rules.custom):
+            if ns.addr_owner(flow.saddr) is not None:
+                raise LookupError_("EINVAL")
+            return 0
+    rev = Flow(
+        daddr=flow.saddr,
+        saddr=flow.daddr,
+        iif=oif or LOOPBACK_IFINDEX,
+        oif=0,
+        mark=flow.mark if ns.conf.src_valid_mark(dev) else 0,
+        tos=flow.tos,
+        proto=proto,
+        sport=dport,
+        dport=sport,
+        uid=flow.uid,
+    )
+    no_addr = not dev.addrs
+    try:
+        res = fib_lookup(ns, rev)
+    except LookupError_:
+        if rpf:
+            raise LookupError_("EXDEV") from None
+        return 0
+    if res.type != RTN_UNICAST and (res.type != RTN_LOCAL or not ns.conf.accept_local(dev)):
+        raise LookupError_("EINVAL")
+    dev_match = res.route.dev is dev or (res.type == RTN_LOCAL and dev is ns.loopback)
+    if dev_match:
+        return 1 if res.route.nh_scope >= RT_SCOPE_HOST else 0
+    if no_addr:
+        if rpf:
+            raise LookupError_("EXDEV")
+        return 0
+    if rpf == 1:
+        raise LookupError_("EXDEV")
+    rev.oif = dev.ifindex
+    try:
+        res = fib_lookup(ns, rev, ignore_linkstate=True)
+    except LookupError_:
+        return 0
+    if res.type == RTN_UNICAST:
+        return 1 if res.route.nh_scope >= RT_SCOPE_HOST else 0
+    return 0
+
+
+def route_input(ns, flow: Flow, dev) -> RouteAnswer:
+    """ip_route_input_slow for a packet arriving on dev."""
+    daddr, saddr = flow.daddr, flow.saddr
+    flow.iif = dev.ifindex
+    flow.oif = 0
+    flow.scope = RT_SCOPE_UNIVERSE
+    proto, sport, dport = flow.proto, flow.sport, flow.dport
+    if not ns.rules.requires_flow_dissect():
+        flow.proto = flow.sport = flow.dport = 0
+    if is_multicast(daddr):
+        raise LookupError_("EINVAL")  # multicast input is not modelled; see docs
+    if is_multicast(saddr) or is_lbcast(saddr):
+        raise LookupError_("EINVAL")
+    if is_lbcast(daddr) or (saddr == 0 and daddr == 0):
+        return _brd_input(ns, flow, dev, None, proto, sport, dport)
+    if is_zeronet(saddr):
+        raise LookupError_("EINVAL")
+    if is_zeronet(daddr):
+        raise LookupError_("EINVAL")
+    localnet = ns.conf.route_localnet(dev)
+    if is_loopback(daddr):
+        if not localnet:
+            raise LookupError_("EINVAL")
+    elif is_loopback(saddr):
+        if not localnet:
+            raise LookupError_("EINVAL")
+    forward = ns.conf.forwarding(dev)
+    try:
+        res = fib_lookup(ns, flow)
+    except LookupError_ as exc:
+        err = exc.errno_name if forward else "EHOSTUNREACH"
+        raise LookupError_(err) from None
+    if res.type == RTN_BROADCAST:
+        if ns.conf.bc_forwarding(dev):
+            return _forward(ns, flow, dev, res, proto, sport, dport)
+        return _brd_input(ns, flow, dev, res, proto, sport, dport)
+    if res.type == RTN_LOCAL:
+        _martian_check(ns, flow, dev, 0, proto, sport, dport)
+        return _local_answer(ns, flow, dev, res, RTN_LOCAL, RTCF_LOCAL)
+    if not forward:
+        raise LookupError_("EHOSTUNREACH")
+    if res.type != RTN_UNICAST:
+        raise LookupError_("EINVAL")
+    return _forward(ns, flow, dev, res, proto, sport, dport)
+
+
+def _martian_check(ns, flow, dev, oif, proto, sport, dport) -> int:
+    """fib_validate_source on the input path: any refusal is a martian source (EINVAL)."""
+    try:
+        return validate_source(ns, flow, dev, oif, proto, sport, dport)
+    except LookupError_:
+        raise LookupError_("EINVAL") from None
+
+
+def _brd_input(ns, flow, dev, res, proto, sport, dport) -> RouteAnswer:
+    if flow.saddr:
+        probe = Flow(daddr=0, saddr=flow.saddr, mark=flow.mark, tos=flow.tos, uid=flow.uid)
+        _martian_check(ns, probe, dev, 0, proto, sport, dport)
+    if res is None:
+        res = FibResult(None, RTN_BROADCAST, None)
+    else:
+        res = FibResult(res.route, RTN_BROADCAST, res.table, res.prefix, res.plen, res.rule)
+    return _local_answer(ns, flow, dev, res, RTN_BROADCAST, RTCF_BROADCAST | RTCF_LOCAL)
+
+
+def _local_answer(ns, flow, dev, res, rtype, flags) -> RouteAnswer:
+    return RouteAnswer(
+        type=rtype,
+        dst=flow.daddr,
+        src=flow.saddr,
+        prefsrc=0,
+        gateway=0,
+        dev=ns.loopback,
+        iif=dev,
+        flags=flags,
+        table=res.table if res is not None and res.table is not None else 0,
+        mark=flow.mark,
+        uid=None,
+        tos=flow.tos,
+        res=res,
+        input=True,
+    )
+
+
+def _forward(ns, flow, dev, res, proto, sport, dport) -> RouteAnswer:
+    """__mkroute_input: a forwarded packet's route, with the redirect decision."""
+    out = res.route.dev
+    on_link = _martian_check(ns, flow, dev, out.ifindex, proto, sport, dport)
+    flags = 0
+    if out is dev and on_link and ns.conf.send_redirects(out):
+        gw = res.route.gateway
+        if ns.conf.shared_media(out) or _addr_onlink(out, flow.saddr, gw):
+            flags |= RTCF_DOREDIRECT
+    return RouteAnswer(
+        type=res.type,
+        dst=flow.daddr,
+        src=flow.saddr,
+        prefsrc=0,
+        gateway=_uses_gateway(res),
+        dev=out,
+        iif=dev,
+        flags=flags,
+        table=res.table if res.table is not None else 0,
+        mark=flow.mark,
+        uid=None,
+        tos=flow.tos,
+        res=res,
+        input=True,
+    )
+
+
+def _addr_onlink(dev, a: int, b: int) -> bool:
+    for ifa in dev.addrs:
+        if ifa.matches(a) and (not b or ifa.matches(b)):
+            return True
+    return False
+
+
+def unreachable_result() -> FibResult:
+    return FibResult(None, RTN_UNREACHABLE, None)
+
+
+_ = (RTN_ANYCAST,)

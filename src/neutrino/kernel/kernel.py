@@ -1,0 +1,53 @@
+"""The model of a Linux host's networking: a set of network namespaces.
+
+`Kernel` owns the namespaces (created on first use by `netns(name)`), the
+iproute2 name databases they share (route table names and friends), and the
+random source for MAC addresses, seeded so that runs are repeatable.
+"""
+
+import random
+
+from .names import RtNames
+from .netns import Namespace
+
+
+class Kernel:
+    """A set of network namespaces, as `ip netns` would show them."""
+
+    INIT = "init"
+
+    def __init__(self, rt_tables: str = "", seed: int = 0, confdir=None):
+        self.names = RtNames(rt_tables=rt_tables, confdir=confdir)
+        self.random = random.Random(seed)
+        self.namespaces: dict[str, Namespace] = {}
+        self._nsids: dict[tuple[int, int], int] = {}
+
+    def netns(self, name: str) -> Namespace:
+        """The namespace called name, created (with its loopback device) on first use."""
+        ns = self.namespaces.get(name)
+        if ns is None:
+            if not name or "/" in name or name in (".", ".."):
+                raise ValueError(f"namespace name {name!r} is invalid: use a non-empty name without '/'")
+            ns = self.namespaces[name] = Namespace(self, name)
+        return ns
+
+    @property
+    def init(self) -> Namespace:
+        return self.netns(self.INIT)
+
+    def delete_netns(self, name: str) -> None:
+        from .devices import destroy_namespace
+
+        ns = self.namespaces.pop(name)
+        destroy_namespace(ns)
+
+    def nsid(self, ns: Namespace, other: Namespace) -> int:
+        """The id ns gives to other (peernet2id_alloc): 0, 1, ... in order of first use."""
+        key = (id(ns), id(other))
+        if key not in self._nsids:
+            self._nsids[key] = sum(1 for k in self._nsids if k[0] == id(ns))
+        return self._nsids[key]
+
+    def ip(self, args, netns: str | None = None) -> str:
+        """Run an `ip` command line in a namespace (default: init)."""
+        return self.netns(netns or self.INIT).ip(args)

@@ -1,0 +1,115 @@
+"""One network namespace of the model: its devices, addresses, rules, tables and sysctls.
+
+`Namespace` holds the state and answers the questions the lookup code asks
+(which device has index N, which table has id T, who owns an address). The
+changes themselves live in devices.py, addrconf.py, fibconfig.py and
+ruleconfig.py, each mirroring one part of the kernel; `ns.ip(...)` is the
+iproute2 front end over all of them.
+"""
+
+import shlex
+
+from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
+from .links import Link
+from .routes import RouteTable
+from .rules import RuleList
+from .sysctl import NetConf
+
+
+class Namespace:
+    """A network namespace: created by Kernel.netns(name)."""
+
+    def __init__(self, kernel, name: str):
+        self.kernel = kernel
+        self.name = name
+        self.links: dict[str, Link] = {}
+        self.by_index: dict[int, Link] = {}
+        self.next_ifindex = 1
+        self.tables: dict[int, RouteTable] = {}
+        self.rules = RuleList()
+        self.conf = NetConf()
+        self.custom_local_routes = False
+        self._addr_owners: dict[int, list] = {}
+        from . import devices
+
+        self.loopback = devices.create_link(self, "lo", "loopback")
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name}>"
+
+    # --- devices
+    def link(self, name: str) -> Link | None:
+        return self.links.get(name)
+
+    def link_by_index(self, ifindex: int) -> Link | None:
+        return self.by_index.get(ifindex)
+
+    def link_order(self):
+        """Devices in registration order (for_each_netdev)."""
+        return list(self.links.values())
+
+    # --- tables
+    def table(self, tid: int, create: bool = False) -> RouteTable | None:
+        """fib_get_table / fib_new_table (table 0 means main)."""
+        if tid == 0:
+            tid = RT_TABLE_MAIN
+        table = self.tables.get(tid)
+        if table is None and create:
+            table = self.tables[tid] = RouteTable(tid)
+        return table
+
+    @property
+    def merged(self) -> bool:
+        """Local and main share one trie until the first custom rule (fib_unmerge)."""
+        return not self.rules.custom
+
+    def table_view(self, tid: int) -> list[RouteTable] | None:
+        """The tables a lookup in `tid` sees: local+main together while merged."""
+        if tid == 0:
+            tid = RT_TABLE_MAIN
+        table = self.tables.get(tid)
+        if table is None:
+            return None
+        if self.merged and tid in (RT_TABLE_LOCAL, RT_TABLE_MAIN):
+            views = [t for t in (self.tables.get(RT_TABLE_LOCAL), self.tables.get(RT_TABLE_MAIN)) if t]
+            return views
+        return [table]
+
+    # --- addresses
+    def addr_owner(self, addr: int) -> Link | None:
+        """inet_lookup_ifaddr: the device with this local address, if any."""
+        owners = self._addr_owners.get(addr)
+        return owners[-1] if owners else None
+
+    def note_addr(self, addr: int, link: Link) -> None:
+        self._addr_owners.setdefault(addr, []).append(link)
+
+    def forget_addr(self, addr: int, link: Link) -> None:
+        owners = self._addr_owners.get(addr)
+        if owners and link in owners:
+            owners.remove(link)
+            if not owners:
+                del self._addr_owners[addr]
+
+    # --- the iproute2 and sysctl faces
+    def ip(self, args: str | list[str]) -> str:
+        """Run one `ip` command line in this namespace; return its stdout or raise IpError."""
+        from .ip import run_ip
+
+        argv = shlex.split(args) if isinstance(args, str) else list(args)
+        return run_ip(self.kernel, self, argv)
+
+    def sysctl(self, key: str, value=None):
+        """Read a sysctl (`ns.sysctl("net.ipv4.ip_forward")`) or set one
+        (`ns.sysctl("net.ipv4.ip_forward", 1)` or `ns.sysctl("net.ipv4.ip_forward=1")`)."""
+        if value is None and "=" in key:
+            key, value = key.split("=", 1)
+        key = key.strip()
+        if value is None:
+            return self.conf.get(key)
+        try:
+            number = int(str(value).strip(), 0)
+        except ValueError:
+            raise ValueError(f"sysctl {key}: value {value!r} is not an integer") from None
+        self.conf.set(key, number)
+        return number

@@ -1,0 +1,143 @@
+"""Route tables of the model: routes and longest-prefix lookup without scans.
+
+A `RouteTable` keeps, per prefix length, a dict from network to the ordered list
+of routes for that prefix (the kernel's fib_alias list of one trie leaf). A
+lookup walks only the prefix lengths present, longest first: at most 33 dict
+probes whatever the size of the table. Within one prefix the order is the
+kernel's: tos descending, then metric ascending, then insertion order as
+chosen by add/append/prepend/replace.
+
+Nexthop state is not copied into routes: whether a route is "linkdown" is read
+from its device when asked, as the kernel keeps the flag in step with carrier.
+"""
+
+from dataclasses import dataclass
+
+from .consts import (
+    RT_SCOPE_NOWHERE,
+    RTN_UNICAST,
+    RTNH_F_LINKDOWN,
+    RTNH_F_ONLINK,
+    RTPROT_BOOT,
+)
+from .inet import mask
+
+
+@dataclass(eq=False)
+class Route:
+    """One route (a fib_alias with its fib_info and single nexthop)."""
+
+    table: int
+    dst: int
+    plen: int
+    tos: int = 0
+    type: int = RTN_UNICAST
+    protocol: int = RTPROT_BOOT
+    scope: int = 0
+    priority: int = 0
+    prefsrc: int = 0
+    gateway: int = 0
+    dev: object = None
+    nh_scope: int = RT_SCOPE_NOWHERE
+    onlink: bool = False
+    realms: int = 0
+
+    def info_key(self) -> tuple:
+        """What makes two routes share one fib_info (fib_find_info + nh_comp)."""
+        return (
+            self.protocol,
+            self.scope,
+            self.prefsrc,
+            self.priority,
+            self.type,
+            self.onlink,
+            self.gateway,
+            self.dev.ifindex if self.dev is not None else 0,
+            self.realms,
+        )
+
+    @property
+    def linkdown(self) -> bool:
+        dev = self.dev
+        return dev is not None and self.nh_scope != RT_SCOPE_NOWHERE and not dev.carrier
+
+    @property
+    def nh_flags(self) -> int:
+        flags = RTNH_F_ONLINK if self.onlink else 0
+        if self.linkdown:
+            flags |= RTNH_F_LINKDOWN
+        return flags
+
+    @property
+    def nh_oif(self) -> int:
+        return self.dev.ifindex if self.dev is not None else 0
+
+
+class RouteTable:
+    """All routes of one table id."""
+
+    def __init__(self, tid: int):
+        self.tid = tid
+        self.by_plen: dict[int, dict[int, list[Route]]] = {}
+        self._plens_desc: list[int] = []
+        self.count = 0
+        self.num_default = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def plens_desc(self) -> list[int]:
+        return self._plens_desc
+
+    def aliases(self, dst: int, plen: int) -> list[Route]:
+        """The route list of one prefix (empty list if none)."""
+        level = self.by_plen.get(plen)
+        if level is None:
+            return []
+        return level.get(dst, [])
+
+    def insert_at(self, route: Route, index: int) -> None:
+        level = self.by_plen.get(route.plen)
+        if level is None:
+            level = self.by_plen[route.plen] = {}
+            self._plens_desc = sorted(self.by_plen, reverse=True)
+        level.setdefault(route.dst, []).insert(index, route)
+        self.count += 1
+        if route.plen == 0:
+            self.num_default += 1
+
+    def replace(self, old: Route, new: Route) -> None:
+        lst = self.by_plen[old.plen][old.dst]
+        lst[lst.index(old)] = new
+
+    def remove(self, route: Route) -> None:
+        level = self.by_plen[route.plen]
+        lst = level[route.dst]
+        lst.remove(route)
+        self.count -= 1
+        if route.plen == 0:
+            self.num_default -= 1
+        if not lst:
+            del level[route.dst]
+            if not level:
+                del self.by_plen[route.plen]
+                self._plens_desc = sorted(self.by_plen, reverse=True)
+
+    def candidates(self, addr: int):
+        """Route lists covering addr, longest prefix first."""
+        for plen in self._plens_desc:
+            lst = self.by_plen[plen].get(addr & mask(plen))
+            if lst:
+                yield lst
+
+    def routes(self):
+        """All routes in dump order: by network ascending, longer prefix first, then list order."""
+        keyed = []
+        for plen, level in self.by_plen.items():
+            for dst in level:
+                keyed.append((dst, -plen))
+        for dst, neg_plen in sorted(keyed):
+            yield from self.by_plen[-neg_plen][dst]
+
+    def all_routes(self) -> list[Route]:
+        return [r for level in self.by_plen.values() for lst in level.values() for r in lst]
