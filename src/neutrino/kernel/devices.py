@@ -274,7 +274,7 @@ def delete_link(link: Link) -> None:
 def move_to_ns(link: Link, target) -> None:
     """dev_change_net_namespace: the device arrives down, without addresses."""
     if link.kind in ("loopback", "bridge"):
-        raise KernelError("EINVAL")
+        raise KernelError("EINVAL", "The interface netns is immutable")
     if target is link.ns:
         return
     if link.name in target.links:

@@ -73,6 +73,9 @@ class Flow:
     sport: int = 0
     dport: int = 0
     uid: int = 0
+    # What the kernel's struct fib_result still holds of the last route a table lookup
+    # found (its tos), even when that result was later suppressed or the lookup failed.
+    res_tos: int = 0
 
 
 @dataclass
@@ -125,6 +128,7 @@ def table_lookup(tables: list, flow: Flow, ns, ignore_linkstate: bool = False):
             if err is not None:
                 return err, route
             if _nh_ok(route, flow, ns, ignore_linkstate):
+                flow.res_tos = route.tos
                 return None, route
     return "EAGAIN", None
 
@@ -416,7 +420,7 @@ def _make_output(ns, flow, res, rtype, dev_out, orig_oif, flags, daddr, saddr) -
         table=res.table if res is not None and res.table is not None else 0,
         mark=flow.mark,
         uid=flow.uid,
-        tos=flow.tos,
+        tos=flow.res_tos,
         res=res,
         input=False,
     )
@@ -553,7 +557,7 @@ def _local_answer(ns, flow, dev, res, rtype, flags) -> RouteAnswer:
         table=res.table if res is not None and res.table is not None else 0,
         mark=flow.mark,
         uid=None,
-        tos=flow.tos,
+        tos=flow.res_tos,
         res=res,
         input=True,
     )
@@ -580,7 +584,7 @@ def _forward(ns, flow, dev, res, proto, sport, dport) -> RouteAnswer:
         table=res.table if res.table is not None else 0,
         mark=flow.mark,
         uid=None,
-        tos=flow.tos,
+        tos=flow.res_tos,
         res=res,
         input=True,
     )

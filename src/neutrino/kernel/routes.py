@@ -53,6 +53,7 @@ class Route:
             self.onlink,
             self.gateway,
             self.dev.ifindex if self.dev is not None else 0,
+            self.nh_scope,
             self.realms,
         )
 

@@ -45,6 +45,7 @@ class Generator:
         self.r = random.Random(seed)
         self.lines: list[str] = []
         self.links: list[str] = []
+        self.peers: dict[str, str] = {}
         self.local_addrs: list[int] = []
         self.addrs: list[tuple[str, str]] = []
         self.routes: list[str] = []
@@ -105,6 +106,8 @@ class Generator:
                 f"link add {a} address {_mac(mac_a)} type veth peer name {b}{other} address {_mac(mac_b)}"
             )
             self.links.append(a)
+            self.peers[a] = b
+            self.peers[b] = a
             if other:
                 if self.r.random() < 0.85:
                     self.emit(f"-n p link set {b} up")
@@ -173,8 +176,8 @@ class Generator:
         r = self.r
         op = r.choices(["add", "append", "prepend", "replace", "change"], [70, 8, 5, 9, 3])[0]
         rtype = r.choices(
-            ["", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "unicast"],
-            [62, 6, 7, 6, 6, 5, 4, 4],
+            ["", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "unicast", "anycast", "nat", "multicast"],
+            [62, 6, 7, 6, 6, 5, 4, 4, 1, 1, 1],
         )[0]
         net, plen = self.prefix()
         parts = ["route", op]
@@ -215,7 +218,10 @@ class Generator:
         return self.any_addr()
 
     def delete_route_line(self) -> str:
-        spec = self.r.choice(self.routes).split()
+        alive = set(self.links) | {"lo", "ghost0", "e9"}
+        usable = [line for line in self.routes if all(
+            w2 in alive for w1, w2 in zip(line.split(), line.split()[1:]) if w1 == "dev")]
+        spec = self.r.choice(usable or ["route add 10.0.0.0/8"]).split()
         words = ["route", "del"] + spec[2:]
         keep = []
         i = 0
@@ -290,9 +296,25 @@ class Generator:
             return f"rule del pref {self.r.choice(self.rule_prefs)}"
         return self.rule_line().replace("rule add", "rule del", 1)
 
+    def _forget(self, *names) -> None:
+        self.addrs = [(cidr, dev) for cidr, dev in self.addrs if dev not in names]
+
     def churn_line(self) -> str:
         r = self.r
         roll = r.random()
+        if roll < 0.05 and len(self.links) > 2:
+            name = r.choice(self.links)
+            self.links.remove(name)
+            if r.random() < 0.5:
+                peer = self.peers.get(name)
+                if peer in self.links:
+                    self.links.remove(peer)
+                self._forget(name, peer)
+                return f"link del {name}"
+            self._forget(name, None)
+            return f"link set {name} netns p"
+        if roll < 0.08 and self.links:
+            return f"sysctl -w net.ipv4.conf.{r.choice(self.links)}.forwarding={r.choice([0, 1])}"
         if roll < 0.35 and self.links:
             name = r.choice(self.links)
             return f"link set {name} {r.choice(['down', 'up', 'up'])}"

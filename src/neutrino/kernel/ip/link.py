@@ -163,7 +163,10 @@ def set_(ctx, args: Args) -> None:
         elif word == "name":
             ops.append(("name", args.next()))
         elif word == "master":
-            ops.append(("master", args.next()))
+            value = args.next()
+            if ctx.ns.link(value) is None:
+                raise invarg("Device does not exist\n", value)
+            ops.append(("master", value))
         elif word == "nomaster":
             ops.append(("master", None))
         elif word == "netns":
@@ -198,10 +201,7 @@ def set_(ctx, args: Args) -> None:
                 if value is None:
                     devices.set_master(link, None)
                 else:
-                    br = ctx.ns.link(value)
-                    if br is None:
-                        raise Fail(f'Device "{value}" does not exist.\n', 1)
-                    devices.set_master(link, br)
+                    devices.set_master(link, ctx.ns.link(value))
             elif op == "netns":
                 devices.move_to_ns(link, _target_ns(ctx, value))
     except KernelError as err:

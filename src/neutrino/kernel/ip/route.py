@@ -335,9 +335,8 @@ def print_answer(ctx, p, ans, notify: bool) -> None:
     p.string("dst", f"{fmt(ans.dst)} ", fmt(ans.dst))
     if ans.src:
         p.string("from", f"from {fmt(ans.src)} ", fmt(ans.src))
-    tos = ans.res.route.tos if ans.res is not None and ans.res.route is not None else 0
-    if tos:
-        ds = names.dsfield_n2a(tos)
+    if ans.tos:
+        ds = names.dsfield_n2a(ans.tos)
         p.string("tos", f"tos {ds} ", ds)
     if ans.gateway:
         p.string("gateway", f"via {fmt(ans.gateway)} ", fmt(ans.gateway))
