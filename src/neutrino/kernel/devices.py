@@ -244,10 +244,8 @@ def _recalc_bridge_mac(br: Link) -> None:
 
 
 def _unregister(link: Link) -> None:
-    """What unregister_netdevice does to one device, in its own namespace."""
+    """What unregister_netdevice does to one device that is already down."""
     ns = link.ns
-    if link.up:
-        set_down(link)
     if link.master is not None:
         _del_port(link.master, link)
     for port in list(link.ports):
@@ -260,15 +258,24 @@ def _unregister(link: Link) -> None:
     _detach_rules(ns, link)
 
 
+def unregister_many(links: list[Link]) -> None:
+    """unregister_netdevice_many: every device is closed first, then each is unregistered."""
+    for link in links:
+        if link.up:
+            set_down(link)
+    for link in links:
+        _unregister(link)
+
+
 def delete_link(link: Link) -> None:
     if link.kind == "loopback":
         raise KernelError("EOPNOTSUPP")
-    peer = link.peer
-    _unregister(link)
-    if peer is not None and peer.name in peer.ns.links and peer.ns.links[peer.name] is peer:
-        _unregister(peer)
-        peer.peer = None
-    link.peer = None
+    doomed = [link]
+    if link.peer is not None and link.peer.ns.links.get(link.peer.name) is link.peer:
+        doomed.append(link.peer)
+    unregister_many(doomed)
+    for dev in doomed:
+        dev.peer = None
 
 
 def move_to_ns(link: Link, target) -> None:
@@ -280,14 +287,19 @@ def move_to_ns(link: Link, target) -> None:
     if link.name in target.links:
         raise KernelError("EEXIST")
     old_index = link.ifindex
-    _unregister(link)
+    unregister_many([link])
     _register(target, link, old_index)
 
 
 def destroy_namespace(ns) -> None:
-    for link in list(ns.links.values())[::-1]:
-        if link.name in ns.links and link.kind != "loopback":
-            delete_link(link)
+    """Every device of the namespace goes (and the far end of its veth pairs)."""
+    doomed = [link for link in ns.links.values() if link.kind != "loopback"]
+    for link in list(doomed):
+        if link.peer is not None and link.peer.ns is not ns and link.peer not in doomed:
+            doomed.append(link.peer)
+    unregister_many(doomed)
+    for link in doomed:
+        link.peer = None
 
 
 # ---------------------------------------------------------------- rules

@@ -55,6 +55,8 @@ class Namespace:
             tid = RT_TABLE_MAIN
         table = self.tables.get(tid)
         if table is None and create:
+            if tid == RT_TABLE_LOCAL and self.merged:
+                self.table(RT_TABLE_MAIN, create=True)  # the merged local table lives in main's trie
             table = self.tables[tid] = RouteTable(tid)
         return table
 

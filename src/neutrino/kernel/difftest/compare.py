@@ -31,8 +31,8 @@ DUMPS = [
 class ModelHost:
     """The same interface as RealHost, over a fresh Kernel."""
 
-    def __init__(self):
-        self.kernel = Kernel()
+    def __init__(self, rt_tables: str = ""):
+        self.kernel = Kernel(rt_tables=rt_tables)
 
     def __enter__(self):
         return self
@@ -130,15 +130,16 @@ def _same(real: LineResult, model: LineResult, as_json: bool) -> bool:
     return real.stdout == model.stdout
 
 
-def check_script(seed: int, config: list[str], queries: list[str], dumps=True, host=None, settle=True) -> list[Mismatch]:
+def check_script(seed: int, config: list[str], queries: list[str], dumps=True, host=None, settle=True,
+                 rt_tables: str = "") -> list[Mismatch]:
     """Apply config to both, compare command outcomes, state dumps and query answers."""
     script = "".join(line + "\n" for line in config)
     qscript = "".join(q + "\n" for q in queries)
     found: list[Mismatch] = []
     own = host is None
-    host = host or RealHost()
+    host = host or RealHost(rt_tables=rt_tables)
     try:
-        model = ModelHost()
+        model = ModelHost(rt_tables)
         real_cfg = host.run(script, json=False, default_ns="n")
         model_cfg = model.run(script, [], "n")
         commands = [" ".join(argv) for _, argv in batch_lines(script)]
@@ -220,3 +221,21 @@ def minimize(mm: Mismatch, budget_s: float = 60.0, max_trials: int = 400) -> Mis
             f.config = final if mm.kind == "config" else config
             return f
     return Mismatch(mm.seed, mm.kind, mm.command, mm.real, mm.model, final)
+
+
+def compare_text(script: str, rt_tables: str = "", default_ns: str = "n") -> list[str]:
+    """Run a script as `ip -force -batch` does, on both sides, in text mode; return the
+    differences (empty when the kernel's and the model's output are the same)."""
+    with RealHost(rt_tables=rt_tables) as host:
+        real = host.run(script, json=False, default_ns=default_ns)
+    model = ModelHost(rt_tables).run(script, [], default_ns)
+    problems = []
+    real_out = "".join(r.stdout for r in real)
+    model_out = "".join(m.stdout for m in model)
+    if real_out != model_out:
+        problems.append(f"stdout differs:\n--- kernel\n{real_out}--- model\n{model_out}")
+    commands = [" ".join(argv) for _, argv in batch_lines(script)]
+    for cmd, r, m in zip(commands, real, model):
+        if r.ok != m.ok or r.error != m.error:
+            problems.append(f"ip {cmd}\n  kernel: {_show(r)}\n  model : {_show(m)}")
+    return problems

@@ -9,6 +9,7 @@ Needs root and iproute2.
 
 import itertools
 import os
+import tempfile
 import time
 import shutil
 import subprocess
@@ -66,9 +67,18 @@ class LineResult:
 class RealHost:
     """Real namespaces named after the script's, with a unique prefix."""
 
-    def __init__(self, tag: str = "nt"):
+    def __init__(self, tag: str = "nt", rt_tables: str = ""):
         self.prefix = f"{tag}{os.getpid() % 100000}x{next(_counter)}"
         self.made: list[str] = []
+        self.rt_tables_file = None
+        if rt_tables:
+            # iproute2 reads /etc/iproute2/rt_tables; give it ours in a private mount namespace.
+            from ..names import DEBIAN_RT_TABLES
+
+            handle = tempfile.NamedTemporaryFile("w", prefix="nt-rt_tables-", delete=False)
+            handle.write(DEBIAN_RT_TABLES + rt_tables)
+            handle.close()
+            self.rt_tables_file = handle.name
 
     def __enter__(self):
         return self
@@ -105,6 +115,9 @@ class RealHost:
         for real in reversed(self.made):
             subprocess.run(["ip", "netns", "del", real], capture_output=True)
         self.made.clear()
+        if self.rt_tables_file:
+            os.unlink(self.rt_tables_file)
+            self.rt_tables_file = None
 
     def run(self, script: str, json: bool = False, default_ns: str = "init", options=None) -> list[LineResult]:
         """Run every command line of the script; one LineResult per command, in order."""
@@ -151,6 +164,9 @@ class RealHost:
         elif json:
             cmd.append("-j")
         cmd += ["-batch", "-"]
+        if self.rt_tables_file:
+            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount --bind "$0" /etc/iproute2/rt_tables && exec "$@"', self.rt_tables_file, *cmd]
         proc = subprocess.run(cmd, input=text, capture_output=True, text=True)
         failed: dict[int, str] = {}
         block: list[str] = []

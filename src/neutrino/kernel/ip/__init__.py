@@ -8,6 +8,7 @@ another namespace, and a line `sysctl -w KEY=VALUE` sets a sysctl there (the
 differential tests use both). Objects: link, address, route, rule, netns.
 """
 
+import sys
 from dataclasses import dataclass, field
 
 from ..errors import IpError
@@ -179,7 +180,7 @@ def run_ip_full(kernel, ns, argv: list[str]) -> tuple[str, str, int]:
 
         path = opts.batch
         try:
-            text = Path(path).read_text() if path != "-" else ""
+            text = Path(path).read_text() if path != "-" else sys.stdin.read()
         except OSError as exc:
             return "", f'Cannot open file "{path}" for reading: {exc.strerror}\n', 1
         return run_batch(kernel, text, ns, opts, name=path)

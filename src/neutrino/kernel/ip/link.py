@@ -53,7 +53,7 @@ def _mac(value: str) -> str | None:
 def _target_ns(ctx, name: str):
     ns = ctx.kernel.namespaces.get(name)
     if ns is None:
-        raise Fail(f'Cannot open network namespace "{name}": No such file or directory\n', 255)
+        raise invarg('Invalid "netns" value\n', name)
     return ns
 
 
