@@ -21,7 +21,12 @@ def test_ip_batch_runs_a_file_against_a_fresh_model():
 
 def test_ip_batch_with_table_names_and_json():
     proc = neutrino(
-        "ip", "--rt-tables", str(EXAMPLES / "rt_tables"), "-j", "-force", "-batch",
+        "ip",
+        "--rt-tables",
+        str(EXAMPLES / "rt_tables"),
+        "-j",
+        "-force",
+        "-batch",
         str(EXAMPLES / "policy-routing.ip"),
     )
     assert proc.returncode == 1
@@ -48,7 +53,10 @@ def test_ip_batch_stops_at_a_parse_error_like_iproute2():
 def test_missing_batch_file_is_reported():
     proc = neutrino("ip", "-batch", "/nonexistent/file.ip")
     assert proc.returncode == 1
-    assert proc.stderr == 'Cannot open file "/nonexistent/file.ip" for reading: No such file or directory\n'
+    assert (
+        proc.stderr
+        == 'Cannot open file "/nonexistent/file.ip" for reading: No such file or directory\n'
+    )
 
 
 def test_unreadable_rt_tables_is_reported():

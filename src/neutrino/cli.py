@@ -1,10 +1,10 @@
 """The `neutrino` command line.
 
-    neutrino ip [--rt-tables FILE] [--confdir DIR] [ip options] -batch FILE
-    neutrino ip [ip options] OBJECT COMMAND ...        (one command, fresh model)
-    neutrino selftest routing [--configs N] ...        (model vs this machine's kernel)
-    neutrino selftest replay FILE                      (one script on both, differences shown)
-    neutrino demo                                      (the routing walkthrough)
+neutrino ip [--rt-tables FILE] [--confdir DIR] [ip options] -batch FILE
+neutrino ip [ip options] OBJECT COMMAND ...        (one command, fresh model)
+neutrino selftest routing [--configs N] ...        (model vs this machine's kernel)
+neutrino selftest replay FILE                      (one script on both, differences shown)
+neutrino demo                                      (the routing walkthrough)
 """
 
 import sys
@@ -12,8 +12,14 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="neutrino: distributed virtual routing for Linux clouds.")
-selftest = typer.Typer(no_args_is_help=True, help="Prove the kernel model against this machine's kernel (needs root).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="neutrino: distributed virtual routing for Linux clouds.",
+)
+selftest = typer.Typer(
+    no_args_is_help=True, help="Prove the kernel model against this machine's kernel (needs root)."
+)
 app.add_typer(selftest, name="selftest")
 
 RAW = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
@@ -51,7 +57,9 @@ def ip_command(ctx: typer.Context) -> None:
         try:
             extra = Path(rt_tables).read_text()
         except OSError as exc:
-            typer.echo(f"neutrino ip: cannot read --rt-tables {rt_tables}: {exc.strerror}", err=True)
+            typer.echo(
+                f"neutrino ip: cannot read --rt-tables {rt_tables}: {exc.strerror}", err=True
+            )
             raise typer.Exit(1) from None
     kernel = Kernel(rt_tables=extra, confdir=confdir)
     out, err, rc = run_ip_full(kernel, kernel.init, args)
@@ -85,7 +93,9 @@ def selftest_routing(
         found = check_case(case)
         total_queries += len(case.queries)
         status = "same" if not found else f"{len(found)} differences"
-        typer.echo(f"seed {seed + i}: {n_routes} routes, {n_rules} rules, {len(case.queries)} lookups: {status}")
+        typer.echo(
+            f"seed {seed + i}: {n_routes} routes, {n_rules} rules, {len(case.queries)} lookups: {status}"
+        )
         if found:
             failures += 1
             typer.echo(minimize(found[0], budget_s=minimize_s).report())
@@ -105,7 +115,9 @@ def selftest_replay(path: Path = typer.Argument(..., help="A script of ip batch 
         raise typer.Exit(2)
     lines = [ln.strip() for ln in path.read_text().splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
-    split = next((i for i, ln in enumerate(lines) if " get " in f" {ln} " or " show" in f" {ln}"), len(lines))
+    split = next(
+        (i for i, ln in enumerate(lines) if " get " in f" {ln} " or " show" in f" {ln}"), len(lines)
+    )
     found = check_script(0, lines[:split], lines[split:], dumps=True)
     for mm in found:
         typer.echo(mm.report())

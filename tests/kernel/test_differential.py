@@ -36,7 +36,9 @@ def test_a_wrong_model_is_caught_and_shrunk(real_kernel, monkeypatch):
     from neutrino.kernel import fib
 
     original = fib._alias_ok
-    monkeypatch.setattr(fib, "_alias_ok", lambda route, flow, ns, ign: original(route, flow, ns, ign) or True)
+    monkeypatch.setattr(
+        fib, "_alias_ok", lambda route, flow, ns, ign: original(route, flow, ns, ign) or True
+    )
     config = [
         "link add e0 type veth peer name f0",
         "link set e0 up",

@@ -13,13 +13,17 @@ RT_TABLES = (EXAMPLES / "rt_tables").read_text()
 
 def run_example(name: str) -> tuple[str, str, int]:
     kernel = Kernel(rt_tables=RT_TABLES)
-    return run_batch(kernel, (EXAMPLES / name).read_text(), kernel.init, Options(force=True), name=name)
+    return run_batch(
+        kernel, (EXAMPLES / name).read_text(), kernel.init, Options(force=True), name=name
+    )
 
 
 def test_default_rules_example_lists_local_main_default():
     out, err, rc = run_example("default-rules.ip")
     assert rc == 0, err
-    assert out.startswith("0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n")
+    assert out.startswith(
+        "0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n"
+    )
     assert "local 192.168.1.10 dev eth0 proto kernel scope host src 192.168.1.10 \n" in out
 
 

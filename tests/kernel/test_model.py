@@ -56,7 +56,9 @@ def test_link_down_removes_connected_routes_but_keeps_local_ones():
     assert "192.0.2.0/24" not in ns.ip("route show")
     assert "local 10.0.0.1 dev a0" in ns.ip("route show table local")
     # a1 lost its carrier with its peer: its routes stay, marked linkdown
-    assert "10.1.0.0/24 dev a1 proto kernel scope link src 10.1.0.1 linkdown \n" in ns.ip("route show")
+    assert "10.1.0.0/24 dev a1 proto kernel scope link src 10.1.0.1 linkdown \n" in ns.ip(
+        "route show"
+    )
     ns.ip("link set a0 up")
     assert "10.0.0.0/24 dev a0 proto kernel scope link src 10.0.0.1 \n" in ns.ip("route show")
 
@@ -67,7 +69,10 @@ def test_route_get_answers_like_iproute2():
     assert ns.ip("-j route get 10.0.0.5") == (
         '[{"dst":"10.0.0.5","dev":"a0","prefsrc":"10.0.0.1","flags":[],"uid":0,"cache":[]}]\n'
     )
-    assert ns.ip("route get 10.0.0.1") == "local 10.0.0.1 dev lo src 10.0.0.1 uid 0 \n    cache <local> \n"
+    assert (
+        ns.ip("route get 10.0.0.1")
+        == "local 10.0.0.1 dev lo src 10.0.0.1 uid 0 \n    cache <local> \n"
+    )
 
 
 def test_failed_lookup_raises_iperror_with_iproute2_text_and_status():
@@ -225,7 +230,11 @@ def test_dummy_links_are_modelled():
     [
         ("route add 10.0.0.5/24 dev a0", "Error: Invalid prefix for given prefix length.\n", 2),
         ("route add 10.9.0.0/16 dev nosuch", 'Cannot find device "nosuch"\n', 1),
-        ("route add 300.1.0.0/16 dev a0", 'Error: any valid prefix is expected rather than "300.1.0.0/16".\n', 1),
+        (
+            "route add 300.1.0.0/16 dev a0",
+            'Error: any valid prefix is expected rather than "300.1.0.0/16".\n',
+            1,
+        ),
         ("rule add table nosuch", 'Error: argument "nosuch" is wrong: invalid table ID\n\n', 255),
         ("rule add tos 0x20 table 5", "Error: Invalid tos.\n", 2),
         ("rule add pref 100 goto 50", "Error: Backward goto not supported.\n", 2),

@@ -29,7 +29,9 @@ from .links import IfAddr, Link
 LOCAL_OK, BRD_OK, BRD0_OK, BRD1_OK = 1, 2, 4, 8
 
 
-def fib_magic(ns, add: bool, rtype: int, dst: int, plen: int, prim: IfAddr, dev: Link, priority: int) -> None:
+def fib_magic(
+    ns, add: bool, rtype: int, dst: int, plen: int, prim: IfAddr, dev: Link, priority: int
+) -> None:
     """The kernel adding or removing one of its own routes; failures are ignored."""
     tid = RT_TABLE_MAIN if rtype == RTN_UNICAST else RT_TABLE_LOCAL
     ns.table(tid, create=True)
@@ -169,7 +171,11 @@ def add_address(ns, dev: Link, ifa: IfAddr, nlflags: int = NLM_F_CREATE | NLM_F_
     if not ifa.label:
         ifa.label = dev.name
     for existing in dev.addrs:
-        if existing.mask == ifa.mask and ifa.matches(existing.address) and existing.local == ifa.local:
+        if (
+            existing.mask == ifa.mask
+            and ifa.matches(existing.address)
+            and existing.local == ifa.local
+        ):
             if nlflags & NLM_F_EXCL or not nlflags & NLM_F_REPLACE:
                 raise KernelError("EEXIST", "ipv4: Address already assigned")
             if existing.metric != ifa.metric:
@@ -205,7 +211,12 @@ def insert_address(ns, dev: Link, ifa: IfAddr) -> None:
 def _modify_prefix_metric(ns, dev: Link, ifa: IfAddr, new_metric: int) -> None:
     """fib_modify_prefix_metric: move the connected route to the new metric."""
     prefix = ifa.address & ifa.mask
-    if ifa.secondary or ifa.noprefixroute or is_zeronet(prefix) or (prefix == ifa.local and ifa.prefixlen == 32):
+    if (
+        ifa.secondary
+        or ifa.noprefixroute
+        or is_zeronet(prefix)
+        or (prefix == ifa.local and ifa.prefixlen == 32)
+    ):
         return
     fib_magic(ns, True, RTN_UNICAST, prefix, ifa.prefixlen, ifa, dev, new_metric)
     fib_magic(ns, False, RTN_UNICAST, prefix, ifa.prefixlen, ifa, dev, ifa.metric)
@@ -219,7 +230,9 @@ def _notify_down(ns, dev: Link, ifa: IfAddr, dead: bool = False) -> None:
         fibconfig.disable_ip(ns, dev, force=True)
 
 
-def delete_address(ns, dev: Link, local: int | None, prefixlen: int, address: int | None, label: str | None) -> IfAddr:
+def delete_address(
+    ns, dev: Link, local: int | None, prefixlen: int, address: int | None, label: str | None
+) -> IfAddr:
     """inet_rtm_deladdr: the first address matching what was given."""
     for ifa in dev.addrs:
         if local is not None and ifa.local != local:
@@ -289,7 +302,9 @@ def destroy_addresses(ns, dev: Link) -> None:
 
 def loopback_up(ns, dev: Link) -> None:
     """The kernel gives lo 127.0.0.1/8 (scope host) whenever it comes up."""
-    ifa = IfAddr(local=0x7F000001, address=0x7F000001, prefixlen=8, scope=RT_SCOPE_HOST, label=dev.name)
+    ifa = IfAddr(
+        local=0x7F000001, address=0x7F000001, prefixlen=8, scope=RT_SCOPE_HOST, label=dev.name
+    )
     try:
         insert_address(ns, dev, ifa)
     except KernelError:

@@ -70,7 +70,9 @@ def create_link(ns, name: str, kind: str, mtu: int | None = None, mac: str | Non
     return _register(ns, link)
 
 
-def create_veth(ns, name: str, peer_ns, peer_name: str | None, mtu=None, mac=None, peer_mac=None) -> Link:
+def create_veth(
+    ns, name: str, peer_ns, peer_name: str | None, mtu=None, mac=None, peer_mac=None
+) -> Link:
     """A veth pair; the peer is registered first, as veth_newlink does."""
     if peer_name is None:
         peer_name = free_name(peer_ns, "veth%d")
@@ -80,7 +82,9 @@ def create_veth(ns, name: str, peer_ns, peer_name: str | None, mtu=None, mac=Non
         raise KernelError("EEXIST")
     if not valid_name(name) or not valid_name(peer_name):
         raise KernelError("EINVAL")
-    peer = _register(peer_ns, Link(0, peer_name, "veth", peer_mac or random_mac(peer_ns), mtu=mtu or 1500))
+    peer = _register(
+        peer_ns, Link(0, peer_name, "veth", peer_mac or random_mac(peer_ns), mtu=mtu or 1500)
+    )
     link = _register(ns, Link(0, name, "veth", mac or random_mac(ns), mtu=mtu or 1500))
     link.peer, peer.peer = peer, link
     return link
@@ -165,7 +169,10 @@ def set_mtu(link: Link, mtu: int) -> None:
     if link.kind in ("veth", "bridge", "dummy"):
         high = 65535
     if mtu < low or mtu > high:
-        raise KernelError("EINVAL", f"mtu less than device minimum" if mtu < low else "mtu greater than device maximum")
+        raise KernelError(
+            "EINVAL",
+            "mtu less than device minimum" if mtu < low else "mtu greater than device maximum",
+        )
     link.mtu = mtu
 
 
@@ -306,6 +313,7 @@ def destroy_namespace(ns) -> None:
 
 
 def _attach_rules(ns, link: Link) -> None:
+    ns.rules.changed()
     for rule in ns.rules:
         if rule.iifindex == -1 and rule.iifname == link.name:
             rule.iifindex = link.ifindex
@@ -314,6 +322,7 @@ def _attach_rules(ns, link: Link) -> None:
 
 
 def _detach_rules(ns, link: Link) -> None:
+    ns.rules.changed()
     for rule in ns.rules:
         if rule.iifindex == link.ifindex:
             rule.iifindex = -1

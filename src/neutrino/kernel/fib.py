@@ -11,6 +11,7 @@ Everything here is pure with respect to the namespace: it reads links,
 addresses, rules, tables and sysctls, and changes nothing.
 """
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from .consts import (
@@ -177,22 +178,33 @@ def fib_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
 
 
 def rules_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
-    """fib_rules_lookup with fib4_rule_action and fib4_rule_suppress."""
-    rules = ns.rules.rules
-    i = 0
-    n = len(rules)
-    while i < n:
-        rule = rules[i]
-        i += 1
+    """fib_rules_lookup with fib4_rule_action and fib4_rule_suppress.
+
+    Walks only the rules the index says may match (see RuleIndex), in order;
+    `goto` continues from its target's position, as the kernel's walk does."""
+    index = ns.rules.index()
+    rules = index.rules
+    cands = index.candidates(flow)
+    k = 0
+    n = len(cands)
+    while k < n:
+        rule = rules[cands[k]]
+        k += 1
         if not rule.matches(flow):
             continue
         while rule.action == FR_ACT_GOTO:
             target = rule.ctarget
             if target is None:
                 break
+            pos = index.position[id(target)]
+            k = bisect_left(cands, pos)
             rule = target
-            i = rules.index(target) + 1
-            if not rule.matches(flow):
+            if k < n and cands[k] == pos:
+                k += 1
+                if not rule.matches(flow):
+                    rule = None
+                    break
+            else:
                 rule = None
                 break
         if rule is None or rule.action == FR_ACT_GOTO or rule.action == FR_ACT_NOP:
@@ -339,7 +351,9 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
             if dev_out is None:
                 raise LookupError_("ENETUNREACH")
             flow.oif = dev_out.ifindex
-            return _make_output(ns, flow, None, RTN_UNICAST, dev_out, 0, flags, orig_daddr, orig_saddr)
+            return _make_output(
+                ns, flow, None, RTN_UNICAST, dev_out, 0, flags, orig_daddr, orig_saddr
+            )
         if find_local_dev(ns, flow.saddr) is None:
             raise LookupError_("ENETUNREACH")
     orig_oif = flow.oif
@@ -352,7 +366,9 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
         if is_local_multicast(flow.daddr) or is_lbcast(flow.daddr) or flow.proto == 2:
             if not flow.saddr:
                 flow.saddr = select_addr(ns, dev_out, 0, RT_SCOPE_LINK)
-            return _make_output(ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
+            return _make_output(
+                ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr
+            )
         if not flow.saddr:
             if is_multicast(flow.daddr):
                 flow.saddr = select_addr(ns, dev_out, 0, flow.scope)
@@ -364,14 +380,18 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
             flow.daddr = flow.saddr = 0x7F000001
         dev_out = ns.loopback
         flow.oif = LOOPBACK_IFINDEX
-        return _make_output(ns, flow, None, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr)
+        return _make_output(
+            ns, flow, None, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr
+        )
     try:
         res = fib_lookup(ns, flow)
     except LookupError_:
         if flow.oif:
             if flow.saddr == 0:
                 flow.saddr = select_addr(ns, dev_out, 0, RT_SCOPE_LINK)
-            return _make_output(ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
+            return _make_output(
+                ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr
+            )
         raise
     if res.type == RTN_LOCAL:
         if not flow.saddr:
@@ -379,7 +399,9 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
         dev_out = ns.loopback
         orig_oif = res.route.nh_oif
         flow.oif = dev_out.ifindex
-        return _make_output(ns, flow, res, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr)
+        return _make_output(
+            ns, flow, res, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr
+        )
     if flow.oif == 0 or True:
         if not flow.saddr:
             flow.saddr = result_prefsrc(ns, res)
@@ -389,7 +411,11 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
 
 def _make_output(ns, flow, res, rtype, dev_out, orig_oif, flags, daddr, saddr) -> RouteAnswer:
     """__mkroute_output."""
-    if is_loopback(flow.saddr) and dev_out is not ns.loopback and not ns.conf.route_localnet(dev_out):
+    if (
+        is_loopback(flow.saddr)
+        and dev_out is not ns.loopback
+        and not ns.conf.route_localnet(dev_out)
+    ):
         raise LookupError_("EINVAL")
     if is_lbcast(flow.daddr):
         rtype = RTN_BROADCAST
@@ -595,6 +621,29 @@ def _addr_onlink(dev, a: int, b: int) -> bool:
         if ifa.matches(a) and (not b or ifa.matches(b)):
             return True
     return False
+
+
+def route_get(
+    ns, dst, src=0, tos=0, iif=None, oif=None, mark=0, uid=None, proto=17, sport=0, dport=0
+) -> RouteAnswer:
+    """inet_rtm_getroute: an input lookup when iif (a Link) is given, else an output
+    lookup. Raises KernelError with the kernel's errno when there is no route."""
+    from .errors import KernelError
+
+    flow = Flow(
+        daddr=dst, saddr=src, mark=mark, tos=tos & 0xFC, proto=proto, sport=sport, dport=dport
+    )
+    flow.oif = oif.ifindex if oif is not None else 0
+    try:
+        if iif is not None:
+            flow.uid = 0
+            ans = route_input(ns, flow, iif)
+            ans.uid = uid
+            return ans
+        flow.uid = uid if uid is not None else 0
+        return route_output(ns, flow)
+    except LookupError_ as err:
+        raise KernelError(err.errno_name) from None
 
 
 def unreachable_result() -> FibResult:

@@ -184,7 +184,11 @@ def insert_route(ns, cfg: RouteConfig) -> Route | None:
     aliases = table.aliases(cfg.dst, cfg.plen)
     pos = _find_alias(aliases, cfg.tos, route.priority)
     flags = cfg.nlflags
-    if pos < len(aliases) and aliases[pos].tos == cfg.tos and aliases[pos].priority == route.priority:
+    if (
+        pos < len(aliases)
+        and aliases[pos].tos == cfg.tos
+        and aliases[pos].priority == route.priority
+    ):
         if flags & NLM_F_EXCL:
             raise KernelError("EEXIST")
         first = pos

@@ -55,13 +55,22 @@ def c_strtoul(text: str, base: int = 0) -> tuple[int, int, bool]:
         neg = text[i] == "-"
         i += 1
     if base == 0:
-        if text[i : i + 2].lower() == "0x" and i + 2 < n and text[i + 2] in "0123456789abcdefABCDEF":
+        if (
+            text[i : i + 2].lower() == "0x"
+            and i + 2 < n
+            and text[i + 2] in "0123456789abcdefABCDEF"
+        ):
             base, i = 16, i + 2
         elif text[i : i + 1] == "0":
             base = 8
         else:
             base = 10
-    elif base == 16 and text[i : i + 2].lower() == "0x" and i + 2 < n and text[i + 2] in "0123456789abcdefABCDEF":
+    elif (
+        base == 16
+        and text[i : i + 2].lower() == "0x"
+        and i + 2 < n
+        and text[i + 2] in "0123456789abcdefABCDEF"
+    ):
         i += 2
     start = i
     value = 0

@@ -27,7 +27,9 @@ class Kernel:
         ns = self.namespaces.get(name)
         if ns is None:
             if not name or "/" in name or name in (".", ".."):
-                raise ValueError(f"namespace name {name!r} is invalid: use a non-empty name without '/'")
+                raise ValueError(
+                    f"namespace name {name!r} is invalid: use a non-empty name without '/'"
+                )
             ns = self.namespaces[name] = Namespace(self, name)
         return ns
 

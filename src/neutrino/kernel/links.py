@@ -98,4 +98,3 @@ class Link:
 
     def primary_addrs(self):
         return [a for a in self.addrs if not a.secondary]
-

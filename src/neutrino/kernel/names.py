@@ -171,7 +171,9 @@ class RtNames:
 
     # Small tables indexed 0..255 (protocols, scopes, realms, dsfield).
     @staticmethod
-    def _tab_a2n(tab: dict[int, str], arg: str, base: int = 0, cache: list | None = None) -> int | None:
+    def _tab_a2n(
+        tab: dict[int, str], arg: str, base: int = 0, cache: list | None = None
+    ) -> int | None:
         """rt_names.c's a2n with its process-wide cache, bug included: a number parsed
         after a name leaves its value behind, and that name then reads as the number
         (seen in `ip -batch`, where one process parses many lines)."""

@@ -56,7 +56,9 @@ class Namespace:
         table = self.tables.get(tid)
         if table is None and create:
             if tid == RT_TABLE_LOCAL and self.merged:
-                self.table(RT_TABLE_MAIN, create=True)  # the merged local table lives in main's trie
+                self.table(
+                    RT_TABLE_MAIN, create=True
+                )  # the merged local table lives in main's trie
             table = self.tables[tid] = RouteTable(tid)
         return table
 
@@ -73,7 +75,9 @@ class Namespace:
         if table is None:
             return None
         if self.merged and tid in (RT_TABLE_LOCAL, RT_TABLE_MAIN):
-            views = [t for t in (self.tables.get(RT_TABLE_LOCAL), self.tables.get(RT_TABLE_MAIN)) if t]
+            views = [
+                t for t in (self.tables.get(RT_TABLE_LOCAL), self.tables.get(RT_TABLE_MAIN)) if t
+            ]
             return views
         return [table]
 
@@ -100,6 +104,37 @@ class Namespace:
 
         argv = shlex.split(args) if isinstance(args, str) else list(args)
         return run_ip(self.kernel, self, argv)
+
+    def route_get(
+        self, dst, src=None, iif=None, oif=None, mark=0, tos=0, proto=17, sport=0, dport=0, uid=None
+    ):
+        """What `ip route get` asks, without the text: a RouteAnswer (fields type, dst,
+        gateway, dev, prefsrc, table, flags, res) or KernelError. Addresses may be
+        strings or ints, devices names or Links."""
+        from .fib import route_get
+        from .inet import parse_ipv4
+
+        def addr(value):
+            if value is None:
+                return 0
+            if isinstance(value, int):
+                return value
+            parsed = parse_ipv4(value)
+            if parsed is None:
+                raise ValueError(f"{value!r} is not an IPv4 address")
+            return parsed
+
+        def link(value):
+            if value is None or not isinstance(value, str):
+                return value
+            found = self.link(value)
+            if found is None:
+                raise ValueError(f"no device {value!r} in namespace {self.name}")
+            return found
+
+        return route_get(
+            self, addr(dst), addr(src), tos, link(iif), link(oif), mark, uid, proto, sport, dport
+        )
 
     def sysctl(self, key: str, value=None):
         """Read a sysctl (`ns.sysctl("net.ipv4.ip_forward")`) or set one

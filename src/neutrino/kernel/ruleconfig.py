@@ -182,9 +182,17 @@ def find_rule(ns, req: RuleRequest) -> Rule | None:
             continue
         if req.mark and r.mark != req.mark:
             continue
-        if req.suppress_ifgroup is not None and req.suppress_ifgroup != -1 and r.suppress_ifgroup != req.suppress_ifgroup:
+        if (
+            req.suppress_ifgroup is not None
+            and req.suppress_ifgroup != -1
+            and r.suppress_ifgroup != req.suppress_ifgroup
+        ):
             continue
-        if req.suppress_prefixlen is not None and req.suppress_prefixlen != -1 and r.suppress_prefixlen != req.suppress_prefixlen:
+        if (
+            req.suppress_prefixlen is not None
+            and req.suppress_prefixlen != -1
+            and r.suppress_prefixlen != req.suppress_prefixlen
+        ):
             continue
         mask = req.mask if req.mask is not None else (0xFFFFFFFF if req.mark else 0)
         if mask and r.mark_mask != mask:

@@ -98,12 +98,90 @@ def default_rules() -> list[Rule]:
     ]
 
 
+class RuleIndex:
+    """Which rules can match a flow, without looking at every rule.
+
+    Each rule is filed under one of its selectors (its source prefix, else its
+    destination prefix, input or output device, or firewall mark); rules without
+    such a selector, and inverted ones, are always candidates. A lookup collects
+    the candidates of the flow's values and walks only those, in rule order: the
+    same answer as the kernel's walk, in time that does not grow with the rule
+    count. Rebuilt lazily after any change to the rules or to device indexes.
+    """
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        self.position = {id(r): i for i, r in enumerate(rules)}
+        self.always: list[int] = []
+        self.src: dict[int, dict[int, list[int]]] = {}
+        self.dst: dict[int, dict[int, list[int]]] = {}
+        self.iif: dict[int, list[int]] = {}
+        self.oif: dict[int, list[int]] = {}
+        self.mark: dict[int, dict[int, list[int]]] = {}
+        self.dissect = any(r.ipproto or r.sport or r.dport for r in rules)
+        for i, r in enumerate(rules):
+            if r.invert:
+                self.always.append(i)
+            elif r.iifindex == -1 or r.oifindex == -1:
+                continue  # names a device that is not here: can never match
+            elif r.src_len:
+                self.src.setdefault(r.src_len, {}).setdefault(r.src & mask(r.src_len), []).append(i)
+            elif r.dst_len:
+                self.dst.setdefault(r.dst_len, {}).setdefault(r.dst & mask(r.dst_len), []).append(i)
+            elif r.iifindex:
+                self.iif.setdefault(r.iifindex, []).append(i)
+            elif r.oifindex:
+                self.oif.setdefault(r.oifindex, []).append(i)
+            elif r.mark_mask:
+                self.mark.setdefault(r.mark_mask, {}).setdefault(r.mark & r.mark_mask, []).append(i)
+            else:
+                self.always.append(i)
+        self._src_masks = [(mask(p), d) for p, d in self.src.items()]
+        self._dst_masks = [(mask(p), d) for p, d in self.dst.items()]
+
+    def candidates(self, flow) -> list[int]:
+        """Positions of the rules that may match flow, ascending."""
+        found = list(self.always)
+        for m, d in self._src_masks:
+            hit = d.get(flow.saddr & m)
+            if hit:
+                found += hit
+        for m, d in self._dst_masks:
+            hit = d.get(flow.daddr & m)
+            if hit:
+                found += hit
+        if self.iif:
+            hit = self.iif.get(flow.iif)
+            if hit:
+                found += hit
+        if self.oif and flow.oif:
+            hit = self.oif.get(flow.oif)
+            if hit:
+                found += hit
+        for m, d in self.mark.items():
+            hit = d.get(flow.mark & m)
+            if hit:
+                found += hit
+        found.sort()
+        return found
+
+
 class RuleList:
     """The ordered rule list of one namespace."""
 
     def __init__(self):
         self.rules: list[Rule] = default_rules()
         self.custom = False  # net->ipv4.fib_has_custom_rules: set by any add, never cleared
+        self._index: RuleIndex | None = None
+
+    def index(self) -> RuleIndex:
+        if self._index is None:
+            self._index = RuleIndex(self.rules)
+        return self._index
+
+    def changed(self) -> None:
+        """Call after rules or the device indexes they name change."""
+        self._index = None
 
     def __iter__(self):
         return iter(self.rules)
@@ -123,6 +201,7 @@ class RuleList:
                 break
             index = i + 1
         self.rules.insert(index, rule)
+        self._index = None
         for r in self.rules:
             if r.action == FR_ACT_GOTO and r.target == rule.pref and r.ctarget is None:
                 r.ctarget = rule
@@ -133,9 +212,10 @@ class RuleList:
         if successor is not None and successor.pref != rule.pref:
             successor = None
         del self.rules[index]
+        self._index = None
         for r in self.rules:
             if r.ctarget is rule:
                 r.ctarget = successor
 
     def requires_flow_dissect(self) -> bool:
-        return any(r.ipproto or r.sport or r.dport for r in self.rules)
+        return self.index().dissect

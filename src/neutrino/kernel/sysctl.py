@@ -56,11 +56,16 @@ class NetConf:
             return None, "ip_forward"
         prefix = "net.ipv4.conf."
         if not key.startswith(prefix):
-            raise KernelError("ENOENT", f"sysctl {key} is not modelled (only net.ipv4.ip_forward and net.ipv4.conf.*)")
+            raise KernelError(
+                "ENOENT",
+                f"sysctl {key} is not modelled (only net.ipv4.ip_forward and net.ipv4.conf.*)",
+            )
         rest = key[len(prefix) :]
         where, _, name = rest.rpartition(".")
         if name not in DEFAULTS:
-            raise KernelError("ENOENT", f"sysctl {key}: {name!r} is not one of {', '.join(sorted(DEFAULTS))}")
+            raise KernelError(
+                "ENOENT", f"sysctl {key}: {name!r} is not one of {', '.join(sorted(DEFAULTS))}"
+            )
         if where == "all":
             return self.all, name
         if where == "default":

@@ -9,4 +9,14 @@ from .compare import Mismatch, ModelHost, check_case, check_script, minimize
 from .generate import Case, generate
 from .real import RealHost, available
 
-__all__ = ["Case", "Mismatch", "ModelHost", "RealHost", "available", "check_case", "check_script", "generate", "minimize"]
+__all__ = [
+    "Case",
+    "Mismatch",
+    "ModelHost",
+    "RealHost",
+    "available",
+    "check_case",
+    "check_script",
+    "generate",
+    "minimize",
+]

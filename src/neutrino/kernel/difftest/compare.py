@@ -40,7 +40,9 @@ class ModelHost:
     def __exit__(self, *exc):
         pass
 
-    def run(self, script: str, options: list[str] | None = None, default_ns: str = "n") -> list[LineResult]:
+    def run(
+        self, script: str, options: list[str] | None = None, default_ns: str = "n"
+    ) -> list[LineResult]:
         opts, _ = parse_options(list(options or []))
         results = []
         cache: dict = {}
@@ -66,7 +68,9 @@ class ModelHost:
                     results.append(LineResult("", str(exc), False))
                 continue
             try:
-                out, err, rc = run_one(self.kernel, ns, Options(**opts.__dict__), argv, strict=False, cache=cache)
+                out, err, rc = run_one(
+                    self.kernel, ns, Options(**opts.__dict__), argv, strict=False, cache=cache
+                )
             except Exception:  # a model bug must show as a difference, not stop the run
                 out, err, rc = "", "MODEL CRASH:\n" + traceback.format_exc(), 99
             results.append(LineResult(out, err, rc == 0))
@@ -112,7 +116,11 @@ def _settled(doc):
     peer's index in this namespace at the moment linkwatch runs (up to a second later)."""
     if isinstance(doc, list):
         for entry in doc:
-            if isinstance(entry, dict) and "link_netnsid" in entry and "LOWER_UP" not in entry.get("flags", []):
+            if (
+                isinstance(entry, dict)
+                and "link_netnsid" in entry
+                and "LOWER_UP" not in entry.get("flags", [])
+            ):
                 entry.pop("operstate", None)
     return doc
 
@@ -124,14 +132,23 @@ def _same(real: LineResult, model: LineResult, as_json: bool) -> bool:
         return real.error == model.error
     if as_json:
         try:
-            return _settled(json.loads(real.stdout or "null")) == _settled(json.loads(model.stdout or "null"))
+            return _settled(json.loads(real.stdout or "null")) == _settled(
+                json.loads(model.stdout or "null")
+            )
         except ValueError:
             return real.stdout == model.stdout
     return real.stdout == model.stdout
 
 
-def check_script(seed: int, config: list[str], queries: list[str], dumps=True, host=None, settle=True,
-                 rt_tables: str = "") -> list[Mismatch]:
+def check_script(
+    seed: int,
+    config: list[str],
+    queries: list[str],
+    dumps=True,
+    host=None,
+    settle=True,
+    rt_tables: str = "",
+) -> list[Mismatch]:
     """Apply config to both, compare command outcomes, state dumps and query answers."""
     script = "".join(line + "\n" for line in config)
     qscript = "".join(q + "\n" for q in queries)
@@ -153,7 +170,9 @@ def check_script(seed: int, config: list[str], queries: list[str], dumps=True, h
                 r = host.run(cmd + "\n", json=True, default_ns="n", options=options)[0]
                 m = model.run(cmd + "\n", options, "n")[0]
                 if not _same(r, m, as_json=True):
-                    found.append(Mismatch(seed, "state", " ".join(options + [cmd]), r, m, list(config)))
+                    found.append(
+                        Mismatch(seed, "state", " ".join(options + [cmd]), r, m, list(config))
+                    )
         if queries:
             real_q = host.run(qscript, json=True, default_ns="n")
             model_q = model.run(qscript, ["-j"], "n")
@@ -214,8 +233,12 @@ def minimize(mm: Mismatch, budget_s: float = 60.0, max_trials: int = 400) -> Mis
     if len(config) == 1 and _still_fails(mm, [], settle):
         config = []
     final = list(config) + ([mm.command] if mm.kind == "config" else [])
-    redo = check_script(mm.seed, final if mm.kind == "config" else config,
-                        [mm.command] if mm.kind == "query" else [], dumps=mm.kind == "state")
+    redo = check_script(
+        mm.seed,
+        final if mm.kind == "config" else config,
+        [mm.command] if mm.kind == "query" else [],
+        dumps=mm.kind == "state",
+    )
     for f in redo:
         if f.kind == mm.kind and f.command == mm.command:
             f.config = final if mm.kind == "config" else config

@@ -16,10 +16,32 @@ from dataclasses import dataclass, field
 from ..inet import fmt, mask
 
 SUBNETS = [
-    ("10.0.0.0", 24), ("10.0.1.0", 24), ("10.1.0.0", 16), ("192.168.1.0", 24), ("172.16.0.0", 12),
-    ("198.51.100.0", 24), ("203.0.113.0", 25), ("192.0.2.0", 28), ("10.9.9.0", 30), ("10.7.0.0", 31),
+    ("10.0.0.0", 24),
+    ("10.0.1.0", 24),
+    ("10.1.0.0", 16),
+    ("192.168.1.0", 24),
+    ("172.16.0.0", 12),
+    ("198.51.100.0", 24),
+    ("203.0.113.0", 25),
+    ("192.0.2.0", 28),
+    ("10.9.9.0", 30),
+    ("10.7.0.0", 31),
 ]
-TABLES = ["main", "main", "local", "default", "1", "2", "3", "5", "7", "100", "300", "4000", "65536"]
+TABLES = [
+    "main",
+    "main",
+    "local",
+    "default",
+    "1",
+    "2",
+    "3",
+    "5",
+    "7",
+    "100",
+    "300",
+    "4000",
+    "65536",
+]
 TOS_VALUES = ["0x04", "0x08", "0x0c", "0x10", "0x14", "0x18", "0x1c"]
 PROTOS = ["static", "kernel", "boot", "zebra", "42", "bird"]
 
@@ -176,7 +198,19 @@ class Generator:
         r = self.r
         op = r.choices(["add", "append", "prepend", "replace", "change"], [70, 8, 5, 9, 3])[0]
         rtype = r.choices(
-            ["", "blackhole", "unreachable", "prohibit", "throw", "local", "broadcast", "unicast", "anycast", "nat", "multicast"],
+            [
+                "",
+                "blackhole",
+                "unreachable",
+                "prohibit",
+                "throw",
+                "local",
+                "broadcast",
+                "unicast",
+                "anycast",
+                "nat",
+                "multicast",
+            ],
             [62, 6, 7, 6, 6, 5, 4, 4, 1, 1, 1],
         )[0]
         net, plen = self.prefix()
@@ -199,7 +233,10 @@ class Generator:
             elif r.random() < 0.93:
                 parts += ["dev", self.link_name()]
         if r.random() < 0.15 and self.local_addrs:
-            parts += ["src", fmt(r.choice(self.local_addrs) if r.random() < 0.8 else self.any_addr())]
+            parts += [
+                "src",
+                fmt(r.choice(self.local_addrs) if r.random() < 0.8 else self.any_addr()),
+            ]
         if r.random() < 0.3:
             parts += ["metric", str(r.choice([0, 1, 2, 5, 10, 100, r.randrange(1 << 32)]))]
         if r.random() < 0.05:
@@ -219,15 +256,21 @@ class Generator:
 
     def delete_route_line(self) -> str:
         alive = set(self.links) | {"lo", "ghost0", "e9"}
-        usable = [line for line in self.routes if all(
-            w2 in alive for w1, w2 in zip(line.split(), line.split()[1:]) if w1 == "dev")]
+        usable = [
+            line
+            for line in self.routes
+            if all(w2 in alive for w1, w2 in zip(line.split(), line.split()[1:]) if w1 == "dev")
+        ]
         spec = self.r.choice(usable or ["route add 10.0.0.0/8"]).split()
         words = ["route", "del"] + spec[2:]
         keep = []
         i = 0
         while i < len(words):
             w = words[i]
-            if w in ("via", "dev", "src", "metric", "proto", "scope", "tos") and self.r.random() < 0.4:
+            if (
+                w in ("via", "dev", "src", "metric", "proto", "scope", "tos")
+                and self.r.random() < 0.4
+            ):
                 i += 2
                 continue
             if w == "onlink":
@@ -266,7 +309,10 @@ class Generator:
             parts += ["ipproto", r.choice(["tcp", "udp", "icmp", "6"])]
         if r.random() < 0.06:
             a = r.randint(1, 60000)
-            parts += ["sport" if r.random() < 0.5 else "dport", r.choice([str(a), f"{a}-{a + r.randint(0, 500)}"])]
+            parts += [
+                "sport" if r.random() < 0.5 else "dport",
+                r.choice([str(a), f"{a}-{a + r.randint(0, 500)}"]),
+            ]
         if r.random() < 0.02:
             parts += ["uidrange", r.choice(["0-0", "0-1000", "5-10"])]
         if r.random() < 0.45:
@@ -341,7 +387,11 @@ class Generator:
                 dst = fmt(self.any_addr())
             parts.append(dst)
             if r.random() < 0.45:
-                src = r.choice(self.local_addrs) if self.local_addrs and r.random() < 0.5 else self.any_addr()
+                src = (
+                    r.choice(self.local_addrs)
+                    if self.local_addrs and r.random() < 0.5
+                    else self.any_addr()
+                )
                 parts += ["from", fmt(src)]
             if r.random() < 0.45:
                 parts += ["iif", self.link_name(allow_missing=False)]
@@ -367,7 +417,9 @@ def _mac(value: int) -> str:
     return ":".join(f"{(value >> (8 * i)) & 255:02x}" for i in range(5, -1, -1))
 
 
-def generate(seed: int, routes: int = 300, rules: int = 30, queries: int = 500, churn: float = 0.05) -> Case:
+def generate(
+    seed: int, routes: int = 300, rules: int = 30, queries: int = 500, churn: float = 0.05
+) -> Case:
     """One seeded configuration (up to `routes` routes and `rules` rules) and its queries."""
     g = Generator(seed)
     g.make_links()

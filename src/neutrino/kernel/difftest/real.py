@@ -9,10 +9,10 @@ Needs root and iproute2.
 
 import itertools
 import os
-import tempfile
-import time
 import shutil
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 
 from ..ip import batch_lines
@@ -119,7 +119,9 @@ class RealHost:
             os.unlink(self.rt_tables_file)
             self.rt_tables_file = None
 
-    def run(self, script: str, json: bool = False, default_ns: str = "init", options=None) -> list[LineResult]:
+    def run(
+        self, script: str, json: bool = False, default_ns: str = "init", options=None
+    ) -> list[LineResult]:
         """Run every command line of the script; one LineResult per command, in order."""
         groups: list[tuple[str, list[list[str]]]] = []
         for _, argv in batch_lines(script):
@@ -165,8 +167,17 @@ class RealHost:
             cmd.append("-j")
         cmd += ["-batch", "-"]
         if self.rt_tables_file:
-            cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                   'mount --bind "$0" /etc/iproute2/rt_tables && exec "$@"', self.rt_tables_file, *cmd]
+            cmd = [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                'mount --bind "$0" /etc/iproute2/rt_tables && exec "$@"',
+                self.rt_tables_file,
+                *cmd,
+            ]
         proc = subprocess.run(cmd, input=text, capture_output=True, text=True)
         failed: dict[int, str] = {}
         block: list[str] = []

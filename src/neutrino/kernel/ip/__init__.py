@@ -16,10 +16,40 @@ from .args import Args, Exit, Fail, matches
 from .output import Printer
 
 OBJECTS = (
-    "address", "addrlabel", "maddress", "route", "rule", "neighbor", "neighbour", "ntable",
-    "ntbl", "link", "l2tp", "fou", "ila", "macsec", "tunnel", "tunl", "tuntap", "tap", "token",
-    "tcpmetrics", "tcp_metrics", "monitor", "xfrm", "mroute", "mrule", "netns", "netconf",
-    "vrf", "sr", "nexthop", "mptcp", "ioam", "help", "stats",
+    "address",
+    "addrlabel",
+    "maddress",
+    "route",
+    "rule",
+    "neighbor",
+    "neighbour",
+    "ntable",
+    "ntbl",
+    "link",
+    "l2tp",
+    "fou",
+    "ila",
+    "macsec",
+    "tunnel",
+    "tunl",
+    "tuntap",
+    "tap",
+    "token",
+    "tcpmetrics",
+    "tcp_metrics",
+    "monitor",
+    "xfrm",
+    "mroute",
+    "mrule",
+    "netns",
+    "netconf",
+    "vrf",
+    "sr",
+    "nexthop",
+    "mptcp",
+    "ioam",
+    "help",
+    "stats",
 )
 
 
@@ -60,7 +90,9 @@ class IpContext:
     a2n_cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.printer = Printer(self.opts.json, self.opts.pretty, self.opts.details, self.opts.oneline)
+        self.printer = Printer(
+            self.opts.json, self.opts.pretty, self.opts.details, self.opts.oneline
+        )
 
     @property
     def names(self):
@@ -108,9 +140,17 @@ def parse_options(argv: list[str], opts: Options | None = None) -> tuple[Options
             opts.pretty = True
         elif matches(opt, "-oneline"):
             opts.oneline = True
-        elif matches(opt, "-stats") or matches(opt, "-statistics") or matches(opt, "-resolve") \
-                or matches(opt, "-Numeric") or matches(opt, "-human") or matches(opt, "-iec") \
-                or matches(opt, "-color") or matches(opt, "-timestamp") or matches(opt, "-tshort"):
+        elif (
+            matches(opt, "-stats")
+            or matches(opt, "-statistics")
+            or matches(opt, "-resolve")
+            or matches(opt, "-Numeric")
+            or matches(opt, "-human")
+            or matches(opt, "-iec")
+            or matches(opt, "-color")
+            or matches(opt, "-timestamp")
+            or matches(opt, "-tshort")
+        ):
             pass
         elif matches(opt, "-force"):
             opts.force = True
@@ -124,7 +164,12 @@ def parse_options(argv: list[str], opts: Options | None = None) -> tuple[Options
             if i >= len(argv):
                 raise Exit("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n")
             opts.netns = argv[i]
-        elif matches(opt, "-brief") or matches(opt, "-all") or matches(opt, "-loops") or matches(opt, "-rcvbuf"):
+        elif (
+            matches(opt, "-brief")
+            or matches(opt, "-all")
+            or matches(opt, "-loops")
+            or matches(opt, "-rcvbuf")
+        ):
             raise Fail(f"neutrino: ip {opt} is not modelled\n", 1)
         else:
             raise Exit(f'Option "{opt}" is unknown, try "ip -help".\n')
@@ -140,7 +185,13 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
     from .route import do_route
     from .rule import do_rule
 
-    handlers = {"address": do_addr, "route": do_route, "rule": do_rule, "link": do_link, "netns": do_netns}
+    handlers = {
+        "address": do_addr,
+        "route": do_route,
+        "rule": do_rule,
+        "link": do_link,
+        "netns": do_netns,
+    }
     if not argv:
         raise Exit("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n")
     word = argv[0]
@@ -154,13 +205,19 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
     raise Fail(f'Object "{word}" is unknown, try "ip help".\n', 1)
 
 
-def run_one(kernel, ns, opts: Options, argv: list[str], strict: bool = True, cache: dict | None = None) -> tuple[str, str, int]:
+def run_one(
+    kernel, ns, opts: Options, argv: list[str], strict: bool = True, cache: dict | None = None
+) -> tuple[str, str, int]:
     """One command: (stdout, stderr, exit status). strict=False and a shared cache
     make it behave as one line of `ip -batch`."""
     if opts.netns is not None:
         ns = kernel.namespaces.get(opts.netns)
         if ns is None:
-            return "", f'Cannot open network namespace "{opts.netns}": No such file or directory\n', 255
+            return (
+                "",
+                f'Cannot open network namespace "{opts.netns}": No such file or directory\n',
+                255,
+            )
     ctx = IpContext(kernel, ns, opts, strict=strict, a2n_cache=cache if cache is not None else {})
     try:
         dispatch(ctx, argv)

@@ -11,7 +11,18 @@ from ..errors import KernelError
 from ..fibconfig import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from ..inet import fmt, in_subnet, parse_uint
 from ..links import IfAddr
-from .args import Args, Exit, Fail, duparg, duparg2, get_addr, get_prefix, invarg, matches, netlink_fail
+from .args import (
+    Args,
+    Exit,
+    Fail,
+    duparg,
+    duparg2,
+    get_addr,
+    get_prefix,
+    invarg,
+    matches,
+    netlink_fail,
+)
 
 USAGE = "Usage: ip address { add | change | replace | del | show | flush } ...\n"
 INFINITY = 0xFFFFFFFF
@@ -90,7 +101,15 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
                 raise Fail('neutrino: address lifetimes are not modelled (only "forever")\n', 1)
         elif word == "noprefixroute":
             noprefixroute = True
-        elif word in ("secondary", "temporary", "dadfailed", "deprecated", "tentative", "permanent", "stable-privacy"):
+        elif word in (
+            "secondary",
+            "temporary",
+            "dadfailed",
+            "deprecated",
+            "tentative",
+            "permanent",
+            "stable-privacy",
+        ):
             ctx.warn(f"Warning: {word} option is not mutable from userspace\n")
         elif word in ("nodad", "optimistic", "home", "mngtmpaddr"):
             ctx.warn(f"Warning: {word} option can be set only for IPv6 addresses\n")
@@ -124,7 +143,9 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
             raise Fail("Broadcast can be set only for IPv4 addresses\n", 1)
         if plen <= 30:
             hostmask = (1 << (32 - plen)) - 1
-            broadcast = (local.addr | hostmask) if brd_mode == -1 else (local.addr & ~hostmask & 0xFFFFFFFF)
+            broadcast = (
+                (local.addr | hostmask) if brd_mode == -1 else (local.addr & ~hostmask & 0xFFFFFFFF)
+            )
     if scope is None and not delete:
         scope = RT_SCOPE_HOST if local is not None and local.addr >> 24 == 127 else 0
     link = ctx.ns.link(dev_name)
@@ -190,7 +211,11 @@ def flush(ctx, args: Args) -> None:
                 continue
             if scope is not None and ifa.scope != scope:
                 continue
-            if prefix is not None and prefix.plen and not in_subnet(ifa.local, prefix.addr, prefix.plen):
+            if (
+                prefix is not None
+                and prefix.plen
+                and not in_subnet(ifa.local, prefix.addr, prefix.plen)
+            ):
                 continue
             addrconf.remove_address(ctx.ns, link, ifa)
 

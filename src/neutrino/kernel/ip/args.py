@@ -100,7 +100,9 @@ def get_prefix(text: str, family: str | None = None) -> Prefix:
 def get_addr(text: str, family: str | None = None) -> Prefix:
     p = parse_addr(text)
     if p is None:
-        raise Exit(f'Error: {family_verbose(family)} address is expected rather than "{text}".\n', 1)
+        raise Exit(
+            f'Error: {family_verbose(family)} address is expected rather than "{text}".\n', 1
+        )
     return p
 
 

@@ -95,9 +95,11 @@ def add(ctx, args: Args) -> None:
             name = word
         args.advance()
     if kind is None:
-        raise Fail("Not enough information: \"type\" argument is required\n", 1)
+        raise Fail('Not enough information: "type" argument is required\n', 1)
     if kind not in KINDS:
-        raise Fail(f'neutrino: link type "{kind}" is not modelled (dummy, veth and bridge are)\n', 2)
+        raise Fail(
+            f'neutrino: link type "{kind}" is not modelled (dummy, veth and bridge are)\n', 2
+        )
     if name is None:
         raise Fail('Not enough information: "dev" argument is required.\n', 1)
     if kind == "veth":
@@ -171,7 +173,17 @@ def set_(ctx, args: Args) -> None:
             ops.append(("master", None))
         elif word == "netns":
             ops.append(("netns", args.next()))
-        elif word in ("txqueuelen", "qlen", "arp", "multicast", "allmulticast", "promisc", "group", "alias", "type"):
+        elif word in (
+            "txqueuelen",
+            "qlen",
+            "arp",
+            "multicast",
+            "allmulticast",
+            "promisc",
+            "group",
+            "alias",
+            "type",
+        ):
             raise Fail(f'neutrino: "ip link set ... {word}" is not modelled\n', 1)
         else:
             if word == "dev":
@@ -247,8 +259,14 @@ def link_flags(link) -> int:
     return flags
 
 
-_FLAG_NAMES = ((IFF_LOOPBACK, "LOOPBACK"), (IFF_BROADCAST, "BROADCAST"), (IFF_MULTICAST, "MULTICAST"),
-               (IFF_NOARP, "NOARP"), (IFF_UP, "UP"), (IFF_LOWER_UP, "LOWER_UP"))
+_FLAG_NAMES = (
+    (IFF_LOOPBACK, "LOOPBACK"),
+    (IFF_BROADCAST, "BROADCAST"),
+    (IFF_MULTICAST, "MULTICAST"),
+    (IFF_NOARP, "NOARP"),
+    (IFF_UP, "UP"),
+    (IFF_LOWER_UP, "LOWER_UP"),
+)
 
 
 def _print_flags(p, flags: int, mdown: bool) -> None:
@@ -334,7 +352,10 @@ def show(ctx, args: Args, with_addrs: bool) -> None:
         elif word == "type":
             kind = args.next()
         elif word in ("label", "scope", "to", "group"):
-            raise Fail(f'neutrino: "ip {"address" if with_addrs else "link"} show ... {word}" is not modelled\n', 1)
+            raise Fail(
+                f'neutrino: "ip {"address" if with_addrs else "link"} show ... {word}" is not modelled\n',
+                1,
+            )
         else:
             if word == "dev":
                 word = args.next()

@@ -25,7 +25,10 @@ def do_netns(ctx, args: Args) -> None:
             raise Fail("No netns name specified\n", 255)
         name = args.cur
         if name not in kernel.namespaces or name == kernel.INIT:
-            raise Fail(f'Cannot remove namespace file "/var/run/netns/{name}": No such file or directory\n', 255)
+            raise Fail(
+                f'Cannot remove namespace file "/var/run/netns/{name}": No such file or directory\n',
+                255,
+            )
         kernel.delete_netns(name)
         return
     raise Exit(f'Command "{cmd}" is unknown, try "ip netns help".\n')

@@ -106,7 +106,9 @@ class JsonWriter:
 class Printer:
     """print_string/print_uint/... of iproute2 in one object."""
 
-    def __init__(self, json: bool = False, pretty: bool = False, details: int = 0, oneline: bool = False):
+    def __init__(
+        self, json: bool = False, pretty: bool = False, details: int = 0, oneline: bool = False
+    ):
         self.json = json
         self.pretty = pretty
         self.details = details
@@ -157,7 +159,9 @@ class Printer:
         if self.jw is None:
             self.out.write(text)
 
-    def string(self, key: str | None, text: str | None, value: str, json_only: bool = False) -> None:
+    def string(
+        self, key: str | None, text: str | None, value: str, json_only: bool = False
+    ) -> None:
         if self.jw is not None:
             if key:
                 self.jw.name(key)
@@ -165,7 +169,9 @@ class Printer:
         elif text is not None and not json_only:
             self.out.write(text)
 
-    def number(self, key: str | None, text: str | None, value: int, json_only: bool = False) -> None:
+    def number(
+        self, key: str | None, text: str | None, value: int, json_only: bool = False
+    ) -> None:
         if self.jw is not None:
             if key:
                 self.jw.name(key)

@@ -38,7 +38,7 @@ from ..consts import (
     TYPE_ERRNO,
 )
 from ..errors import KernelError
-from ..fib import Flow, LookupError_, route_input, route_output
+from ..fib import route_get
 from ..fibconfig import (
     NLM_F_APPEND,
     NLM_F_CREATE,
@@ -50,15 +50,47 @@ from ..fibconfig import (
     insert_route,
 )
 from ..inet import fmt, in_subnet, parse_uint
-from .args import Args, Exit, Fail, duparg2, get_addr, get_prefix, invarg, matches, netlink_fail, nodev
+from .args import (
+    Args,
+    Exit,
+    Fail,
+    duparg2,
+    get_addr,
+    get_prefix,
+    invarg,
+    matches,
+    netlink_fail,
+    nodev,
+)
 from .names import inet_proto_a2n, ll_name_to_index, rtntype_a2n, rtntype_n2a
 
 USAGE = "Usage: ip route { list | flush | get | add | del | change | append | replace } ...\n"
 
 NOT_MODELLED = {
-    "mtu", "hoplimit", "advmss", "reordering", "rtt", "rto_min", "window", "cwnd", "initcwnd",
-    "initrwnd", "features", "quickack", "congctl", "rttvar", "ssthresh", "nexthop", "nhid",
-    "encap", "ttl-propagate", "fastopen_no_cookie", "as", "expires", "pref", "vrf",
+    "mtu",
+    "hoplimit",
+    "advmss",
+    "reordering",
+    "rtt",
+    "rto_min",
+    "window",
+    "cwnd",
+    "initcwnd",
+    "initrwnd",
+    "features",
+    "quickack",
+    "congctl",
+    "rttvar",
+    "ssthresh",
+    "nexthop",
+    "nhid",
+    "encap",
+    "ttl-propagate",
+    "fastopen_no_cookie",
+    "as",
+    "expires",
+    "pref",
+    "vrf",
 }
 
 
@@ -96,12 +128,17 @@ def do_route(ctx, args: Args) -> None:
 
 
 def _not_modelled(word: str) -> Fail:
-    return Fail(f'neutrino: "ip route ... {word}" is not modelled (IPv4 unicast routes without metrics or multipath only)\n', 1)
+    return Fail(
+        f'neutrino: "ip route ... {word}" is not modelled (IPv4 unicast routes without metrics or multipath only)\n',
+        1,
+    )
 
 
 def modify(ctx, args: Args, flags: int, delete: bool) -> None:
     names = ctx.names
-    cfg = RouteConfig(table=RT_TABLE_MAIN, scope=RT_SCOPE_NOWHERE, type=0, protocol=0, nlflags=flags)
+    cfg = RouteConfig(
+        table=RT_TABLE_MAIN, scope=RT_SCOPE_NOWHERE, type=0, protocol=0, nlflags=flags
+    )
     if not delete:
         cfg.protocol = RTPROT_BOOT
         cfg.scope = RT_SCOPE_UNIVERSE
@@ -172,7 +209,21 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
             table_ok = True
         elif word in ("dev", "oif"):
             dev_name = args.next()
-        elif word in NOT_MODELLED or any(matches(word, w) for w in ("reordering", "window", "cwnd", "initcwnd", "initrwnd", "features", "quickack", "congctl", "rttvar", "ssthresh")):
+        elif word in NOT_MODELLED or any(
+            matches(word, w)
+            for w in (
+                "reordering",
+                "window",
+                "cwnd",
+                "initcwnd",
+                "initrwnd",
+                "features",
+                "quickack",
+                "congctl",
+                "rttvar",
+                "ssthresh",
+            )
+        ):
             raise _not_modelled(word)
         else:
             if word == "to":
@@ -254,7 +305,11 @@ def print_route(ctx, p, route, table_filter: int | None) -> None:
     p.open_object()
     if route.type != RTN_UNICAST or ctx.details:
         p.string("type", f"{rtntype_n2a(route.type)} ", rtntype_n2a(route.type))
-    dst = "default" if route.plen == 0 else (fmt(route.dst) if route.plen == 32 else f"{fmt(route.dst)}/{route.plen}")
+    dst = (
+        "default"
+        if route.plen == 0
+        else (fmt(route.dst) if route.plen == 32 else f"{fmt(route.dst)}/{route.plen}")
+    )
     p.string("dst", f"{dst} ", dst)
     if route.tos:
         ds = names.dsfield_n2a(route.tos)
@@ -276,7 +331,9 @@ def print_route(ctx, p, route, table_filter: int | None) -> None:
         p.string("prefsrc", f"src {fmt(route.prefsrc)} ", fmt(route.prefsrc))
     if route.priority:
         p.number("metric", f"metric {route.priority} ", route.priority)
-    _print_flags(p, (RTNH_F_ONLINK if route.onlink else 0) | (RTNH_F_LINKDOWN if route.linkdown else 0))
+    _print_flags(
+        p, (RTNH_F_ONLINK if route.onlink else 0) | (RTNH_F_LINKDOWN if route.linkdown else 0)
+    )
     if route.realms:
         _print_realms(ctx, p, route.realms)
     p.fp("\n")
@@ -285,8 +342,15 @@ def print_route(ctx, p, route, table_filter: int | None) -> None:
 
 def _print_flags(p, flags: int) -> None:
     p.open_array("flags")
-    for bit, name in ((1, "dead"), (RTNH_F_ONLINK, "onlink"), (2, "pervasive"), (8, "offload"),
-                      (64, "trap"), (RTM_F_NOTIFY, "notify"), (RTNH_F_LINKDOWN, "linkdown")):
+    for bit, name in (
+        (1, "dead"),
+        (RTNH_F_ONLINK, "onlink"),
+        (2, "pervasive"),
+        (8, "offload"),
+        (64, "trap"),
+        (RTM_F_NOTIFY, "notify"),
+        (RTNH_F_LINKDOWN, "linkdown"),
+    ):
         if flags & bit:
             p.string(None, f"{name} ", name)
     p.close_array()
@@ -694,7 +758,9 @@ def get(ctx, args: Args) -> None:
             pf = get_prefix(word, family)
             family = "inet"
             if pf.plen != 32:
-                ctx.warn(f"Warning: /{pf.plen} as prefix is invalid, only /32 (or none) is supported.\n")
+                ctx.warn(
+                    f"Warning: /{pf.plen} as prefix is invalid, only /32 (or none) is supported.\n"
+                )
             dst = pf.addr
         args.advance()
     if dst is None:
@@ -721,7 +787,7 @@ def get(ctx, args: Args) -> None:
             raise KernelError("ENODEV")
         if oif is not None and oif_link is None:
             raise KernelError("ENODEV")
-        ans = lookup(ns, dst, src, tos, iif_link, oif_link, mark, uid, proto, sport, dport)
+        ans = route_get(ns, dst, src, tos, iif_link, oif_link, mark, uid, proto, sport, dport)
     except KernelError as err:
         raise netlink_fail(err) from None
     if fibmatch:
@@ -739,23 +805,6 @@ def get(ctx, args: Args) -> None:
     p.new_json_obj()
     print_answer(ctx, p, ans, notify)
     p.delete_json_obj()
-
-
-def lookup(ns, dst, src, tos, iif_link, oif_link, mark, uid, proto, sport, dport):
-    """inet_rtm_getroute: an input lookup when iif is given, else an output lookup."""
-    flow = Flow(daddr=dst, saddr=src, mark=mark, tos=tos & 0xFC, proto=proto, sport=sport, dport=dport)
-    try:
-        if iif_link is not None:
-            flow.uid = 0
-            flow.oif = oif_link.ifindex if oif_link is not None else 0
-            ans = route_input(ns, flow, iif_link)
-            ans.uid = uid
-            return ans
-        flow.uid = uid if uid is not None else 0
-        flow.oif = oif_link.ifindex if oif_link is not None else 0
-        return route_output(ns, flow)
-    except LookupError_ as err:
-        raise KernelError(err.errno_name) from None
 
 
 def _fibmatch_route(res, ans):

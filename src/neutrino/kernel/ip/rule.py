@@ -163,7 +163,9 @@ def modify(ctx, args: Args, add: bool) -> None:
             value = args.next()
             rng = _port_range(value)
             if rng is None:
-                raise invarg("invalid port range\n" if word == "sport" else "invalid dport range\n", value)
+                raise invarg(
+                    "invalid port range\n" if word == "sport" else "invalid dport range\n", value
+                )
             if word == "sport":
                 req.sport = rng
             else:
@@ -274,7 +276,9 @@ def _parse_filter(ctx, args: Args) -> dict:
             value = args.next()
             rng = _port_range(value)
             if rng is None:
-                raise invarg("invalid port range\n" if word == "sport" else "invalid dport range\n", value)
+                raise invarg(
+                    "invalid port range\n" if word == "sport" else "invalid dport range\n", value
+                )
             f[word] = rng
         else:
             if matches(word, "dst") or matches(word, "to"):
@@ -319,8 +323,11 @@ def list_rules(ctx, args: Args, flush: bool) -> None:
     ns = ctx.ns
     if flush:
         doomed = [
-            r for r in ns.rules
-            if _accepts(f, r) and r.pref != 0 and ("protocol" not in f or f["protocol"] == r.protocol)
+            r
+            for r in ns.rules
+            if _accepts(f, r)
+            and r.pref != 0
+            and ("protocol" not in f or f["protocol"] == r.protocol)
         ]
         for rule in doomed:
             ns.rules.remove(rule)
@@ -358,7 +365,10 @@ def print_rule(ctx, p, rule) -> None:
         p.hex0x("fwmark", f" fwmark {c_hex(rule.mark)}", rule.mark)
         if rule.mark_mask != 0xFFFFFFFF:
             p.hex0x("fwmask", f"/{c_hex(rule.mark_mask)}", rule.mark_mask)
-    for key, name, index in (("iif", rule.iifname, rule.iifindex), ("oif", rule.oifname, rule.oifindex)):
+    for key, name, index in (
+        ("iif", rule.iifname, rule.iifindex),
+        ("oif", rule.oifname, rule.oifindex),
+    ):
         if name:
             p.fp(f" {key} ")
             p.string(key, name, name)
@@ -381,9 +391,16 @@ def print_rule(ctx, p, rule) -> None:
         tname = names.table_n2a(rule.table)
         p.string("table", f" lookup {tname}", tname)
         if rule.suppress_prefixlen != -1:
-            p.number("suppress_prefixlen", f" suppress_prefixlength {rule.suppress_prefixlen}", rule.suppress_prefixlen)
+            p.number(
+                "suppress_prefixlen",
+                f" suppress_prefixlength {rule.suppress_prefixlen}",
+                rule.suppress_prefixlen,
+            )
         if rule.suppress_ifgroup != -1:
-            gname = next((k for k, v in GROUPS.items() if v == rule.suppress_ifgroup), str(rule.suppress_ifgroup))
+            gname = next(
+                (k for k, v in GROUPS.items() if v == rule.suppress_ifgroup),
+                str(rule.suppress_ifgroup),
+            )
             p.string("suppress_ifgroup", f" suppress_ifgroup {gname}", gname)
     if rule.realms:
         to = rule.realms & 0xFFFF
