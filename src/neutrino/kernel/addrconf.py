@@ -23,7 +23,7 @@ from .consts import (
 from .errors import KernelError
 from .fib import addr_type
 from .fibconfig import NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RouteConfig
-from .inet import is_zeronet, mask
+from .inet import is_zeronet
 from .links import IfAddr, Link
 
 LOCAL_OK, BRD_OK, BRD0_OK, BRD1_OK = 1, 2, 4, 8
@@ -309,6 +309,3 @@ def loopback_up(ns, dev: Link) -> None:
         insert_address(ns, dev, ifa)
     except KernelError:
         pass
-
-
-_ = (mask, NLM_F_APPEND)

@@ -15,7 +15,6 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from .consts import (
-    FR_ACT_BLACKHOLE,
     FR_ACT_GOTO,
     FR_ACT_NOP,
     FR_ACT_PROHIBIT,
@@ -32,7 +31,6 @@ from .consts import (
     RTCF_DOREDIRECT,
     RTCF_LOCAL,
     RTCF_MULTICAST,
-    RTN_ANYCAST,
     RTN_BROADCAST,
     RTN_LOCAL,
     RTN_MULTICAST,
@@ -234,9 +232,6 @@ def rules_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
     raise LookupError_("ENETUNREACH")
 
 
-_ = (FR_ACT_BLACKHOLE,)
-
-
 # ---------------------------------------------------------------- addresses
 
 
@@ -338,6 +333,8 @@ def _uses_gateway(res: FibResult | None) -> int:
 
 def route_output(ns, flow: Flow) -> RouteAnswer:
     """ip_route_output_key_hash_rcu + __mkroute_output, for a locally sent packet."""
+    if is_multicast(flow.daddr):
+        raise _multicast()
     orig_daddr = flow.daddr
     orig_saddr = flow.saddr
     dev_out = None
@@ -402,9 +399,10 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
         return _make_output(
             ns, flow, res, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr
         )
-    if flow.oif == 0 or True:
-        if not flow.saddr:
-            flow.saddr = result_prefsrc(ns, res)
+    # fib_select_path: among several default routes the kernel may prefer one whose
+    # gateway answers ARP; without neighbour state that is the first, as found.
+    if not flow.saddr:
+        flow.saddr = result_prefsrc(ns, res)
     dev_out = res.route.dev
     return _make_output(ns, flow, res, res.type, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
 
@@ -515,7 +513,7 @@ def route_input(ns, flow: Flow, dev) -> RouteAnswer:
     if not ns.rules.requires_flow_dissect():
         flow.proto = flow.sport = flow.dport = 0
     if is_multicast(daddr):
-        raise LookupError_("EINVAL")  # multicast input is not modelled; see docs
+        raise _multicast()
     if is_multicast(saddr) or is_lbcast(saddr):
         raise LookupError_("EINVAL")
     if is_lbcast(daddr) or (saddr == 0 and daddr == 0):
@@ -646,8 +644,11 @@ def route_get(
         raise KernelError(err.errno_name) from None
 
 
+def _multicast():
+    from .errors import KernelError
+
+    return KernelError("EOPNOTSUPP", "neutrino: multicast destinations are not modelled")
+
+
 def unreachable_result() -> FibResult:
     return FibResult(None, RTN_UNREACHABLE, None)
-
-
-_ = (RTN_ANYCAST,)

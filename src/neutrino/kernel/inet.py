@@ -11,9 +11,12 @@ from dataclasses import dataclass
 ULONG_MAX = (1 << 64) - 1
 
 
+MASKS = tuple((0xFFFFFFFF << (32 - p)) & 0xFFFFFFFF if p else 0 for p in range(33))
+
+
 def mask(plen: int) -> int:
     """Netmask of a prefix length, as an int."""
-    return (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF if plen else 0
+    return MASKS[plen]
 
 
 def fmt(addr: int) -> str:
@@ -119,6 +122,14 @@ def parse_int(text: str, low: int = -(1 << 31), high: int = (1 << 31) - 1) -> in
 
 def parse_ipv4(text: str) -> int | None:
     """iproute2's get_addr_ipv4: '10.8' is 10.8.0.0; each part through strtoul(base 0)."""
+    quad = text.split(".")
+    if len(quad) == 4 and all(
+        q.isdigit() and q.isascii() and (q[0] != "0" or len(q) == 1) for q in quad
+    ):
+        a, b, c, d = (int(q) for q in quad)
+        if a < 256 and b < 256 and c < 256 and d < 256:
+            return a << 24 | b << 16 | c << 8 | d
+        return None
     parts = [0, 0, 0, 0]
     pos = 0
     for i in range(4):

@@ -6,7 +6,7 @@ length); the kernel side is addrconf.py; printing follows print_addrinfo.
 """
 
 from .. import addrconf
-from ..consts import IFA_F_NOPREFIXROUTE, RT_SCOPE_HOST
+from ..consts import RT_SCOPE_HOST
 from ..errors import KernelError
 from ..fibconfig import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from ..inet import fmt, in_subnet, parse_uint
@@ -250,6 +250,3 @@ def print_addrs(ctx, p, link) -> None:
         p.fp("\n")
         p.close_object()
     p.close_array()
-
-
-_ = IFA_F_NOPREFIXROUTE

@@ -659,18 +659,12 @@ def list_routes(ctx, args: Args, flush: bool) -> None:
     selected = [r for t in tables for r in t.routes() if f.accepts(r)]
     if flush:
         for route in selected:
-            if route in route_table_members(ns, route):
-                ns.tables[route.table].remove(route)
+            ns.tables[route.table].remove(route)
         return
     p.new_json_obj()
     for route in selected:
         print_route(ctx, p, route, f.table)
     p.delete_json_obj()
-
-
-def route_table_members(ns, route):
-    table = ns.tables.get(route.table)
-    return table.aliases(route.dst, route.plen) if table is not None else []
 
 
 # ---------------------------------------------------------------- get
