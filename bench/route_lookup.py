@@ -18,6 +18,7 @@ otherwise).
 import argparse
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -99,7 +100,7 @@ def model_rate(lines, qs):
 
 
 def kernel_rate(lines, qs):
-    name = f"ntbench{os.getpid()}"
+    name = f"nt{os.getpid()}x0bench"  # the difftest naming: swept if this process dies
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         subprocess.run(
@@ -166,6 +167,8 @@ def agree(model_answers, kernel_answers) -> tuple[int, int]:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so namespaces are deleted
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lookups", type=int, default=3000)
     parser.add_argument("--sizes", default=",".join(f"{r}x{n}" for r, n in DEFAULT_SIZES))

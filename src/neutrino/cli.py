@@ -25,6 +25,14 @@ app.add_typer(selftest, name="selftest")
 RAW = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
+def _exit_cleanly_on_signals() -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit so real namespaces are deleted on the way out."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(1))
+
+
 def _take_option(args: list[str], name: str) -> str | None:
     if name in args:
         i = args.index(name)
@@ -81,6 +89,7 @@ def selftest_routing(
     from .kernel.difftest import available, check_case, generate, minimize
     from .kernel.difftest.generate import sizes_for
 
+    _exit_cleanly_on_signals()
     reason = available()
     if reason:
         typer.echo(f"neutrino selftest: {reason}", err=True)
@@ -109,6 +118,7 @@ def selftest_replay(path: Path = typer.Argument(..., help="A script of ip batch 
     first `show`/`get` line and all after it as queries (JSON compared)."""
     from .kernel.difftest import available, check_script
 
+    _exit_cleanly_on_signals()
     reason = available()
     if reason:
         typer.echo(f"neutrino selftest: {reason}", err=True)

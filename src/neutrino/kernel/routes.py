@@ -81,6 +81,7 @@ class RouteTable:
         self.tid = tid
         self.by_plen: dict[int, dict[int, list[Route]]] = {}
         self._plens_desc: list[int] = []
+        self._levels: list[tuple[int, dict]] = []  # (netmask, routes by network), longest first
         self.count = 0
         self.num_default = 0
 
@@ -101,7 +102,7 @@ class RouteTable:
         level = self.by_plen.get(route.plen)
         if level is None:
             level = self.by_plen[route.plen] = {}
-            self._plens_desc = sorted(self.by_plen, reverse=True)
+            self._reindex()
         level.setdefault(route.dst, []).insert(index, route)
         self.count += 1
         if route.plen == 0:
@@ -122,12 +123,16 @@ class RouteTable:
             del level[route.dst]
             if not level:
                 del self.by_plen[route.plen]
-                self._plens_desc = sorted(self.by_plen, reverse=True)
+                self._reindex()
+
+    def _reindex(self) -> None:
+        self._plens_desc = sorted(self.by_plen, reverse=True)
+        self._levels = [(mask(p), self.by_plen[p]) for p in self._plens_desc]
 
     def candidates(self, addr: int):
         """Route lists covering addr, longest prefix first."""
-        for plen in self._plens_desc:
-            lst = self.by_plen[plen].get(addr & mask(plen))
+        for netmask, level in self._levels:
+            lst = level.get(addr & netmask)
             if lst:
                 yield lst
 

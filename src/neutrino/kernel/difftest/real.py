@@ -41,17 +41,34 @@ BASE_SYSCTLS = (
 )
 
 
+_LEFTOVER = re.compile(r"^nt(\d+)x\d+")
+
+
+def sweep_leftovers() -> list[str]:
+    """Delete namespaces left by runs that died (their process is gone); returns their names."""
+    proc = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    removed = []
+    for line in proc.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = _LEFTOVER.match(name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            removed.append(name)
+    return removed
+
+
 def available() -> str | None:
     """None when real namespaces can be used here, else the reason they cannot."""
     if os.geteuid() != 0:
         return "needs root to create network namespaces"
     if shutil.which("ip") is None:
         return "needs iproute2's ip command"
-    probe = f"ntp{os.getpid()}x{next(_counter)}"
+    probe = f"nt{os.getpid()}x{next(_counter)}probe"
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode != 0:
         return f"cannot create a network namespace: {made.stderr.strip()}"
     subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    sweep_leftovers()
     return None
 
 
@@ -68,7 +85,7 @@ class RealHost:
     """Real namespaces named after the script's, with a unique prefix."""
 
     def __init__(self, tag: str = "nt", rt_tables: str = ""):
-        self.prefix = f"{tag}{os.getpid() % 100000}x{next(_counter)}"
+        self.prefix = f"{tag}{os.getpid()}x{next(_counter)}"
         self.made: list[str] = []
         self.rt_tables_file = None
         if rt_tables:

@@ -80,20 +80,14 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
         elif word == "anycast":
             raise Fail('neutrino: "ip address ... anycast" is not modelled\n', 1)
         elif word == "scope":
-            value = args.next()
-            s = ctx.names.scope_a2n(value)
-            if s is None:
-                raise invarg("invalid scope value.", value)
+            s = args.parsed(ctx.names.scope_a2n, "invalid scope value.")
             scope = s
         elif word == "dev":
             dev_name = args.next()
         elif word == "label":
             label = args.next()
         elif matches(word, "metric") or matches(word, "priority") or matches(word, "preference"):
-            value = args.next()
-            m = parse_uint(value)
-            if m is None:
-                raise invarg('"metric" value is invalid\n', value)
+            m = args.parsed(parse_uint, '"metric" value is invalid\n')
             metric = m
         elif matches(word, "valid_lft") or matches(word, "preferred_lft"):
             value = args.next()

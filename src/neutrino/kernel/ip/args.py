@@ -82,6 +82,14 @@ class Args:
             raise incomplete()
         return self.argv[self.i]
 
+    def parsed(self, parse, msg: str):
+        """NEXT_ARG, then parse the value; invarg(msg) when parse returns None."""
+        value = self.next()
+        result = parse(value)
+        if result is None:
+            raise invarg(msg, value)
+        return result
+
     def rest(self) -> list[str]:
         return self.argv[self.i :]
 

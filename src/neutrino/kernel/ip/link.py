@@ -74,10 +74,7 @@ def add(ctx, args: Args) -> None:
         if word == "name":
             name = args.next()
         elif word == "mtu":
-            value = args.next()
-            mtu = parse_uint(value)
-            if mtu is None:
-                raise invarg('Invalid "mtu" value\n', value)
+            mtu = args.parsed(parse_uint, 'Invalid "mtu" value\n')
         elif word == "address":
             value = args.next()
             mac = _mac(value)
@@ -151,10 +148,7 @@ def set_(ctx, args: Args) -> None:
         elif word == "down":
             ops.append(("down", None))
         elif word == "mtu":
-            value = args.next()
-            mtu = parse_uint(value)
-            if mtu is None:
-                raise invarg('Invalid "mtu" value\n', value)
+            mtu = args.parsed(parse_uint, 'Invalid "mtu" value\n')
             ops.append(("mtu", mtu))
         elif word in ("address", "addr"):
             value = args.next()
@@ -344,10 +338,7 @@ def show(ctx, args: Args, with_addrs: bool) -> None:
         if word == "up":
             up_only = True
         elif word == "master":
-            value = args.next()
-            br = ctx.ns.link(value)
-            if br is None:
-                raise invarg("Device does not exist\n", value)
+            br = args.parsed(ctx.ns.link, "Device does not exist\n")
             master = br
         elif word == "type":
             kind = args.next()

@@ -168,22 +168,13 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
             get_prefix(args.next(), family)
             family = "inet"
         elif word == "tos" or matches(word, "dsfield"):
-            value = args.next()
-            tos = names.dsfield_a2n(value)
-            if tos is None:
-                raise invarg('"tos" value is invalid\n', value)
+            tos = args.parsed(names.dsfield_a2n, '"tos" value is invalid\n')
             cfg.tos = tos
         elif matches(word, "metric") or matches(word, "priority") or word == "preference":
-            value = args.next()
-            metric = parse_uint(value)
-            if metric is None:
-                raise invarg('"metric" value is invalid\n', value)
+            metric = args.parsed(parse_uint, '"metric" value is invalid\n')
             cfg.priority = metric
         elif word == "scope":
-            value = args.next()
-            scope = names.scope_a2n(value)
-            if scope is None:
-                raise invarg('invalid "scope" value\n', value)
+            scope = args.parsed(names.scope_a2n, 'invalid "scope" value\n')
             cfg.scope = scope
             scope_ok = True
         elif matches(word, "realms"):
@@ -195,16 +186,10 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
         elif word == "onlink":
             cfg.onlink = True
         elif matches(word, "protocol"):
-            value = args.next()
-            proto = names.proto_a2n(value)
-            if proto is None:
-                raise invarg('"protocol" value is invalid\n', value)
+            proto = args.parsed(names.proto_a2n, '"protocol" value is invalid\n')
             cfg.protocol = proto
         elif matches(word, "table"):
-            value = args.next()
-            tid = names.table_a2n(value)
-            if tid is None:
-                raise invarg('"table" value is invalid\n', value)
+            tid = args.parsed(names.table_a2n, '"table" value is invalid\n')
             cfg.table = tid
             table_ok = True
         elif word in ("dev", "oif"):
@@ -527,10 +512,7 @@ def parse_filter(ctx, args: Args) -> RouteFilter:
         elif matches(word, "cached") or matches(word, "cloned"):
             f.cloned = True
         elif word == "tos" or matches(word, "dsfield"):
-            value = args.next()
-            tos = names.dsfield_a2n(value)
-            if tos is None:
-                raise invarg("TOS value is invalid\n", value)
+            tos = args.parsed(names.dsfield_a2n, "TOS value is invalid\n")
             f.tos = tos
         elif matches(word, "protocol"):
             value = args.next()
@@ -548,10 +530,7 @@ def parse_filter(ctx, args: Args) -> RouteFilter:
                     raise invarg('invalid "scope"\n', value)
             f.scope = scope
         elif matches(word, "type"):
-            value = args.next()
-            rtype = rtntype_a2n(value)
-            if rtype is None:
-                raise invarg("node type value is invalid\n", value)
+            rtype = args.parsed(rtntype_a2n, "node type value is invalid\n")
             f.type = rtype
         elif word in ("dev", "oif"):
             oif = args.next()
@@ -563,10 +542,7 @@ def parse_filter(ctx, args: Args) -> RouteFilter:
                 raise invarg("invalid mark value", value)
             f.mark_given = True
         elif matches(word, "metric") or matches(word, "priority") or word == "preference":
-            value = args.next()
-            metric = parse_uint(value)
-            if metric is None:
-                raise invarg('"metric" value is invalid\n', value)
+            metric = args.parsed(parse_uint, '"metric" value is invalid\n')
             f.metric = metric
         elif word == "via":
             value = args.next()
@@ -686,10 +662,7 @@ def get(ctx, args: Args) -> None:
     while args:
         word = args.cur
         if word == "tos" or matches(word, "dsfield"):
-            value = args.next()
-            t = names.dsfield_a2n(value)
-            if t is None:
-                raise invarg("TOS value is invalid\n", value)
+            t = args.parsed(names.dsfield_a2n, "TOS value is invalid\n")
             tos = t
         elif matches(word, "from"):
             value = args.next()
@@ -701,10 +674,7 @@ def get(ctx, args: Args) -> None:
         elif matches(word, "iif"):
             iif = args.next()
         elif matches(word, "mark"):
-            value = args.next()
-            m = parse_uint(value)
-            if m is None:
-                raise invarg("invalid mark value", value)
+            m = args.parsed(parse_uint, "invalid mark value")
             mark = m
         elif matches(word, "oif") or word == "dev":
             oif = args.next()
@@ -713,30 +683,18 @@ def get(ctx, args: Args) -> None:
         elif matches(word, "connected"):
             connected = True
         elif matches(word, "uid"):
-            value = args.next()
-            u = parse_uint(value)
-            if u is None:
-                raise invarg("invalid UID\n", value)
+            u = args.parsed(parse_uint, "invalid UID\n")
             uid = u
         elif matches(word, "fibmatch"):
             fibmatch = True
         elif matches(word, "sport"):
-            value = args.next()
-            v = parse_uint(value, 0xFFFF)
-            if v is None:
-                raise invarg("invalid sport\n", value)
+            v = args.parsed(lambda v: parse_uint(v, 0xFFFF), "invalid sport\n")
             sport = v
         elif matches(word, "dport"):
-            value = args.next()
-            v = parse_uint(value, 0xFFFF)
-            if v is None:
-                raise invarg("invalid dport\n", value)
+            v = args.parsed(lambda v: parse_uint(v, 0xFFFF), "invalid dport\n")
             dport = v
         elif matches(word, "ipproto"):
-            value = args.next()
-            v = inet_proto_a2n(value)
-            if v is None:
-                raise invarg('Invalid "ipproto" value\n', value)
+            v = args.parsed(inet_proto_a2n, 'Invalid "ipproto" value\n')
             proto = v
             if proto not in (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP):
                 proto = -proto - 1

@@ -77,16 +77,10 @@ def modify(ctx, args: Args, add: bool) -> None:
             else:
                 req.dst, req.dst_len = pf.addr, pf.plen
         elif matches(word, "preference") or matches(word, "order") or matches(word, "priority"):
-            value = args.next()
-            pref = parse_uint(value)
-            if pref is None:
-                raise invarg("preference value is invalid\n", value)
+            pref = args.parsed(parse_uint, "preference value is invalid\n")
             req.pref = pref
         elif word == "tos" or matches(word, "dsfield"):
-            value = args.next()
-            tos = names.dsfield_a2n(value)
-            if tos is None:
-                raise invarg("TOS value is invalid\n", value)
+            tos = args.parsed(names.dsfield_a2n, "TOS value is invalid\n")
             req.tos = tos
         elif word == "fwmark":
             value = args.next()
@@ -109,16 +103,10 @@ def modify(ctx, args: Args, add: bool) -> None:
                 raise invarg("invalid realms\n", value)
             req.realms = realm
         elif matches(word, "protocol"):
-            value = args.next()
-            proto = names.proto_a2n(value)
-            if proto is None:
-                raise invarg('"protocol" value is invalid\n', value)
+            proto = args.parsed(names.proto_a2n, '"protocol" value is invalid\n')
             req.protocol = proto
         elif matches(word, "table") or word == "lookup":
-            value = args.next()
-            tid = names.table_a2n(value)
-            if tid is None:
-                raise invarg("invalid table ID\n", value)
+            tid = args.parsed(names.table_a2n, "invalid table ID\n")
             req.table = tid
             table_ok = True
         elif matches(word, "suppress_prefixlength") or word == "sup_pl":
@@ -154,10 +142,7 @@ def modify(ctx, args: Args, add: bool) -> None:
                 raise invarg("invalid UID range\n", value)
             req.uidrange = (int(m.group(1)) & 0xFFFFFFFF, int(m.group(2)) & 0xFFFFFFFF)
         elif word == "ipproto":
-            value = args.next()
-            proto = inet_proto_a2n(value)
-            if proto is None:
-                raise invarg('Invalid "ipproto" value\n', value)
+            proto = args.parsed(inet_proto_a2n, 'Invalid "ipproto" value\n')
             req.ipproto = proto
         elif word in ("sport", "dport"):
             value = args.next()
@@ -178,10 +163,7 @@ def modify(ctx, args: Args, add: bool) -> None:
             if matches(word, "help"):
                 raise Exit(USAGE)
             if matches(word, "goto"):
-                value = args.next()
-                target = parse_uint(value)
-                if target is None:
-                    raise invarg("invalid target\n", value)
+                target = args.parsed(parse_uint, "invalid target\n")
                 req.goto = target
                 action = FR_ACT_GOTO
             elif matches(word, "nop"):
@@ -213,18 +195,12 @@ def _parse_filter(ctx, args: Args) -> dict:
     while args:
         word = args.cur
         if matches(word, "preference") or matches(word, "order") or matches(word, "priority"):
-            value = args.next()
-            pref = parse_uint(value)
-            if pref is None:
-                raise invarg("preference value is invalid\n", value)
+            pref = args.parsed(parse_uint, "preference value is invalid\n")
             f["pref"] = pref
         elif word == "not":
             f["not"] = True
         elif word in ("tos", "dsfield"):
-            value = args.next()
-            tos = names.dsfield_a2n(value)
-            if tos is None:
-                raise invarg("TOS value is invalid\n", value)
+            tos = args.parsed(names.dsfield_a2n, "TOS value is invalid\n")
             f["tos"] = tos
         elif word == "fwmark":
             value = args.next()
@@ -249,10 +225,7 @@ def _parse_filter(ctx, args: Args) -> dict:
                 raise invarg('"oif" not a valid ifname', value)
             f["oif"] = value
         elif matches(word, "lookup") or matches(word, "table"):
-            value = args.next()
-            tid = names.table_a2n(value)
-            if tid is None:
-                raise invarg("table id value is invalid\n", value)
+            tid = args.parsed(names.table_a2n, "table id value is invalid\n")
             f["table"] = tid
         elif matches(word, "from") or matches(word, "src"):
             value = args.next()
@@ -267,10 +240,7 @@ def _parse_filter(ctx, args: Args) -> dict:
             else:
                 f["protocol"] = proto
         elif word == "ipproto":
-            value = args.next()
-            proto = inet_proto_a2n(value)
-            if proto is None:
-                raise invarg('Invalid "ipproto" value\n', value)
+            proto = args.parsed(inet_proto_a2n, 'Invalid "ipproto" value\n')
             f["ipproto"] = proto
         elif word in ("sport", "dport"):
             value = args.next()
