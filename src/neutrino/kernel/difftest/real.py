@@ -9,6 +9,7 @@ Needs root and iproute2.
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
