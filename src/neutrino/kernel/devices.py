@@ -164,21 +164,42 @@ def _carrier_changed(link: Link) -> None:
 # ---------------------------------------------------------------- attributes
 
 
+MTU_LIMITS = {"veth": (68, 65535), "bridge": (68, 65535), "dummy": (68, 65535), "loopback": (68, 0)}
+
+
 def set_mtu(link: Link, mtu: int) -> None:
-    low, high = (68, 65535) if link.kind != "loopback" else (68, 65536)
-    if link.kind in ("veth", "bridge", "dummy"):
-        high = 65535
-    if mtu < low or mtu > high:
-        raise KernelError(
-            "EINVAL",
-            "mtu less than device minimum" if mtu < low else "mtu greater than device maximum",
-        )
+    """dev_set_mtu with the driver's limits (0: no maximum); bridges follow their ports."""
+    low, high = MTU_LIMITS[link.kind]
+    if mtu < low:
+        raise KernelError("EINVAL", "mtu less than device minimum")
+    if high and mtu > high:
+        raise KernelError("EINVAL", "mtu greater than device maximum")
     link.mtu = mtu
+    if link.kind == "bridge":
+        link.mtu_set = True
+    elif link.master is not None:
+        _bridge_mtu(link.master)
+
+
+def _bridge_mtu(br: Link) -> None:
+    """br_mtu_auto_adjust: the smallest port MTU (1500 without ports), unless set by hand."""
+    if not br.mtu_set:
+        br.mtu = min((p.mtu for p in br.ports), default=1500)
+
+
+def valid_mac(mac: str) -> bool:
+    """is_valid_ether_addr: not multicast, not all zeros."""
+    first = int(mac.split(":")[0], 16)
+    return not first & 1 and mac != "00:00:00:00:00:00"
 
 
 def set_mac(link: Link, mac: str) -> None:
+    if not valid_mac(mac):
+        raise KernelError("EADDRNOTAVAIL")
     link.mac = mac.lower()
     link.mac_set = True
+    if link.master is not None:
+        _recalc_bridge_mac(link.master)
 
 
 def rename(link: Link, new: str) -> None:
@@ -230,6 +251,7 @@ def set_master(link: Link, br: Link | None) -> None:
     link.br_enabled = _port_eligible(link) and br.up
     br.ports.append(link)
     _recalc_bridge_mac(br)
+    _bridge_mtu(br)
     _bridge_selection(br)  # Linux recomputes the bridge's carrier whenever a port joins
 
 
@@ -239,6 +261,7 @@ def _del_port(br: Link, port: Link) -> None:
     port.master = None
     _bridge_selection(br)
     _recalc_bridge_mac(br)
+    _bridge_mtu(br)
 
 
 def _recalc_bridge_mac(br: Link) -> None:

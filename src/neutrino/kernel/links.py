@@ -57,6 +57,7 @@ class Link:
     carrier_seen: bool = False
     bridge_carrier: bool = True
     mac_set: bool = False
+    mtu_set: bool = False
     group: int = 0
     br_enabled: bool = False
 

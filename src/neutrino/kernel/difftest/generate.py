@@ -361,6 +361,12 @@ class Generator:
             return f"link set {name} netns p"
         if roll < 0.08 and self.links:
             return f"sysctl -w net.ipv4.conf.{r.choice(self.links)}.forwarding={r.choice([0, 1])}"
+        if roll < 0.11 and self.links:
+            mtu = r.choice([60, 68, 1280, 1450, 1500, 9000, 65535, 70000])
+            return f"link set {r.choice(self.links)} mtu {mtu}"
+        if roll < 0.13 and self.links:
+            mac = r.choice(["02:00:00:00:aa:01", "02:00:00:00:00:01", "0a:00:00:00:00:07", "01:00:5e:00:00:01"])
+            return f"link set {r.choice(self.links)} address {mac}"
         if roll < 0.35 and self.links:
             name = r.choice(self.links)
             return f"link set {name} {r.choice(['down', 'up', 'up'])}"
