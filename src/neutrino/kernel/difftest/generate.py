@@ -365,7 +365,9 @@ class Generator:
             mtu = r.choice([60, 68, 1280, 1450, 1500, 9000, 65535, 70000])
             return f"link set {r.choice(self.links)} mtu {mtu}"
         if roll < 0.13 and self.links:
-            mac = r.choice(["02:00:00:00:aa:01", "02:00:00:00:00:01", "0a:00:00:00:00:07", "01:00:5e:00:00:01"])
+            mac = r.choice(
+                ["02:00:00:00:aa:01", "02:00:00:00:00:01", "0a:00:00:00:00:07", "01:00:5e:00:00:01"]
+            )
             return f"link set {r.choice(self.links)} address {mac}"
         if roll < 0.35 and self.links:
             name = r.choice(self.links)
@@ -379,10 +381,60 @@ class Generator:
             return self.lines.pop()
         return f"route flush table {r.choice(['5', '7', '100'])}"
 
+    def listing(self) -> str:
+        """A `route show` or `rule show` with random filters."""
+        r = self.r
+        if r.random() < 0.3:
+            parts = ["rule", "show"]
+            for _ in range(r.randint(1, 2)):
+                roll = r.random()
+                if roll < 0.3:
+                    parts += ["table", r.choice(TABLES)]
+                elif roll < 0.5:
+                    net, plen = self.prefix()
+                    parts += ["from", f"{fmt(net)}/{plen}"]
+                elif roll < 0.7 and self.rule_prefs:
+                    parts += ["pref", str(r.choice(self.rule_prefs))]
+                elif roll < 0.85:
+                    parts += ["iif", self.link_name()]
+                else:
+                    parts += ["fwmark", str(r.choice(self.marks))]
+            return " ".join(parts)
+        parts = ["route", "show", "table", r.choice(TABLES)]  # "all" would list IPv6 too
+        for _ in range(r.randint(0, 2)):
+            roll = r.random()
+            if roll < 0.2:
+                parts += [
+                    "type",
+                    r.choice(
+                        ["unicast", "local", "broadcast", "blackhole", "unreachable", "throw"]
+                    ),
+                ]
+            elif roll < 0.35:
+                parts += ["proto", r.choice(["kernel", "boot", "static"])]
+            elif roll < 0.5:
+                parts += ["scope", r.choice(["link", "host", "global"])]
+            elif roll < 0.65:
+                net, plen = self.prefix()
+                parts += [r.choice(["root", "match", "exact"]), f"{fmt(net)}/{plen}"]
+            elif roll < 0.8:
+                parts += ["dev", self.link_name(allow_missing=False)]
+            elif roll < 0.9:
+                parts += ["via", fmt(self.gateway())]
+            else:
+                parts += [
+                    "src",
+                    fmt(r.choice(self.local_addrs) if self.local_addrs else self.any_addr()),
+                ]
+        return " ".join(parts)
+
     def queries(self, count: int) -> list[str]:
         r = self.r
         out = []
         for _ in range(count):
+            if r.random() < 0.05:
+                out.append(self.listing())
+                continue
             parts = ["route", "get"]
             if r.random() < 0.08:
                 parts.append("fibmatch")

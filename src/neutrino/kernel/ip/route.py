@@ -284,11 +284,12 @@ def _realms(names, value: str) -> int | None:
 # ---------------------------------------------------------------- printing
 
 
-def print_route(ctx, p, route, table_filter: int | None) -> None:
-    """print_route for a route of a table (fib_dump_info)."""
+def print_route(ctx, p, route, f: "RouteFilter | None" = None) -> None:
+    """print_route for a route of a table (fib_dump_info); fields a filter pins are not repeated."""
     names = ctx.names
+    f = f or RouteFilter(table=0)
     p.open_object()
-    if route.type != RTN_UNICAST or ctx.details:
+    if (route.type != RTN_UNICAST or ctx.details) and (f.type is None or f.type == route.type):
         p.string("type", f"{rtntype_n2a(route.type)} ", rtntype_n2a(route.type))
     dst = (
         "default"
@@ -296,30 +297,30 @@ def print_route(ctx, p, route, table_filter: int | None) -> None:
         else (fmt(route.dst) if route.plen == 32 else f"{fmt(route.dst)}/{route.plen}")
     )
     p.string("dst", f"{dst} ", dst)
-    if route.tos:
+    if route.tos and f.tos is None:
         ds = names.dsfield_n2a(route.tos)
         p.string("tos", f"tos {ds} ", ds)
-    if route.gateway:
+    if route.gateway and not (f.via is not None and f.via[1] == 32):
         p.string("gateway", f"via {fmt(route.gateway)} ", fmt(route.gateway))
-    if route.dev is not None:
+    if route.dev is not None and f.oif is None:
         p.string("dev", f"dev {route.dev.name} ", route.dev.name)
-    if route.table and (route.table != RT_TABLE_MAIN or ctx.details) and not table_filter:
+    if route.table and (route.table != RT_TABLE_MAIN or ctx.details) and not f.table:
         tname = names.table_n2a(route.table)
         p.string("table", f"table {tname} ", tname)
-    if route.protocol != RTPROT_BOOT or ctx.details:
+    if (route.protocol != RTPROT_BOOT or ctx.details) and f.protocol is None:
         pname = names.proto_n2a(route.protocol)
         p.string("protocol", f"proto {pname} ", pname)
-    if route.scope != RT_SCOPE_UNIVERSE or ctx.details:
+    if (route.scope != RT_SCOPE_UNIVERSE or ctx.details) and f.scope is None:
         sname = names.scope_n2a(route.scope)
         p.string("scope", f"scope {sname} ", sname)
-    if route.prefsrc:
+    if route.prefsrc and not (f.prefsrc is not None and f.prefsrc[1] == 32):
         p.string("prefsrc", f"src {fmt(route.prefsrc)} ", fmt(route.prefsrc))
-    if route.priority:
+    if route.priority and f.metric is None:
         p.number("metric", f"metric {route.priority} ", route.priority)
     _print_flags(
         p, (RTNH_F_ONLINK if route.onlink else 0) | (RTNH_F_LINKDOWN if route.linkdown else 0)
     )
-    if route.realms:
+    if route.realms and not (f.realms is not None and f.realms[1] == 0xFFFFFFFF):
         _print_realms(ctx, p, route.realms)
     p.fp("\n")
     p.close_object()
@@ -639,7 +640,7 @@ def list_routes(ctx, args: Args, flush: bool) -> None:
         return
     p.new_json_obj()
     for route in selected:
-        print_route(ctx, p, route, f.table)
+        print_route(ctx, p, route, f)
     p.delete_json_obj()
 
 
@@ -750,7 +751,7 @@ def get(ctx, args: Args) -> None:
         route = _fibmatch_route(res, ans)
         p = ctx.printer
         p.new_json_obj()
-        print_route(ctx, p, route, 0)
+        print_route(ctx, p, route)
         p.delete_json_obj()
         return
     p = ctx.printer
