@@ -118,6 +118,7 @@ def set_down(link: Link) -> None:
     ns = link.ns
     link.up = False
     fibconfig.disable_ip(ns, link, force=False)
+    ns.neigh.forget_device(link, keep_permanent=False)
     if link.kind == "bridge":
         changed = False
         for p in link.ports:
@@ -256,6 +257,9 @@ def set_master(link: Link, br: Link | None) -> None:
 
 
 def _del_port(br: Link, port: Link) -> None:
+    for mac, where in list(br.fdb.items()):
+        if where is port:
+            del br.fdb[mac]
     port.br_enabled = False
     br.ports.remove(port)
     port.master = None

@@ -21,6 +21,7 @@ class Kernel:
         self.random = random.Random(seed)
         self.namespaces: dict[str, Namespace] = {}
         self._nsids: dict[tuple[int, int], int] = {}
+        self.clock = 0.0  # model time in seconds; tools advance it (rate limits depend on it)
 
     def netns(self, name: str) -> Namespace:
         """The namespace called name, created (with its loopback device) on first use."""
@@ -49,6 +50,15 @@ class Kernel:
         if key not in self._nsids:
             self._nsids[key] = sum(1 for k in self._nsids if k[0] == id(ns))
         return self._nsids[key]
+
+    def send(self, namespace: str, packet, level_limit: int = 20000):
+        """Carry a packet a socket of `namespace` sends, and all it causes (replies,
+        ICMP errors, ARP), through every namespace; returns the Trace."""
+        from .stack import Walk
+
+        walk = Walk(self, max_steps=level_limit)
+        walk.later(walk.send, self.netns(namespace), packet)
+        return walk.run()
 
     def ip(self, args, netns: str | None = None) -> str:
         """Run an `ip` command line in a namespace (default: init)."""

@@ -60,6 +60,7 @@ class Link:
     mtu_set: bool = False
     group: int = 0
     br_enabled: bool = False
+    fdb: dict = field(default_factory=dict)  # bridges: MAC -> port it was learned on
 
     @property
     def carrier(self) -> bool:

@@ -10,7 +10,9 @@ iproute2 front end over all of them.
 import shlex
 
 from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
+from .conntrack import Conntrack
 from .links import Link
+from .neigh import NeighTable
 from .routes import RouteTable
 from .rules import RuleList
 from .sysctl import NetConf
@@ -30,6 +32,11 @@ class Namespace:
         self.conf = NetConf()
         self.custom_local_routes = False
         self._addr_owners: dict[int, list] = {}
+        self.neigh = NeighTable()
+        self.conntrack = Conntrack()
+        self.netfilter = None  # created by the first iptables command
+        self.sockets: set[tuple[int, int, int]] = set()  # (protocol, address or 0, port)
+        self.peers: dict[int, list[float]] = {}  # inet_peer rate limit state: addr -> [tokens, last]
         from . import devices
 
         self.loopback = devices.create_link(self, "lo", "loopback")
@@ -135,6 +142,60 @@ class Namespace:
         return route_get(
             self, addr(dst), addr(src), tos, link(iif), link(oif), mark, uid, proto, sport, dport
         )
+
+    # --- sockets and firewall
+    def listen(self, proto: str | int, port: int, addr=None) -> None:
+        """Open a listening socket: UDP datagrams and TCP connections to it are delivered
+        (instead of port unreachable or a reset)."""
+        from .inet import parse_ipv4
+
+        number = {"udp": 17, "tcp": 6}.get(proto, proto) if isinstance(proto, str) else proto
+        if number not in (6, 17):
+            raise ValueError(f"listen: protocol {proto!r} is not one of udp, tcp")
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"listen: port {port!r} is not between 1 and 65535")
+        where = 0 if addr is None else (addr if isinstance(addr, int) else parse_ipv4(addr))
+        if where is None:
+            raise ValueError(f"listen: {addr!r} is not an IPv4 address")
+        self.sockets.add((number, where, int(port)))
+
+    def rate_allow(self, peer: int, cost: float, burst: float) -> bool:
+        """inet_peer_xrlim_allow / ip_error's limiter: one token bucket per peer address,
+        shared by both (a new peer starts full)."""
+        now = self.kernel.clock
+        state = self.peers.get(peer)
+        if state is None:
+            state = self.peers[peer] = [0.0, now - 60.0]
+        tokens = min(state[0] + now - state[1], burst)
+        state[1] = now
+        if tokens >= cost:
+            state[0] = tokens - cost
+            return True
+        state[0] = tokens
+        return False
+
+    def listening(self, proto: int, addr: int, port: int) -> bool:
+        return (proto, 0, port) in self.sockets or (proto, addr, port) in self.sockets
+
+    def iptables(self, args: str | list[str]) -> str:
+        """Run one `iptables` command line in this namespace; stdout, or IptablesError."""
+        argv = shlex.split(args) if isinstance(args, str) else list(args)
+        return self._nf().iptables(argv)
+
+    def iptables_restore(self, text: str, noflush: bool = False) -> None:
+        """Load a ruleset in iptables-restore format."""
+        self._nf().restore(text, noflush=noflush)
+
+    def iptables_save(self) -> str:
+        """The ruleset in iptables-save format."""
+        return self._nf().save()
+
+    def _nf(self):
+        if self.netfilter is None:
+            from .netfilter import Netfilter
+
+            self.netfilter = Netfilter()
+        return self.netfilter
 
     def sysctl(self, key: str, value=None):
         """Read a sysctl (`ns.sysctl("net.ipv4.ip_forward")`) or set one

@@ -30,10 +30,19 @@ DEFAULTS = {
 }
 
 
+GLOBALS = {
+    "icmp_errors_use_inbound_ifaddr": 0,
+    "icmp_echo_ignore_broadcasts": 1,
+    "icmp_echo_ignore_all": 0,
+    "ip_default_ttl": 64,
+}
+
+
 class NetConf:
     """The net.ipv4 sysctls of one namespace."""
 
     def __init__(self):
+        self.globals = dict(GLOBALS)
         self.all = dict(DEFAULTS)
         self.default = dict(DEFAULTS)
         self.devs: dict[str, dict] = {}
@@ -54,12 +63,12 @@ class NetConf:
         key = key.replace("/", ".")
         if key in ("net.ipv4.ip_forward",):
             return None, "ip_forward"
+        if key.startswith("net.ipv4.") and key[len("net.ipv4.") :] in GLOBALS:
+            return self.globals, key[len("net.ipv4.") :]
         prefix = "net.ipv4.conf."
         if not key.startswith(prefix):
-            raise KernelError(
-                "ENOENT",
-                f"sysctl {key} is not modelled (only net.ipv4.ip_forward and net.ipv4.conf.*)",
-            )
+            modelled = ", ".join(["ip_forward", *GLOBALS, "conf.*"])
+            raise KernelError("ENOENT", f"sysctl {key} is not modelled (net.ipv4.: {modelled})")
         rest = key[len(prefix) :]
         where, _, name = rest.rpartition(".")
         if name not in DEFAULTS:

@@ -1,0 +1,188 @@
+"""Links of the packet walk: neighbour resolution, ARP, veth pairs and bridges.
+
+`transmit` sends a datagram out of a device towards a next hop: it finds the
+next hop's MAC in the neighbour table, or asks for it with ARP on the link
+(answered by a namespace that holds the address, or by proxy ARP), then puts
+the frame on the link. A veth end hands frames to its peer; a bridge learns
+source MACs per port, forwards known destinations, floods the rest, and passes
+frames for its own addresses up to its namespace. A frame for another host's
+MAC is not taken by the IP layer. Resolution failure drops the datagram and
+sends ICMP host unreachable to its source, as arp_error_report does.
+"""
+
+from .consts import RTN_LOCAL, RTN_UNICAST
+from .fib import Flow, LookupError_, addr_type, route_input, select_addr
+from .consts import RT_SCOPE_LINK
+from .inet import fmt
+from .packet import BROADCAST_MAC, HOST_UNREACH, ICMP_DEST_UNREACH, ArpMessage, Packet
+from .trace import FULL, MINIMAL, SUMMARY
+
+
+def transmit(walk, ns, dev, nexthop: int, pkt: Packet, broadcast: bool = False) -> None:
+    """dst_output to a device: resolve the next hop and put the frame on the link."""
+    if not dev.up:
+        walk.drop(ns, pkt, f"{dev.name} is down")
+        return
+    if dev.kind == "dummy":
+        walk.note(ns, "link", f"out {dev.name} (a dummy device discards everything)", pkt, MINIMAL)
+        walk.trace.end(pkt.pid, ns.name, f"discarded by dummy {dev.name}")
+        return
+    if broadcast:
+        mac = BROADCAST_MAC
+    else:
+        mac = resolve(walk, ns, dev, nexthop, pkt)
+        if mac is None:
+            return
+    frame = pkt.copy(smac=dev.mac, dmac=mac)
+    hop = "" if nexthop == pkt.dst else f" via {fmt(nexthop)}"
+    walk.note(ns, "link", f"out {dev.name}{hop}", frame, MINIMAL)
+    walk.note(ns, "l2", f"{dev.mac} > {mac}", frame, FULL)
+    put_on_link(walk, ns, dev, frame)
+
+
+def resolve(walk, ns, dev, nexthop: int, pkt: Packet) -> str | None:
+    """The next hop's MAC, by the neighbour table or an ARP exchange; None when it fails."""
+    entry = ns.neigh.get(dev, nexthop)
+    if entry is not None and entry.valid:
+        walk.note(ns, "neigh", f"{fmt(nexthop)} dev {dev.name} lladdr {entry.mac} {entry.state}", pkt, FULL)
+        return entry.mac
+    sip = pkt.src if addr_type(ns, pkt.src) == RTN_LOCAL else select_addr(ns, dev, nexthop, RT_SCOPE_LINK)
+    ns.neigh.set(dev, nexthop, None, "INCOMPLETE")
+    request = ArpMessage("request", dev.mac, sip, "00:00:00:00:00:00", nexthop, smac=dev.mac, dmac=BROADCAST_MAC)
+    walk.note(ns, "arp", f"{request.describe()} on {dev.name}", pkt, SUMMARY)
+    put_on_link(walk, ns, dev, request)
+    entry = ns.neigh.get(dev, nexthop)
+    if entry is not None and entry.valid:
+        return entry.mac
+    ns.neigh.set(dev, nexthop, None, "FAILED")
+    walk.note(ns, "neigh", f"{fmt(nexthop)} dev {dev.name} FAILED: no ARP answer", pkt, SUMMARY)
+    walk.icmp_send(ns, pkt, ICMP_DEST_UNREACH, HOST_UNREACH, None, None)
+    walk.drop(ns, pkt, f"no ARP answer for {fmt(nexthop)} on {dev.name}")
+    return None
+
+
+def put_on_link(walk, ns, dev, frame) -> None:
+    """A frame leaves dev: a veth hands it to its peer, a bridge switches it."""
+    if dev.kind == "bridge":
+        switch(walk, dev, None, frame)
+        return
+    if dev.kind == "veth":
+        peer = dev.peer
+        if peer is None or not (dev.carrier and peer.up):
+            _lost(walk, ns, frame, f"{dev.name} has no carrier")
+            return
+        receive_frame(walk, peer, frame)
+        return
+    if dev.kind == "loopback":
+        return
+    _lost(walk, ns, frame, f"{dev.kind} {dev.name} goes nowhere")
+
+
+def receive_frame(walk, dev, frame) -> None:
+    """A frame arrives on dev: a bridge port hands it to its bridge, others to their stack."""
+    if dev.master is not None:
+        if dev.br_enabled:
+            switch(walk, dev.master, dev, frame)
+        return
+    up_to_stack(walk, dev, frame)
+
+
+def up_to_stack(walk, dev, frame) -> None:
+    ns = dev.ns
+    if not dev.up:
+        return
+    if isinstance(frame, ArpMessage):
+        if frame.dmac in (dev.mac, BROADCAST_MAC):
+            arp_receive(walk, ns, dev, frame)
+        return
+    if frame.dmac in (dev.mac, BROADCAST_MAC) or int(frame.dmac.split(":")[0], 16) & 1:
+        walk.note(ns, "link", f"in {dev.name}", frame, MINIMAL)
+        walk.later(walk.receive, ns, dev, frame, frame.dmac == dev.mac)
+    else:
+        walk.note(ns, "link", f"in {dev.name}: frame for {frame.dmac}, another host (ignored)", frame, FULL)
+
+
+# ---------------------------------------------------------------- bridges
+
+
+def switch(walk, br, port, frame) -> None:
+    """The bridge br switches a frame that came in on port (None: from the bridge itself)."""
+    ns = br.ns
+    if not br.up:
+        return
+    fdb = br.fdb
+    if port is not None:
+        fdb[frame.smac] = port
+    dmac = frame.dmac
+    local_macs = {br.mac} | {p.mac for p in br.ports}
+    describe = frame.describe()
+    if dmac == BROADCAST_MAC or int(dmac.split(":")[0], 16) & 1:
+        walk.trace.add(ns.name, "bridge", f"{br.name} floods {describe}", FULL)
+        for p in br.ports:
+            if p is not port and p.br_enabled:
+                put_on_link(walk, ns, p, frame)
+        if port is not None:
+            up_to_stack(walk, br, frame)
+        return
+    if port is not None and dmac in local_macs:
+        up_to_stack(walk, br, frame)
+        return
+    out = fdb.get(dmac)
+    if out is not None and out.master is br and out.br_enabled:
+        if out is not port:
+            walk.trace.add(ns.name, "bridge", f"{br.name} forwards to {out.name} ({dmac} learned there)", FULL)
+            put_on_link(walk, ns, out, frame)
+        return
+    walk.trace.add(ns.name, "bridge", f"{br.name} floods unknown {dmac}", FULL)
+    for p in br.ports:
+        if p is not port and p.br_enabled:
+            put_on_link(walk, ns, p, frame)
+
+
+# ---------------------------------------------------------------- ARP
+
+
+def arp_receive(walk, ns, dev, msg: ArpMessage) -> None:
+    """arp_process: answer requests for our addresses (and by proxy), learn from replies."""
+    if msg.op == "reply":
+        entry = ns.neigh.get(dev, msg.sip)
+        if entry is not None:
+            ns.neigh.learn(dev, msg.sip, msg.sha, "REACHABLE")
+            walk.trace.add(ns.name, "arp", f"{msg.describe()} learned on {dev.name}", FULL)
+        return
+    if not msg.sip:
+        return
+    kind = addr_type(ns, msg.tip)
+    answer = False
+    if kind == RTN_LOCAL:
+        if ns.conf.dev_value(dev, "arp_ignore") == 0:
+            answer = _route_ok(ns, dev, msg, RTN_LOCAL)
+    elif kind == RTN_UNICAST and ns.conf.forwarding(dev) and ns.conf.dev_value(dev, "proxy_arp"):
+        try:
+            ans = route_input(ns, Flow(daddr=msg.tip, saddr=msg.sip), dev)
+            answer = ans.type == RTN_UNICAST and ans.dev is not dev
+        except LookupError_:
+            answer = False
+    if not answer:
+        walk.trace.add(ns.name, "arp", f"{msg.describe()} on {dev.name}: not answered", FULL)
+        return
+    ns.neigh.learn(dev, msg.sip, msg.sha, "STALE")
+    reply = ArpMessage("reply", dev.mac, msg.tip, msg.sha, msg.sip, smac=dev.mac, dmac=msg.sha)
+    proxy = "" if kind == RTN_LOCAL else " (proxy ARP)"
+    walk.trace.add(ns.name, "arp", f"{reply.describe()} on {dev.name}{proxy}", SUMMARY)
+    put_on_link(walk, ns, dev, reply)
+
+
+def _route_ok(ns, dev, msg: ArpMessage, want: int) -> bool:
+    try:
+        ans = route_input(ns, Flow(daddr=msg.tip, saddr=msg.sip), dev)
+    except LookupError_:
+        return False
+    return ans.type == want
+
+
+def _lost(walk, ns, frame, why: str) -> None:
+    if isinstance(frame, Packet):
+        walk.drop(ns, frame, why)
+    else:
+        walk.trace.add(ns.name, "link", f"{frame.describe()} lost: {why}", FULL)

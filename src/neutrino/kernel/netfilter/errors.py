@@ -1,0 +1,153 @@
+"""Errors of the iptables model, and the exact text iptables 1.8.9 prints for each.
+
+`IptablesError` is what `Netfilter.iptables()` and `Netfilter.restore()` raise:
+`str(err)` is the tool's stderr, `err.returncode` its exit status. Inside the
+model a failure is one of the `Problem` classes below; the front end (the
+`iptables` command or `iptables-restore`) turns it into text, because the two
+tools word the same failure differently (program name, line numbers).
+"""
+
+VERSION = "1.8.9"
+
+
+class IptablesError(Exception):
+    """A failed iptables command: str(err) is its stderr, err.returncode its exit status."""
+
+    def __init__(self, stderr: str, returncode: int, stdout: str = ""):
+        self.stderr = stderr
+        self.returncode = returncode
+        self.stdout = stdout
+        super().__init__(stderr)
+
+    def __str__(self) -> str:
+        return self.stderr
+
+
+class Problem(Exception):
+    """A failure inside the model; `render(prog, line)` gives the tool's stderr."""
+
+    rc = 1
+
+    def render(self, prog: str, line: int | None) -> str:
+        raise NotImplementedError
+
+
+class ParameterProblem(Problem):
+    """xtables_error(PARAMETER_PROBLEM, ...): message, then the "Try ... -h" line (exit 2)."""
+
+    rc = 2
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+    def render(self, prog: str, line: int | None) -> str:
+        text = f"{prog} v{VERSION} (nf_tables): {self.message}\n"
+        if line is not None:
+            text += f"Error occurred at line: {line}\n"
+        return text + try_help(prog)
+
+
+class BadArgument(Problem):
+    """A word that is neither an option nor an option's value: "Bad argument `x'" (exit 2)."""
+
+    rc = 2
+
+    def __init__(self, word: str):
+        self.word = word
+        super().__init__(word)
+
+    def render(self, prog: str, line: int | None) -> str:
+        text = f"Bad argument `{self.word}'\n"
+        if line is not None:
+            text += f"Error occurred at line: {line}\n"
+        return text + try_help(prog)
+
+
+class TryHelp(Problem):
+    """exit_tryhelp() alone, as for -6 given to iptables (exit 2)."""
+
+    rc = 2
+
+    def render(self, prog: str, line: int | None) -> str:
+        text = f"Error occurred at line: {line}\n" if line is not None else ""
+        return text + try_help(prog)
+
+
+class OtherProblem(Problem):
+    """xtables_error(OTHER_PROBLEM or VERSION_PROBLEM, ...): message without the help line."""
+
+    def __init__(self, message: str, rc: int = 1, tail: str = ""):
+        self.message = message
+        self.rc = rc
+        self.tail = tail
+        super().__init__(message)
+
+    def render(self, prog: str, line: int | None) -> str:
+        return f"{prog} v{VERSION} (nf_tables): {self.message}\n{self.tail}"
+
+
+class NftProblem(Problem):
+    """A command the nft backend refused (nft_strerror text), e.g. "Chain already exists" (exit 1)."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+    def render(self, prog: str, line: int | None) -> str:
+        if line is not None:
+            return f"{prog}: line {line} failed: {self.message}.\n"
+        return f"{prog}: {self.message}.\n"
+
+
+class KernelProblem(Problem):
+    """The kernel refused a rule at commit (e.g. a target in the wrong hook): exit 4."""
+
+    rc = 4
+
+    def __init__(self, op: str, reason: str, chain: str, line: int | None = None):
+        self.op = op
+        self.reason = reason
+        self.chain = chain
+        self.line = line
+        super().__init__(f"{op} failed ({reason}): rule in chain {chain}")
+
+    def render(self, prog: str, line: int | None) -> str:
+        where = self.line if self.line is not None else line
+        body = f"{self.op} failed ({self.reason}): rule in chain {self.chain}"
+        if where is not None:
+            return f"{prog} v{VERSION} (nf_tables): \nline {where}: {body}\n"
+        return f"{prog} v{VERSION} (nf_tables):  {body}\n"
+
+
+class RestoreProblem(Problem):
+    """iptables-restore's own complaints ("COMMIT expected at line 3", "line 1 failed")."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+    def render(self, prog: str, line: int | None) -> str:
+        return f"{prog}: {self.message}\n"
+
+
+class Unsupported(Problem):
+    """Something iptables accepts that the model does not implement (exit 2, says so)."""
+
+    rc = 2
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(what)
+
+    def render(self, prog: str, line: int | None) -> str:
+        where = f" (line {line})" if line is not None else ""
+        return f"neutrino: {what_text(self.what)}{where}\n"
+
+
+def what_text(what: str) -> str:
+    return f"{what} is not modelled"
+
+
+def try_help(prog: str) -> str:
+    return f"Try `{prog} -h' or '{prog} --help' for more information.\n"

@@ -1,0 +1,126 @@
+"""Packets of the model: what travels between namespaces, and what the stack looks at.
+
+A `Packet` is an IPv4 datagram (addresses, protocol, ports or ICMP fields, TTL,
+TOS, length) with, while it crosses a link, its Ethernet addresses; ICMP error
+messages carry the datagram that caused them in `inner`. `ArpMessage` is the
+other kind of frame. The socket-side `mark` is kept on the packet as the kernel
+keeps it on the skb, and never crosses a link.
+"""
+
+from dataclasses import dataclass, field, replace
+from itertools import count
+
+from .inet import fmt
+
+ICMP, TCP, UDP = 1, 6, 17
+
+ICMP_ECHOREPLY = 0
+ICMP_DEST_UNREACH = 3
+ICMP_REDIRECT = 5
+ICMP_ECHO = 8
+ICMP_TIME_EXCEEDED = 11
+
+# Destination unreachable codes
+NET_UNREACH, HOST_UNREACH, PROT_UNREACH, PORT_UNREACH = 0, 1, 2, 3
+NET_ANO, HOST_ANO, PKT_FILTERED = 9, 10, 13
+
+ICMP_NAMES = {
+    (0, None): "echo-reply",
+    (8, None): "echo-request",
+    (11, 0): "time-exceeded",
+    (3, 0): "net-unreachable",
+    (3, 1): "host-unreachable",
+    (3, 2): "protocol-unreachable",
+    (3, 3): "port-unreachable",
+    (3, 9): "net-prohibited",
+    (3, 10): "host-prohibited",
+    (3, 13): "admin-prohibited",
+    (5, 1): "redirect-host",
+}
+
+BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
+_ids = count(1)
+
+
+@dataclass
+class Packet:
+    """One IPv4 datagram (and, on a wire, its Ethernet header)."""
+
+    src: int
+    dst: int
+    proto: int = UDP
+    sport: int = 0
+    dport: int = 0
+    ttl: int = 64
+    tos: int = 0
+    length: int = 60
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    icmp_id: int = 0
+    inner: "Packet | None" = None
+    mark: int = 0
+    smac: str = ""
+    dmac: str = ""
+    pid: int = field(default_factory=lambda: next(_ids))
+
+    def copy(self, **changes) -> "Packet":
+        return replace(self, **changes)
+
+    @property
+    def is_icmp_error(self) -> bool:
+        return self.proto == ICMP and self.icmp_type in (ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_REDIRECT, 4, 12)
+
+    def describe(self) -> str:
+        """A one-line summary, tcpdump-like."""
+        if self.proto == ICMP:
+            name = ICMP_NAMES.get((self.icmp_type, self.icmp_code)) or ICMP_NAMES.get((self.icmp_type, None))
+            what = name or f"type {self.icmp_type} code {self.icmp_code}"
+            if self.icmp_type in (ICMP_ECHO, ICMP_ECHOREPLY):
+                what += f" id {self.icmp_id}"
+            return f"{fmt(self.src)} > {fmt(self.dst)}: ICMP {what}, ttl {self.ttl}"
+        proto = {TCP: "TCP", UDP: "UDP"}.get(self.proto, f"proto {self.proto}")
+        if self.proto in (TCP, UDP):
+            return f"{fmt(self.src)}.{self.sport} > {fmt(self.dst)}.{self.dport}: {proto}, ttl {self.ttl}"
+        return f"{fmt(self.src)} > {fmt(self.dst)}: {proto}, ttl {self.ttl}"
+
+
+@dataclass
+class ArpMessage:
+    """An ARP request or reply frame."""
+
+    op: str  # "request" | "reply"
+    sha: str
+    sip: int
+    tha: str
+    tip: int
+    smac: str = ""
+    dmac: str = BROADCAST_MAC
+
+    def describe(self) -> str:
+        if self.op == "request":
+            return f"ARP who-has {fmt(self.tip)} tell {fmt(self.sip)}"
+        return f"ARP {fmt(self.sip)} is-at {self.sha}"
+
+
+def udp(src, dst, sport: int, dport: int, **kw) -> Packet:
+    """A UDP datagram; addresses may be strings."""
+    return Packet(_addr(src), _addr(dst), UDP, sport=sport, dport=dport, **kw)
+
+
+def tcp(src, dst, sport: int, dport: int, **kw) -> Packet:
+    return Packet(_addr(src), _addr(dst), TCP, sport=sport, dport=dport, **kw)
+
+
+def icmp_echo(src, dst, ident: int = 1, **kw) -> Packet:
+    return Packet(_addr(src), _addr(dst), ICMP, icmp_type=ICMP_ECHO, icmp_code=0, icmp_id=ident, length=84, **kw)
+
+
+def _addr(value) -> int:
+    if isinstance(value, int):
+        return value
+    from .inet import parse_ipv4
+
+    parsed = parse_ipv4(value)
+    if parsed is None:
+        raise ValueError(f"{value!r} is not an IPv4 address")
+    return parsed

@@ -1,0 +1,74 @@
+"""Traces of packet walks: every decision the model took, with its reason.
+
+After ovn-trace, a trace has three levels:
+
+- full: every step — hooks and the netfilter rules that matched, policy rules
+  and routes, neighbour lookups, links, conntrack and NAT;
+- summary: the decisions that matter to an operator (routes, NAT, verdicts,
+  links, deliveries, drops, ICMP errors), without the per-rule detail;
+- minimal: only what changes the packet or moves it (links crossed, NAT,
+  TTL expiry, delivery, drop), in a fixed format meant for golden tests.
+
+Steps are recorded as data (`Step`) and rendered on demand.
+"""
+
+from dataclasses import dataclass, field
+
+FULL, SUMMARY, MINIMAL = "full", "summary", "minimal"
+LEVELS = (FULL, SUMMARY, MINIMAL)
+_RANK = {MINIMAL: 0, SUMMARY: 1, FULL: 2}
+
+
+@dataclass
+class Step:
+    """One decision or event of a walk."""
+
+    ns: str
+    kind: str  # hook, rule, route, nat, neigh, link, l2, conntrack, deliver, drop, icmp, send, note
+    text: str
+    level: str = FULL  # the least detailed level that shows this step
+    packet: str = ""  # the packet as it is after the step (summary of headers)
+    pid: int = 0  # which packet of the walk
+
+
+@dataclass
+class Trace:
+    """The steps of one walk and how each packet of it ended."""
+
+    steps: list[Step] = field(default_factory=list)
+    outcomes: list[tuple[int, str, str]] = field(default_factory=list)  # (pid, ns, outcome)
+    received: list = field(default_factory=list)  # (ns name, Packet) handed to a socket
+    truncated: bool = False
+
+    def add(self, ns: str, kind: str, text: str, level: str = FULL, packet: str = "", pid: int = 0) -> None:
+        self.steps.append(Step(ns, kind, text, level, packet, pid))
+
+    def end(self, pid: int, ns: str, outcome: str) -> None:
+        self.outcomes.append((pid, ns, outcome))
+
+    def render(self, level: str = SUMMARY) -> str:
+        if level not in _RANK:
+            raise ValueError(f"trace level {level!r}: use one of {', '.join(LEVELS)}")
+        lines = []
+        current = None
+        for step in self.steps:
+            if _RANK[step.level] > _RANK[level]:
+                continue
+            if level == MINIMAL:
+                lines.append(f"{step.ns}: {step.text}")
+                continue
+            if step.ns != current:
+                lines.append(f"{step.ns}")
+                current = step.ns
+            lines.append(f"  {step.kind:9} {step.text}")
+            if level == FULL and step.packet:
+                lines.append(f"  {'':9}   packet: {step.packet}")
+        if self.truncated:
+            lines.append("(walk stopped: step limit reached, a loop?)")
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def delivered(self, ns: str | None = None) -> list[Step]:
+        return [s for s in self.steps if s.kind == "deliver" and (ns is None or s.ns == ns)]
+
+    def __str__(self) -> str:
+        return self.render(SUMMARY)
