@@ -135,6 +135,101 @@ def selftest_replay(path: Path = typer.Argument(..., help="A script of ip batch 
     raise typer.Exit(1 if found else 0)
 
 
+def _model_from_batch(batch: Path, rt_tables: Path | None):
+    """A Kernel built from a batch file (ip lines, -n NS, sysctl -w, iptables)."""
+    from .kernel import Kernel
+    from .kernel.ip import Options, run_batch
+
+    extra = rt_tables.read_text() if rt_tables is not None else ""
+    kernel = Kernel(rt_tables=extra)
+    try:
+        text = batch.read_text()
+    except OSError as exc:
+        typer.echo(f"neutrino: cannot read {batch}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    out, err, rc = run_batch(kernel, text, kernel.init, Options(), name=str(batch))
+    if rc != 0:
+        typer.echo(f"neutrino: building the model from {batch} failed:\n{err}", err=True, nl=False)
+        raise typer.Exit(1)
+    return kernel
+
+
+def _namespace(kernel, name: str):
+    if name not in kernel.namespaces:
+        known = ", ".join(sorted(n for n in kernel.namespaces if n != kernel.INIT)) or "none"
+        typer.echo(f"neutrino: no namespace {name!r} in the model (namespaces: {known})", err=True)
+        raise typer.Exit(1)
+    return name
+
+
+@app.command("trace")
+def trace_command(
+    batch: Path = typer.Option(
+        ...,
+        "--batch",
+        "-b",
+        help="ip batch file that builds the network (-n NS lines, sysctl -w, iptables).",
+    ),
+    src: str = typer.Option(..., "--from", help="Namespace that sends the packet."),
+    dst: str = typer.Option(..., "--to", help="Destination address."),
+    proto: str = typer.Option("udp", help="udp, tcp or icmp (echo request)."),
+    sport: int = typer.Option(40000, help="Source port (udp, tcp)."),
+    dport: int = typer.Option(33434, help="Destination port (udp, tcp)."),
+    ttl: int = typer.Option(64, help="Initial TTL."),
+    mark: int = typer.Option(0, help="Socket mark (SO_MARK) of the sender."),
+    level: str = typer.Option("summary", help="full, summary or minimal."),
+    rt_tables: Path | None = typer.Option(None, "--rt-tables", help="Extra rt_tables lines."),
+) -> None:
+    """Send one packet through the model and show every step it and its consequences took."""
+    from .kernel.packet import icmp_echo, tcp, udp
+    from .kernel.trace import LEVELS
+
+    if level not in LEVELS:
+        raise typer.BadParameter(f"--level {level!r}: use one of {', '.join(LEVELS)}")
+    makers = {
+        "udp": lambda: udp(0, dst, sport, dport, ttl=ttl, mark=mark),
+        "tcp": lambda: tcp(0, dst, sport, dport, ttl=ttl, mark=mark),
+        "icmp": lambda: icmp_echo(0, dst, ttl=ttl, mark=mark),
+    }
+    if proto not in makers:
+        raise typer.BadParameter(f"--proto {proto!r}: use one of udp, tcp, icmp")
+    kernel = _model_from_batch(batch, rt_tables)
+    try:
+        packet = makers[proto]()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    trace = kernel.send(_namespace(kernel, src), packet)
+    later = kernel.advance(5.0)
+    typer.echo(trace.render(level), nl=False)
+    for extra in later:
+        typer.echo(extra.render(level), nl=False)
+
+
+@app.command("traceroute")
+def traceroute_command(
+    dst: str = typer.Argument(..., help="Destination address."),
+    batch: Path = typer.Option(..., "--batch", "-b", help="ip batch file that builds the network."),
+    src: str = typer.Option(..., "--from", help="Namespace to run traceroute in."),
+    queries: int = typer.Option(3, "-q", help="Probes per hop."),
+    max_hops: int = typer.Option(30, "-m", help="Maximal TTL."),
+    wait: float = typer.Option(
+        5.0, "-w", help="Seconds to wait for a probe's answer (model time)."
+    ),
+    rt_tables: Path | None = typer.Option(None, "--rt-tables", help="Extra rt_tables lines."),
+) -> None:
+    """What `traceroute -n` prints from a namespace of the model (without times)."""
+    from .kernel.tools import traceroute
+
+    kernel = _model_from_batch(batch, rt_tables)
+    try:
+        result = traceroute(
+            kernel, _namespace(kernel, src), dst, max_hops=max_hops, queries=queries, wait=wait
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(result.text(), nl=False)
+
+
 @app.command("demo")
 def demo() -> None:
     """The policy-routing walkthrough: the article's examples in the model, next to the kernel."""

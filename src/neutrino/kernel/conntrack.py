@@ -35,7 +35,9 @@ class Tuple:
     def invert(self) -> "Tuple":
         if self.proto == ICMP:
             itype, code = self.dport >> 8, self.dport & 0xFF
-            return Tuple(ICMP, self.dst, self.src, self.sport, ICMP_REPLY_TYPE.get(itype, itype) << 8 | code)
+            return Tuple(
+                ICMP, self.dst, self.src, self.sport, ICMP_REPLY_TYPE.get(itype, itype) << 8 | code
+            )
         return Tuple(self.proto, self.dst, self.src, self.dport, self.sport)
 
 
@@ -46,7 +48,9 @@ def tuple_of(pkt: Packet) -> Tuple | None:
     if pkt.proto == ICMP:
         if pkt.icmp_type not in ICMP_REPLY_TYPE:
             return None
-        return Tuple(ICMP, pkt.src, pkt.dst, pkt.icmp_id, (pkt.icmp_type or 0) << 8 | (pkt.icmp_code or 0))
+        return Tuple(
+            ICMP, pkt.src, pkt.dst, pkt.icmp_id, (pkt.icmp_type or 0) << 8 | (pkt.icmp_code or 0)
+        )
     return Tuple(pkt.proto, pkt.src, pkt.dst)
 
 

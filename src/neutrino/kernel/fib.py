@@ -249,10 +249,12 @@ def find_local_dev(ns, addr: int):
     return None
 
 
-def addr_type(ns, addr: int, tid: int = RT_TABLE_LOCAL) -> int:
+def addr_type(ns, addr: int, tid: int = RT_TABLE_LOCAL, dev=None) -> int:
     """inet_addr_type_table: how table tid sees addr (local, broadcast, unicast...).
 
-    inet_addr_type_dev_table uses this too: its device only picks the table.
+    With a device (inet_dev_addr_type, as xt_addrtype's --limit-iface-in/out
+    uses it) the route's type counts only when the route goes through that
+    device; otherwise the address is unicast.
     """
     if is_zeronet(addr) or is_lbcast(addr):
         return RTN_BROADCAST
@@ -262,7 +264,7 @@ def addr_type(ns, addr: int, tid: int = RT_TABLE_LOCAL) -> int:
     if view is None:
         return RTN_BROADCAST
     err, route = table_lookup(view, Flow(daddr=addr), ns)
-    if err is None:
+    if err is None and (dev is None or route.dev is dev):
         return route.type
     return RTN_UNICAST
 

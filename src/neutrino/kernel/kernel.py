@@ -22,6 +22,8 @@ class Kernel:
         self.namespaces: dict[str, Namespace] = {}
         self._nsids: dict[tuple[int, int], int] = {}
         self.clock = 0.0  # model time in seconds; tools advance it (rate limits depend on it)
+        self.timers: list = []  # heap of (due time, sequence, fn, args): work for later
+        self._timer_seq = 0
 
     def netns(self, name: str) -> Namespace:
         """The namespace called name, created (with its loopback device) on first use."""
@@ -59,6 +61,30 @@ class Kernel:
         walk = Walk(self, max_steps=level_limit)
         walk.later(walk.send, self.netns(namespace), packet)
         return walk.run()
+
+    def at(self, delay: float, fn, *args) -> None:
+        """Schedule fn(walk, *args) to run `delay` seconds of model time from now."""
+        import heapq
+
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (self.clock + delay, self._timer_seq, fn, args))
+
+    def advance(self, seconds: float):
+        """Let model time pass: run the timers that fall due; returns their traces."""
+        import heapq
+
+        from .stack import Walk
+
+        end = self.clock + seconds
+        traces = []
+        while self.timers and self.timers[0][0] <= end:
+            due, _, fn, args = heapq.heappop(self.timers)
+            self.clock = max(self.clock, due)
+            walk = Walk(self)
+            fn(walk, *args)
+            traces.append(walk.run())
+        self.clock = end
+        return traces
 
     def ip(self, args, netns: str | None = None) -> str:
         """Run an `ip` command line in a namespace (default: init)."""

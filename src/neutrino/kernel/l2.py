@@ -10,9 +10,8 @@ MAC is not taken by the IP layer. Resolution failure drops the datagram and
 sends ICMP host unreachable to its source, as arp_error_report does.
 """
 
-from .consts import RTN_LOCAL, RTN_UNICAST
+from .consts import RT_SCOPE_LINK, RTN_LOCAL, RTN_UNICAST
 from .fib import Flow, LookupError_, addr_type, route_input, select_addr
-from .consts import RT_SCOPE_LINK
 from .inet import fmt
 from .packet import BROADCAST_MAC, HOST_UNREACH, ICMP_DEST_UNREACH, ArpMessage, Packet
 from .trace import FULL, MINIMAL, SUMMARY
@@ -33,32 +32,99 @@ def transmit(walk, ns, dev, nexthop: int, pkt: Packet, broadcast: bool = False) 
         mac = resolve(walk, ns, dev, nexthop, pkt)
         if mac is None:
             return
+    _frame_out(walk, ns, dev, nexthop, pkt, mac)
+
+
+def _frame_out(walk, ns, dev, nexthop: int, pkt: Packet, mac: str) -> None:
     frame = pkt.copy(smac=dev.mac, dmac=mac)
     hop = "" if nexthop == pkt.dst else f" via {fmt(nexthop)}"
     walk.note(ns, "link", f"out {dev.name}{hop}", frame, MINIMAL)
     walk.note(ns, "l2", f"{dev.mac} > {mac}", frame, FULL)
+    walk.trace.wire.append((ns.name, dev.name, "out", frame))
     put_on_link(walk, ns, dev, frame)
 
 
 def resolve(walk, ns, dev, nexthop: int, pkt: Packet) -> str | None:
-    """The next hop's MAC, by the neighbour table or an ARP exchange; None when it fails."""
+    """The next hop's MAC, by the neighbour table or an ARP exchange.
+
+    None when the datagram has to wait: an unanswered ARP leaves the entry
+    INCOMPLETE with the datagram queued; three seconds later the entry fails
+    and each queued datagram gets its ICMP host unreachable (__neigh_event_send,
+    neigh_timer_handler, arp_error_report)."""
     entry = ns.neigh.get(dev, nexthop)
     if entry is not None and entry.valid:
-        walk.note(ns, "neigh", f"{fmt(nexthop)} dev {dev.name} lladdr {entry.mac} {entry.state}", pkt, FULL)
+        walk.note(
+            ns,
+            "neigh",
+            f"{fmt(nexthop)} dev {dev.name} lladdr {entry.mac} {entry.state}",
+            pkt,
+            FULL,
+        )
         return entry.mac
-    sip = pkt.src if addr_type(ns, pkt.src) == RTN_LOCAL else select_addr(ns, dev, nexthop, RT_SCOPE_LINK)
-    ns.neigh.set(dev, nexthop, None, "INCOMPLETE")
-    request = ArpMessage("request", dev.mac, sip, "00:00:00:00:00:00", nexthop, smac=dev.mac, dmac=BROADCAST_MAC)
-    walk.note(ns, "arp", f"{request.describe()} on {dev.name}", pkt, SUMMARY)
-    put_on_link(walk, ns, dev, request)
-    entry = ns.neigh.get(dev, nexthop)
-    if entry is not None and entry.valid:
+    if entry is not None and entry.state == "INCOMPLETE":
+        entry.queue.append(pkt)
+        walk.note(ns, "neigh", f"{fmt(nexthop)} dev {dev.name} INCOMPLETE: queued", pkt, SUMMARY)
+        return None
+    entry = ns.neigh.set(dev, nexthop, None, "INCOMPLETE")
+    _arp_probe(walk, ns, dev, nexthop, entry, 1, pkt)
+    if entry.valid:
         return entry.mac
-    ns.neigh.set(dev, nexthop, None, "FAILED")
-    walk.note(ns, "neigh", f"{fmt(nexthop)} dev {dev.name} FAILED: no ARP answer", pkt, SUMMARY)
-    walk.icmp_send(ns, pkt, ICMP_DEST_UNREACH, HOST_UNREACH, None, None)
-    walk.drop(ns, pkt, f"no ARP answer for {fmt(nexthop)} on {dev.name}")
+    if entry.state == "INCOMPLETE":
+        entry.queue.append(pkt)
+        walk.note(
+            ns,
+            "neigh",
+            f"{fmt(nexthop)} dev {dev.name} INCOMPLETE: no ARP answer yet",
+            pkt,
+            SUMMARY,
+        )
     return None
+
+
+def learned(walk, ns, dev, addr: int, mac: str, state: str) -> None:
+    """neigh_update from what we heard: the entry gets the MAC and datagrams
+    waiting for it leave (neigh_update's arp_queue flush)."""
+    entry = ns.neigh.learn(dev, addr, mac, state)
+    queued, entry.queue = entry.queue, []
+    for pkt in queued:
+        _frame_out(walk, ns, dev, addr, pkt, entry.mac)
+
+
+ARP_PROBES = 3  # mcast_solicit
+ARP_RETRANS = 1.0  # retrans_time_ms / 1000
+
+
+def _arp_probe(walk, ns, dev, nexthop: int, entry, probe: int, pkt: Packet | None = None) -> None:
+    """arp_solicit, then the neighbour timer: a new probe every retrans_time,
+    and after mcast_solicit unanswered probes the entry fails."""
+    if ns.neigh.get(dev, nexthop) is not entry or entry.state != "INCOMPLETE":
+        return
+    if probe > ARP_PROBES:
+        _arp_failed(walk, ns, dev, nexthop)
+        return
+    first = pkt or (entry.queue[0] if entry.queue else None)
+    if first is not None and addr_type(ns, first.src) == RTN_LOCAL:
+        sip = first.src
+    else:
+        sip = select_addr(ns, dev, nexthop, RT_SCOPE_LINK)
+    request = ArpMessage(
+        "request", dev.mac, sip, "00:00:00:00:00:00", nexthop, smac=dev.mac, dmac=BROADCAST_MAC
+    )
+    walk.trace.add(ns.name, "arp", f"{request.describe()} on {dev.name}", SUMMARY)
+    walk.kernel.at(ARP_RETRANS, _arp_probe, ns, dev, nexthop, entry, probe + 1)
+    put_on_link(walk, ns, dev, request)
+
+
+def _arp_failed(walk, ns, dev, nexthop: int) -> None:
+    entry = ns.neigh.get(dev, nexthop)
+    entry.state = "FAILED"
+    queued, entry.queue = entry.queue, []
+    walk.trace.add(
+        ns.name, "neigh", f"{fmt(nexthop)} dev {dev.name} FAILED: no ARP answer", SUMMARY
+    )
+    for pkt in queued:
+        walk.icmp_send(ns, pkt, ICMP_DEST_UNREACH, HOST_UNREACH, None, None)
+        walk.drop(ns, pkt, f"no ARP answer for {fmt(nexthop)} on {dev.name}")
 
 
 def put_on_link(walk, ns, dev, frame) -> None:
@@ -95,11 +161,18 @@ def up_to_stack(walk, dev, frame) -> None:
         if frame.dmac in (dev.mac, BROADCAST_MAC):
             arp_receive(walk, ns, dev, frame)
         return
+    walk.trace.wire.append((ns.name, dev.name, "in", frame))
     if frame.dmac in (dev.mac, BROADCAST_MAC) or int(frame.dmac.split(":")[0], 16) & 1:
         walk.note(ns, "link", f"in {dev.name}", frame, MINIMAL)
         walk.later(walk.receive, ns, dev, frame, frame.dmac == dev.mac)
     else:
-        walk.note(ns, "link", f"in {dev.name}: frame for {frame.dmac}, another host (ignored)", frame, FULL)
+        walk.note(
+            ns,
+            "link",
+            f"in {dev.name}: frame for {frame.dmac}, another host (ignored)",
+            frame,
+            FULL,
+        )
 
 
 # ---------------------------------------------------------------- bridges
@@ -130,7 +203,9 @@ def switch(walk, br, port, frame) -> None:
     out = fdb.get(dmac)
     if out is not None and out.master is br and out.br_enabled:
         if out is not port:
-            walk.trace.add(ns.name, "bridge", f"{br.name} forwards to {out.name} ({dmac} learned there)", FULL)
+            walk.trace.add(
+                ns.name, "bridge", f"{br.name} forwards to {out.name} ({dmac} learned there)", FULL
+            )
             put_on_link(walk, ns, out, frame)
         return
     walk.trace.add(ns.name, "bridge", f"{br.name} floods unknown {dmac}", FULL)
@@ -147,7 +222,7 @@ def arp_receive(walk, ns, dev, msg: ArpMessage) -> None:
     if msg.op == "reply":
         entry = ns.neigh.get(dev, msg.sip)
         if entry is not None:
-            ns.neigh.learn(dev, msg.sip, msg.sha, "REACHABLE")
+            learned(walk, ns, dev, msg.sip, msg.sha, "REACHABLE")
             walk.trace.add(ns.name, "arp", f"{msg.describe()} learned on {dev.name}", FULL)
         return
     if not msg.sip:
@@ -166,7 +241,7 @@ def arp_receive(walk, ns, dev, msg: ArpMessage) -> None:
     if not answer:
         walk.trace.add(ns.name, "arp", f"{msg.describe()} on {dev.name}: not answered", FULL)
         return
-    ns.neigh.learn(dev, msg.sip, msg.sha, "STALE")
+    learned(walk, ns, dev, msg.sip, msg.sha, "STALE")
     reply = ArpMessage("reply", dev.mac, msg.tip, msg.sha, msg.sip, smac=dev.mac, dmac=msg.sha)
     proxy = "" if kind == RTN_LOCAL else " (proxy ARP)"
     walk.trace.add(ns.name, "arp", f"{reply.describe()} on {dev.name}{proxy}", SUMMARY)

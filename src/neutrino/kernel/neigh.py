@@ -9,7 +9,7 @@ carrier forgets all but the permanent ones, as neigh_ifdown and
 neigh_carrier_down do.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 NUD = {
     "INCOMPLETE": 0x01,
@@ -32,6 +32,7 @@ class Neigh:
     state: str
     proxy: bool = False
     router: bool = False
+    queue: list = field(default_factory=list)  # datagrams waiting for resolution (INCOMPLETE)
 
     @property
     def valid(self) -> bool:

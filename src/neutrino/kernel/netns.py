@@ -9,8 +9,8 @@ iproute2 front end over all of them.
 
 import shlex
 
-from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
 from .conntrack import Conntrack
+from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
 from .links import Link
 from .neigh import NeighTable
 from .routes import RouteTable
@@ -36,7 +36,9 @@ class Namespace:
         self.conntrack = Conntrack()
         self.netfilter = None  # created by the first iptables command
         self.sockets: set[tuple[int, int, int]] = set()  # (protocol, address or 0, port)
-        self.peers: dict[int, list[float]] = {}  # inet_peer rate limit state: addr -> [tokens, last]
+        self.peers: dict[
+            int, list[float]
+        ] = {}  # inet_peer rate limit state: addr -> [tokens, last]
         from . import devices
 
         self.loopback = devices.create_link(self, "lo", "loopback")
@@ -173,6 +175,12 @@ class Namespace:
             return True
         state[0] = tokens
         return False
+
+    def conntrack_active(self) -> bool:
+        """Linux tracks connections in a namespace only once a rule there needs it
+        (nf_ct_netns_get): a NAT target, a conntrack or state match, a CT target
+        other than --notrack. Empty nat chains and NOTRACK do not."""
+        return self.netfilter is not None and self.netfilter.uses_conntrack()
 
     def listening(self, proto: int, addr: int, port: int) -> bool:
         return (proto, 0, port) in self.sockets or (proto, addr, port) in self.sockets

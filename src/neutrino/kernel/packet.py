@@ -68,12 +68,20 @@ class Packet:
 
     @property
     def is_icmp_error(self) -> bool:
-        return self.proto == ICMP and self.icmp_type in (ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_REDIRECT, 4, 12)
+        return self.proto == ICMP and self.icmp_type in (
+            ICMP_DEST_UNREACH,
+            ICMP_TIME_EXCEEDED,
+            ICMP_REDIRECT,
+            4,
+            12,
+        )
 
     def describe(self) -> str:
         """A one-line summary, tcpdump-like."""
         if self.proto == ICMP:
-            name = ICMP_NAMES.get((self.icmp_type, self.icmp_code)) or ICMP_NAMES.get((self.icmp_type, None))
+            name = ICMP_NAMES.get((self.icmp_type, self.icmp_code)) or ICMP_NAMES.get(
+                (self.icmp_type, None)
+            )
             what = name or f"type {self.icmp_type} code {self.icmp_code}"
             if self.icmp_type in (ICMP_ECHO, ICMP_ECHOREPLY):
                 what += f" id {self.icmp_id}"
@@ -112,7 +120,16 @@ def tcp(src, dst, sport: int, dport: int, **kw) -> Packet:
 
 
 def icmp_echo(src, dst, ident: int = 1, **kw) -> Packet:
-    return Packet(_addr(src), _addr(dst), ICMP, icmp_type=ICMP_ECHO, icmp_code=0, icmp_id=ident, length=84, **kw)
+    return Packet(
+        _addr(src),
+        _addr(dst),
+        ICMP,
+        icmp_type=ICMP_ECHO,
+        icmp_code=0,
+        icmp_id=ident,
+        length=84,
+        **kw,
+    )
 
 
 def _addr(value) -> int:

@@ -51,13 +51,30 @@ REJECT_CODES = {
     "icmp-host-prohibited": (3, 10),
     "icmp-admin-prohibited": (3, 13),
 }
-ROUTE_ERROR_ICMP = {"EHOSTUNREACH": HOST_UNREACH, "ENETUNREACH": NET_UNREACH, "EACCES": PKT_FILTERED}
+ROUTE_ERROR_ICMP = {
+    "EHOSTUNREACH": HOST_UNREACH,
+    "ENETUNREACH": NET_UNREACH,
+    "EACCES": PKT_FILTERED,
+}
 
 
 class _View:
     """What netfilter looks at in a packet, at one hook."""
 
-    __slots__ = ("src", "dst", "proto", "sport", "dport", "icmp_type", "icmp_code", "iif", "oif", "mark", "ct_state", "length")
+    __slots__ = (
+        "src",
+        "dst",
+        "proto",
+        "sport",
+        "dport",
+        "icmp_type",
+        "icmp_code",
+        "iif",
+        "oif",
+        "mark",
+        "ct_state",
+        "length",
+    )
 
     def __init__(self, pkt: Packet, iif, oif, ct_state: str):
         self.src, self.dst, self.proto = pkt.src, pkt.dst, pkt.proto
@@ -98,7 +115,14 @@ class Walk:
         self.queue.append((fn, args))
 
     def note(self, ns, kind: str, text: str, pkt: Packet | None, level: str = FULL) -> None:
-        self.trace.add(ns.name, kind, text, level, pkt.describe() if pkt is not None else "", pkt.pid if pkt else 0)
+        self.trace.add(
+            ns.name,
+            kind,
+            text,
+            level,
+            pkt.describe() if pkt is not None else "",
+            pkt.pid if pkt else 0,
+        )
 
     def drop(self, ns, pkt: Packet, why: str) -> None:
         self.note(ns, "drop", f"dropped: {why}", pkt, MINIMAL)
@@ -110,10 +134,22 @@ class Walk:
         nf = ns.netfilter
         if nf is None or not nf.has_rules(table, chain):
             return "ACCEPT", None
-        view = _View(pkt, iif, oif, tracked.state if tracked.conn is not None or tracked.state == "UNTRACKED" else "INVALID")
-        out = nf.run(table, chain, view, addrtype=lambda a: _addrtype(ns, a))
+        view = _View(
+            pkt,
+            iif,
+            oif,
+            tracked.state
+            if tracked.conn is not None or tracked.state == "UNTRACKED"
+            else "INVALID",
+        )
+        out = nf.run(table, chain, view, addrtype=lambda a, dev=None: _addrtype(ns, a, dev))
         for step in out.matched:
-            self.note(ns, "rule", f"{table} {chain}: {_step_text(step)}", pkt, FULL)
+            level = (
+                SUMMARY
+                if step.rule is not None and step.action in ("matched", "terminated")
+                else FULL
+            )
+            self.note(ns, "iptables", f"{table} {step.chain}: {_step_text(step)}", pkt, level)
         for prefix, rule in out.logs:
             self.note(ns, "log", f"LOG {prefix!r} by {rule}", pkt, SUMMARY)
         if out.verdict != "ACCEPT":
@@ -121,7 +157,9 @@ class Walk:
             self.note(ns, "verdict", f"{table} {chain}: {text}", pkt, SUMMARY)
         return out.verdict, out
 
-    def _filter_verdict(self, ns, verdict: str, out, pkt: Packet, iif, route_input_answer, chain: str) -> bool:
+    def _filter_verdict(
+        self, ns, verdict: str, out, pkt: Packet, iif, route_input_answer, chain: str
+    ) -> bool:
         """Act on a DROP or REJECT; True when the packet may go on."""
         if verdict == "ACCEPT":
             return True
@@ -139,8 +177,16 @@ class Walk:
     # ------------------------------------------------------------ sending
     def send(self, ns, pkt: Packet, oif=None) -> None:
         """ip_local_out for a packet a socket of ns sends."""
-        flow = Flow(daddr=pkt.dst, saddr=pkt.src, mark=pkt.mark, tos=pkt.tos & 0xFC, proto=pkt.proto,
-                    sport=pkt.sport, dport=pkt.dport, oif=oif.ifindex if oif is not None else 0)
+        flow = Flow(
+            daddr=pkt.dst,
+            saddr=pkt.src,
+            mark=pkt.mark,
+            tos=pkt.tos & 0xFC,
+            proto=pkt.proto,
+            sport=pkt.sport,
+            dport=pkt.dport,
+            oif=oif.ifindex if oif is not None else 0,
+        )
         try:
             ans = route_output(ns, flow)
         except (LookupError_, KernelError) as err:
@@ -167,14 +213,23 @@ class Walk:
         if not self._filter_verdict(ns, verdict, out, pkt, None, None, "filter OUTPUT"):
             return
         if pkt.dst != old_dst or pkt.mark != old_mark:
-            flow = Flow(daddr=pkt.dst, saddr=pkt.src, mark=pkt.mark, tos=pkt.tos & 0xFC, proto=pkt.proto,
-                        sport=pkt.sport, dport=pkt.dport)
+            flow = Flow(
+                daddr=pkt.dst,
+                saddr=pkt.src,
+                mark=pkt.mark,
+                tos=pkt.tos & 0xFC,
+                proto=pkt.proto,
+                sport=pkt.sport,
+                dport=pkt.dport,
+            )
             try:
                 ans = route_output(ns, flow)
             except (LookupError_, KernelError) as err:
                 self.drop(ns, pkt, f"re-route failed: {getattr(err, 'errno_name', 'EINVAL')}")
                 return
-            self.note(ns, "route", "re-routed (mark or destination changed by netfilter)", pkt, SUMMARY)
+            self.note(
+                ns, "route", "re-routed (mark or destination changed by netfilter)", pkt, SUMMARY
+            )
             self._route_note(ns, ans, pkt)
         self.postrouting(ns, pkt, tracked, ans, from_dev=None)
 
@@ -210,22 +265,38 @@ class Walk:
         pkt = self._nat(ns, pkt, tracked, "nat", "PREROUTING", "DST", dev, None, None)
         if pkt is None:
             return
-        flow = Flow(daddr=pkt.dst, saddr=pkt.src, mark=pkt.mark, tos=pkt.tos & 0xFC, proto=pkt.proto,
-                    sport=pkt.sport, dport=pkt.dport)
+        flow = Flow(
+            daddr=pkt.dst,
+            saddr=pkt.src,
+            mark=pkt.mark,
+            tos=pkt.tos & 0xFC,
+            proto=pkt.proto,
+            sport=pkt.sport,
+            dport=pkt.dport,
+        )
         try:
             ans = route_input(ns, flow, dev)
         except LookupError_ as err:
             if err.errno_name == "EINVAL":
                 self.drop(ns, pkt, f"martian or invalid (route input on {dev.name})")
                 return
-            self.note(ns, "route", f"no route for {fmt(pkt.dst)} from {dev.name}: {err.errno_name}", pkt, SUMMARY)
+            self.note(
+                ns,
+                "route",
+                f"no route for {fmt(pkt.dst)} from {dev.name}: {err.errno_name}",
+                pkt,
+                SUMMARY,
+            )
             code = ROUTE_ERROR_ICMP.get(err.errno_name)
-            if code is not None and to_host:
+            # ip_error: a device that does not forward drops without a word
+            if code is not None and to_host and ns.conf.forwarding(dev):
                 # ip_error: its own limiter (burst 5 s, cost 1 s) on the same peer bucket
                 if ns.rate_allow(pkt.src, 1.0, 5.0):
                     self.icmp_send(ns, pkt, ICMP_DEST_UNREACH, code, dev, None)
                 else:
-                    self.note(ns, "icmp", f"ICMP error to {fmt(pkt.src)} rate limited", pkt, SUMMARY)
+                    self.note(
+                        ns, "icmp", f"ICMP error to {fmt(pkt.src)} rate limited", pkt, SUMMARY
+                    )
             self.drop(ns, pkt, f"no route ({err.errno_name})")
             return
         except KernelError as err:
@@ -248,7 +319,13 @@ class Walk:
             self.drop(ns, pkt, "TTL exceeded")
             return
         pkt = pkt.copy(ttl=pkt.ttl - 1)
-        self.note(ns, "forward", f"forwards from {dev.name} to {ans.dev.name}, TTL now {pkt.ttl}", pkt, SUMMARY)
+        self.note(
+            ns,
+            "forward",
+            f"forwards from {dev.name} to {ans.dev.name}, TTL now {pkt.ttl}",
+            pkt,
+            MINIMAL,
+        )
         verdict, out = self.hook(ns, "mangle", "FORWARD", pkt, dev, ans.dev, tracked)
         if verdict != "ACCEPT":
             self._filter_verdict(ns, verdict, out, pkt, dev, ans, "mangle FORWARD")
@@ -287,11 +364,24 @@ class Walk:
                     self.drop(ns, pkt, "echo to a broadcast address ignored")
                     return
                 self._deliver_note(ns, pkt, "echo request answered")
-                reply = Packet(pkt.dst, pkt.src, ICMP, ttl=64, tos=pkt.tos, length=pkt.length,
-                               icmp_type=ICMP_ECHOREPLY, icmp_code=0, icmp_id=pkt.icmp_id)
+                reply = Packet(
+                    pkt.dst,
+                    pkt.src,
+                    ICMP,
+                    ttl=64,
+                    tos=pkt.tos,
+                    length=pkt.length,
+                    icmp_type=ICMP_ECHOREPLY,
+                    icmp_code=0,
+                    icmp_id=pkt.icmp_id,
+                )
                 self.later(self.send, ns, reply)
                 return
-            self._deliver_note(ns, pkt, "to the socket that sent the original" if pkt.is_icmp_error else "to a socket")
+            self._deliver_note(
+                ns,
+                pkt,
+                "to the socket that sent the original" if pkt.is_icmp_error else "to a socket",
+            )
             return
         if pkt.proto == UDP:
             if ns.listening(UDP, pkt.dst, pkt.dport):
@@ -329,7 +419,9 @@ class Walk:
 
     def icmp_send(self, ns, orig: Packet, itype: int, code: int, dev, ans) -> None:
         """__icmp_send: an ICMP error about orig, from ns, with the source Linux picks."""
-        if orig.proto == ICMP and (orig.is_icmp_error or orig.icmp_type not in (0, 8, 13, 14, 15, 16, 17, 18)):
+        if orig.proto == ICMP and (
+            orig.is_icmp_error or orig.icmp_type not in (0, 8, 13, 14, 15, 16, 17, 18)
+        ):
             return  # no error about an error
         if is_lbcast(orig.dst) or is_multicast(orig.dst):
             return
@@ -340,10 +432,25 @@ class Walk:
         if not local and dev is not None and ns.conf.globals["icmp_errors_use_inbound_ifaddr"]:
             saddr = select_addr(ns, dev, orig.src, RT_SCOPE_LINK)
         tos = (orig.tos & 0x1E) | 0xC0
-        err = Packet(saddr, orig.src, ICMP, ttl=64, tos=tos, length=28 + min(orig.length, 548),
-                     icmp_type=itype, icmp_code=code, inner=orig.copy(mark=0, smac="", dmac=""))
-        name = {ICMP_TIME_EXCEEDED: "time exceeded"}.get(itype, f"destination unreachable (code {code})")
-        if itype in (3, 4, 11, 12) and not (itype == 3 and code == 4) and not self._to_self(ns, orig.src):
+        err = Packet(
+            saddr,
+            orig.src,
+            ICMP,
+            ttl=64,
+            tos=tos,
+            length=28 + min(orig.length, 548),
+            icmp_type=itype,
+            icmp_code=code,
+            inner=orig.copy(mark=0, smac="", dmac=""),
+        )
+        name = {ICMP_TIME_EXCEEDED: "time exceeded"}.get(
+            itype, f"destination unreachable (code {code})"
+        )
+        if (
+            itype in (3, 4, 11, 12)
+            and not (itype == 3 and code == 4)
+            and not self._to_self(ns, orig.src)
+        ):
             # icmpv4_xrlim_allow: net.ipv4.icmp_ratelimit 1 s, burst of 6, per destination
             if not ns.rate_allow(orig.src, 1.0, 6.0):
                 self.note(ns, "icmp", f"ICMP {name} to {fmt(orig.src)} rate limited", orig, SUMMARY)
@@ -369,9 +476,17 @@ class Walk:
         if out is not None and out.notrack:
             self.note(ns, "conntrack", "untracked (raw CT --notrack)", pkt, FULL)
             return Tracked(None, state="UNTRACKED")
+        if not ns.conntrack_active():
+            return Tracked(None, state="INVALID")
         tracked = ns.conntrack.track(pkt)
         if tracked.conn is not None:
-            self.note(ns, "conntrack", f"{tracked.state}{' (reply)' if tracked.direction else ''}", pkt, FULL)
+            self.note(
+                ns,
+                "conntrack",
+                f"{tracked.state}{' (reply)' if tracked.direction else ''}",
+                pkt,
+                FULL,
+            )
         return tracked
 
     def _mark(self, pkt: Packet, out) -> Packet:
@@ -384,7 +499,12 @@ class Walk:
         conn = tracked.conn
         if conn is None:
             return pkt
-        if not conn.confirmed and manip not in conn.nat_done and tracked.direction == ORIGINAL and not tracked.related:
+        if (
+            not conn.confirmed
+            and manip not in conn.nat_done
+            and tracked.direction == ORIGINAL
+            and not tracked.related
+        ):
             verdict, out = self.hook(ns, table, chain, pkt, iif, oif, tracked)
             if verdict == "DROP":
                 self.drop(ns, pkt, f"DROP in {table} {chain}")
@@ -392,22 +512,34 @@ class Walk:
             addr = port = None
             if out is not None and out.nat is not None:
                 addr, port = self._nat_target(ns, pkt, out.nat, iif, oif, ans)
-                self.note(ns, "nat", f"{out.nat.kind} decided: {_nat_text(manip, addr, port)}", pkt, SUMMARY)
+                self.note(
+                    ns,
+                    "nat",
+                    f"{out.nat.kind} decided: {_nat_text(manip, addr, port)}",
+                    pkt,
+                    SUMMARY,
+                )
             ns.conntrack.bind(conn, manip, addr, port)
         before = (pkt.src, pkt.dst, pkt.sport, pkt.dport)
         pkt = ns.conntrack.manip(pkt, tracked, manip)
         after = (pkt.src, pkt.dst, pkt.sport, pkt.dport)
         if before != after:
             what = "source" if (before[0], before[2]) != (after[0], after[2]) else "destination"
-            self.note(ns, "nat", f"{chain}: {what} {_hostport(before, what)} -> {_hostport(after, what)}", pkt, MINIMAL)
+            self.note(
+                ns,
+                "nat",
+                f"{chain}: {what} {_hostport(before, what)} -> {_hostport(after, what)}",
+                pkt,
+                MINIMAL,
+            )
         return pkt
 
     def _nat_target(self, ns, pkt, nat, iif, oif, ans):
         kind = nat.kind
-        addr = nat.min_addr
-        port = nat.min_port
+        addr = nat.addr_min
+        port = nat.port_min
         if kind == "MASQUERADE":
-            nexthop = (ans.gateway if ans is not None and ans.gateway else pkt.dst)
+            nexthop = ans.gateway if ans is not None and ans.gateway else pkt.dst
             addr = select_addr(ns, oif, nexthop, RT_SCOPE_UNIVERSE) if oif is not None else None
         elif kind == "REDIRECT":
             if iif is None or iif is ns.loopback:
@@ -421,10 +553,20 @@ class Walk:
     def _route_note(self, ns, ans, pkt: Packet) -> None:
         res = ans.res
         if res is not None and res.rule is not None:
-            self.note(ns, "rule", f"ip rule {res.rule.pref} chose table {ns.kernel.names.table_n2a(res.table)}", pkt, SUMMARY)
+            self.note(
+                ns,
+                "rule",
+                f"ip rule {res.rule.pref} chose table {ns.kernel.names.table_n2a(res.table)}",
+                pkt,
+                SUMMARY,
+            )
         if res is not None and res.route is not None:
             r = res.route
-            prefix = "default" if r.plen == 0 else (fmt(r.dst) if r.plen == 32 else f"{fmt(r.dst)}/{r.plen}")
+            prefix = (
+                "default"
+                if r.plen == 0
+                else (fmt(r.dst) if r.plen == 32 else f"{fmt(r.dst)}/{r.plen}")
+            )
             kind = {2: "local ", 3: "broadcast "}.get(r.type, "")
             via = f" via {fmt(ans.gateway)}" if ans.gateway else ""
             dev = f" dev {r.dev.name}" if r.dev is not None else ""
@@ -432,17 +574,31 @@ class Walk:
             self.note(ns, "route", f"{kind}{prefix}{via}{dev} (table {table})", pkt, SUMMARY)
 
 
-def _addrtype(ns, addr: int) -> str:
+def _addrtype(ns, addr: int, dev: str | None = None) -> str:
+    """xt_addrtype's view of an address (dev: --limit-iface-in/out)."""
     from .fib import addr_type
 
-    return {1: "UNICAST", 2: "LOCAL", 3: "BROADCAST", 5: "MULTICAST", 6: "BLACKHOLE", 7: "UNREACHABLE", 8: "PROHIBIT"}.get(
-        addr_type(ns, addr), "UNSPEC")
+    link = ns.link(dev) if dev is not None else None
+    return {
+        1: "UNICAST",
+        2: "LOCAL",
+        3: "BROADCAST",
+        5: "MULTICAST",
+        6: "BLACKHOLE",
+        7: "UNREACHABLE",
+        8: "PROHIBIT",
+    }.get(addr_type(ns, addr, dev=link), "UNSPEC")
 
 
 def _step_text(step) -> str:
-    rule = getattr(step, "rule", None) or getattr(step, "text", "")
-    what = getattr(step, "action", "") or getattr(step, "what", "")
-    return f"{rule} ({what})" if what else str(rule)
+    """An iptables walk step: the rule's text (as iptables -S shows it) and what it did."""
+    if step.rule is None:
+        return (
+            step.text or "end of chain, back to the caller"
+            if step.action == "returned"
+            else step.text
+        )
+    return f"rule {step.rule} {step.action}: {step.text}"
 
 
 def _nat_text(manip: str, addr, port) -> str:
@@ -456,4 +612,3 @@ def _hostport(t, what: str) -> str:
     if what == "source":
         return f"{fmt(t[0])}:{t[2]}" if t[2] else fmt(t[0])
     return f"{fmt(t[1])}:{t[3]}" if t[3] else fmt(t[1])
-

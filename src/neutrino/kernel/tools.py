@@ -15,7 +15,23 @@ from dataclasses import dataclass, field
 from .inet import fmt, parse_ipv4
 from .packet import ICMP, ICMP_DEST_UNREACH, ICMP_ECHOREPLY, ICMP_TIME_EXCEEDED, icmp_echo, udp
 
-UNREACH_MARKS = {0: "!N", 1: "!H", 2: "!P", 3: "", 4: "!F", 5: "!S", 6: "!N", 7: "!H", 9: "!X", 10: "!X", 11: "!N", 12: "!H", 13: "!X", 14: "!V", 15: "!C"}
+UNREACH_MARKS = {
+    0: "!N",
+    1: "!H",
+    2: "!P",
+    3: "",
+    4: "!F",
+    5: "!S",
+    6: "!N",
+    7: "!H",
+    9: "!X",
+    10: "!X",
+    11: "!N",
+    12: "!H",
+    13: "!X",
+    14: "!V",
+    15: "!C",
+}
 ANSWERED = 0.0001
 
 
@@ -46,7 +62,9 @@ class TracerouteResult:
     packet_len: int = 60
 
     def text(self) -> str:
-        out = [f"traceroute to {fmt(self.dst)} ({fmt(self.dst)}), {self.max_hops} hops max, {self.packet_len} byte packets"]
+        out = [
+            f"traceroute to {fmt(self.dst)} ({fmt(self.dst)}), {self.max_hops} hops max, {self.packet_len} byte packets"
+        ]
         by_ttl: dict[int, list[Probe]] = {}
         for probe in self.probes:
             by_ttl.setdefault(probe.ttl, []).append(probe)
@@ -69,12 +87,23 @@ class TracerouteResult:
         """Per TTL, the answering address of each probe (None: no answer)."""
         by_ttl: dict[int, list] = {}
         for probe in self.probes:
-            by_ttl.setdefault(probe.ttl, []).append(fmt(probe.answer) if probe.answer is not None else None)
+            by_ttl.setdefault(probe.ttl, []).append(
+                fmt(probe.answer) if probe.answer is not None else None
+            )
         return list(by_ttl.values())
 
 
-def traceroute(kernel, namespace: str, dst, max_hops: int = 30, queries: int = 3, wait: float = 5.0,
-               first_port: int = 33434, sport: int = 47000, src=None) -> TracerouteResult:
+def traceroute(
+    kernel,
+    namespace: str,
+    dst,
+    max_hops: int = 30,
+    queries: int = 3,
+    wait: float = 5.0,
+    first_port: int = 33434,
+    sport: int = 47000,
+    src=None,
+) -> TracerouteResult:
     """Run a UDP traceroute from a namespace of the model."""
     target = _addr(dst)
     result = TracerouteResult(target, max_hops=max_hops, queries=queries)
@@ -86,8 +115,12 @@ def traceroute(kernel, namespace: str, dst, max_hops: int = 30, queries: int = 3
             port = first_port + n
             n += 1
             probe = Probe(ttl, port)
-            trace = kernel.send(namespace, udp(source, target, sport, port, ttl=ttl, length=60))
-            for ns_name, pkt in trace.received:
+            traces = [kernel.send(namespace, udp(source, target, sport, port, ttl=ttl, length=60))]
+            if not _answer(traces, namespace, port, sport):
+                traces += kernel.advance(wait)
+            else:
+                kernel.advance(ANSWERED)
+            for ns_name, pkt in (item for t in traces for item in t.received):
                 if ns_name != namespace or pkt.proto != ICMP or pkt.inner is None:
                     continue
                 inner = pkt.inner
@@ -100,12 +133,25 @@ def traceroute(kernel, namespace: str, dst, max_hops: int = 30, queries: int = 3
                     probe.mark = UNREACH_MARKS.get(pkt.icmp_code, f"!<{pkt.icmp_code}>")
                     probe.final = True
                 break
-            kernel.clock += ANSWERED if probe.answer is not None else wait
             final = final or probe.final
             result.probes.append(probe)
         if final:
             break
     return result
+
+
+def _answer(traces, namespace: str, port: int, sport: int) -> bool:
+    for trace in traces:
+        for ns_name, pkt in trace.received:
+            inner = pkt.inner
+            if (
+                ns_name == namespace
+                and inner is not None
+                and inner.dport == port
+                and inner.sport == sport
+            ):
+                return True
+    return False
 
 
 @dataclass
@@ -120,22 +166,55 @@ class PingResult:
         return self.received > 0
 
 
-def ping(kernel, namespace: str, dst, count: int = 1, ident: int = 4242, interval: float = 1.0, ttl: int = 64) -> PingResult:
-    """Send ICMP echo requests; count the replies and note errors, as ping reports them."""
+def ping(
+    kernel,
+    namespace: str,
+    dst,
+    count: int = 1,
+    ident: int = 4242,
+    interval: float = 1.0,
+    ttl: int = 64,
+    wait: float = 1.0,
+) -> PingResult:
+    """Send ICMP echo requests (`ping -c COUNT -W WAIT`); count replies and note errors."""
     target = _addr(dst)
     result = PingResult(target)
-    for _ in range(count):
+    for i in range(count):
+        if i:
+            kernel.advance(interval)
         result.sent += 1
-        trace = kernel.send(namespace, icmp_echo(0, target, ident=ident, ttl=ttl))
-        for ns_name, pkt in trace.received:
+        traces = [kernel.send(namespace, icmp_echo(0, target, ident=ident, ttl=ttl))]
+        if not _echo_answer(traces, namespace, ident):
+            traces += kernel.advance(wait)
+        else:
+            kernel.advance(ANSWERED)
+        for ns_name, pkt in (item for t in traces for item in t.received):
             if ns_name != namespace or pkt.proto != ICMP:
                 continue
             if pkt.icmp_type == ICMP_ECHOREPLY and pkt.icmp_id == ident:
                 result.received += 1
                 break
             if pkt.inner is not None and pkt.inner.icmp_id == ident:
-                kind = "Time to live exceeded" if pkt.icmp_type == ICMP_TIME_EXCEEDED else "Destination Unreachable"
+                kind = (
+                    "Time to live exceeded"
+                    if pkt.icmp_type == ICMP_TIME_EXCEEDED
+                    else "Destination Unreachable"
+                )
                 result.errors.append(f"From {fmt(pkt.src)}: {kind}")
                 break
-        kernel.clock += interval
     return result
+
+
+def _echo_answer(traces, namespace: str, ident: int) -> bool:
+    for trace in traces:
+        for ns_name, pkt in trace.received:
+            if (
+                ns_name == namespace
+                and pkt.proto == ICMP
+                and (
+                    (pkt.icmp_type == ICMP_ECHOREPLY and pkt.icmp_id == ident)
+                    or (pkt.inner is not None and pkt.inner.icmp_id == ident)
+                )
+            ):
+                return True
+    return False

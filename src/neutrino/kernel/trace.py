@@ -38,9 +38,14 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     outcomes: list[tuple[int, str, str]] = field(default_factory=list)  # (pid, ns, outcome)
     received: list = field(default_factory=list)  # (ns name, Packet) handed to a socket
+    wire: list = field(
+        default_factory=list
+    )  # (ns name, device name, "in"|"out", Packet): what tcpdump would see
     truncated: bool = False
 
-    def add(self, ns: str, kind: str, text: str, level: str = FULL, packet: str = "", pid: int = 0) -> None:
+    def add(
+        self, ns: str, kind: str, text: str, level: str = FULL, packet: str = "", pid: int = 0
+    ) -> None:
         self.steps.append(Step(ns, kind, text, level, packet, pid))
 
     def end(self, pid: int, ns: str, outcome: str) -> None:
@@ -51,6 +56,7 @@ class Trace:
             raise ValueError(f"trace level {level!r}: use one of {', '.join(LEVELS)}")
         lines = []
         current = None
+        shown: dict[int, str] = {}
         for step in self.steps:
             if _RANK[step.level] > _RANK[level]:
                 continue
@@ -61,7 +67,8 @@ class Trace:
                 lines.append(f"{step.ns}")
                 current = step.ns
             lines.append(f"  {step.kind:9} {step.text}")
-            if level == FULL and step.packet:
+            if level == FULL and step.packet and shown.get(step.pid) != step.packet:
+                shown[step.pid] = step.packet
                 lines.append(f"  {'':9}   packet: {step.packet}")
         if self.truncated:
             lines.append("(walk stopped: step limit reached, a loop?)")

@@ -53,9 +53,9 @@ class ModelHost:
                 name, argv = argv[1], argv[2:]
             # RealHost runs one `ip -batch` process per run of lines for one namespace,
             # and iproute2's name caches live as long as the process.
-            if group != name or argv[0] == "sysctl":
+            if group != name or argv[0] in ("sysctl", "iptables"):
                 cache = {}
-            group = None if argv[0] == "sysctl" else name
+            group = None if argv[0] in ("sysctl", "iptables") else name
             ns = self.kernel.netns(name)
             for i, word in enumerate(argv[:-1]):
                 if word == "netns":
@@ -65,6 +65,14 @@ class ModelHost:
                     apply_sysctl(ns, argv[1:])
                     results.append(LineResult("", "", True))
                 except ValueError as exc:
+                    results.append(LineResult("", str(exc), False))
+                continue
+            if argv[0] == "iptables":
+                from ..netfilter import IptablesError
+
+                try:
+                    results.append(LineResult(ns.iptables(argv[1:]), "", True))
+                except IptablesError as exc:
                     results.append(LineResult("", str(exc), False))
                 continue
             try:

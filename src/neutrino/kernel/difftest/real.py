@@ -124,6 +124,29 @@ class RealHost:
         )
         return proc.stderr
 
+    def exec(
+        self, ns: str, argv: list[str], timeout: float = 60.0, **kw
+    ) -> subprocess.CompletedProcess:
+        """Run a program inside one of this host's namespaces."""
+        self.ensure(ns)
+        return subprocess.run(
+            ["ip", "netns", "exec", self.real_name(ns), *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kw,
+        )
+
+    def spawn(self, ns: str, argv: list[str]) -> subprocess.Popen:
+        """Start a program inside a namespace (the caller waits for it or kills it)."""
+        self.ensure(ns)
+        return subprocess.Popen(
+            ["ip", "netns", "exec", self.real_name(ns), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def settle(self) -> None:
         """Wait for linkwatch: Linux updates operational state (and, through it, bridge
         carrier and routes' linkdown flags) up to a second after a carrier change."""
@@ -146,10 +169,10 @@ class RealHost:
             ns = default_ns
             if argv[0] in ("-n", "-netns") and len(argv) >= 2:
                 ns, argv = argv[1], argv[2:]
-            if argv[0] == "sysctl":
+            if argv[0] in ("sysctl", "iptables"):
                 groups.append((ns, [argv]))
                 continue
-            if groups and groups[-1][0] == ns and groups[-1][1][0][0] != "sysctl":
+            if groups and groups[-1][0] == ns and groups[-1][1][0][0] not in ("sysctl", "iptables"):
                 groups[-1][1].append(argv)
             else:
                 groups.append((ns, [argv]))
@@ -164,6 +187,10 @@ class RealHost:
             if lines[0][0] == "sysctl":
                 err = self.sysctl(ns, [w for w in lines[0][1:] if w not in ("-w", "-q")])
                 results.append(LineResult("", err, not err))
+                continue
+            if lines[0][0] == "iptables":
+                proc = self.exec(ns, lines[0])
+                results.append(LineResult(proc.stdout, proc.stderr, proc.returncode == 0))
                 continue
             results.extend(self._batch(ns, lines, json, options))
         return results

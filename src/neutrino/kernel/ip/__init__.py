@@ -5,7 +5,8 @@
 print and its exit status; `run_batch` runs a file the way `ip [-force]
 -batch FILE` does, with one extension: a line may start with `-n NS` to run in
 another namespace, and a line `sysctl -w KEY=VALUE` sets a sysctl there (the
-differential tests use both). Objects: link, address, route, rule, netns.
+differential tests use both), and `iptables ARGS` runs iptables there. Objects:
+link, address, route, rule, neighbour, netns.
 """
 
 import sys
@@ -181,6 +182,7 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
     """do_cmd: find the object by prefix, in iproute2's table order."""
     from .addr import do_addr
     from .link import do_link
+    from .neigh import do_neigh
     from .netns import do_netns
     from .route import do_route
     from .rule import do_rule
@@ -191,6 +193,8 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
         "rule": do_rule,
         "link": do_link,
         "netns": do_netns,
+        "neighbor": do_neigh,
+        "neighbour": do_neigh,
     }
     if not argv:
         raise Exit("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n")
@@ -305,11 +309,14 @@ def run_batch(kernel, text: str, ns, opts: Options, name: str = "-") -> tuple[st
             if argv[0] in ("-n", "-netns", "--netns") and len(argv) >= 2:
                 target = kernel.netns(argv[1])
                 argv = argv[2:]
-            if argv[0] == "sysctl":
+            if argv[0] in ("sysctl", "iptables"):
                 try:
-                    apply_sysctl(target, argv[1:])
-                except (ValueError, KeyError) as exc:
-                    err.append(f"{exc}\nCommand failed {name}:{lineno}\n")
+                    if argv[0] == "sysctl":
+                        apply_sysctl(target, argv[1:])
+                    else:
+                        out.append(target.iptables(argv[1:]))
+                except Exception as exc:  # IptablesError, ValueError: reported like a failed line
+                    err.append(f"{str(exc).rstrip()}\nCommand failed {name}:{lineno}\n")
                     rc = 1
                     if not opts.force:
                         break

@@ -24,9 +24,17 @@ class IptablesError(Exception):
 
 
 class Problem(Exception):
-    """A failure inside the model; `render(prog, line)` gives the tool's stderr."""
+    """A failure inside the model; `render(prog, line)` gives the tool's stderr.
+
+    `line` is set when the failure belongs to a line of an iptables-restore file.
+    """
 
     rc = 1
+    line: int | None = None
+
+    def at(self, line: int) -> "Problem":
+        self.line = line
+        return self
 
     def render(self, prog: str, line: int | None) -> str:
         raise NotImplementedError
@@ -42,6 +50,7 @@ class ParameterProblem(Problem):
         super().__init__(message)
 
     def render(self, prog: str, line: int | None) -> str:
+        line = self.line if self.line is not None else line
         text = f"{prog} v{VERSION} (nf_tables): {self.message}\n"
         if line is not None:
             text += f"Error occurred at line: {line}\n"
@@ -58,6 +67,7 @@ class BadArgument(Problem):
         super().__init__(word)
 
     def render(self, prog: str, line: int | None) -> str:
+        line = self.line if self.line is not None else line
         text = f"Bad argument `{self.word}'\n"
         if line is not None:
             text += f"Error occurred at line: {line}\n"
@@ -70,6 +80,7 @@ class TryHelp(Problem):
     rc = 2
 
     def render(self, prog: str, line: int | None) -> str:
+        line = self.line if self.line is not None else line
         text = f"Error occurred at line: {line}\n" if line is not None else ""
         return text + try_help(prog)
 
@@ -88,36 +99,57 @@ class OtherProblem(Problem):
 
 
 class NftProblem(Problem):
-    """A command the nft backend refused (nft_strerror text), e.g. "Chain already exists" (exit 1)."""
+    """A command the nft backend refused (nft_strerror text), e.g. "Chain already exists" (exit 1).
 
-    def __init__(self, message: str):
+    iptables adds "Run `dmesg' for more information." when the error was
+    EINVAL (`einval`); iptables-restore does not, and names the line.
+    """
+
+    def __init__(self, message: str, einval: bool = False, line: int | None = None):
         self.message = message
+        self.einval = einval
+        self.line = line
         super().__init__(message)
 
     def render(self, prog: str, line: int | None) -> str:
-        if line is not None:
-            return f"{prog}: line {line} failed: {self.message}.\n"
+        where = self.line if self.line is not None else line
+        if where is not None:
+            return f"{prog}: line {where} failed: {self.message}.\n"
+        if self.einval:
+            return f"{prog}: {self.message}. Run `dmesg' for more information.\n"
         return f"{prog}: {self.message}.\n"
 
 
 class KernelProblem(Problem):
-    """The kernel refused a rule at commit (e.g. a target in the wrong hook): exit 4."""
+    """The kernel refused a change at commit (a target in the wrong hook, a busy chain): exit 4.
+
+    `subject` is what iptables names: "rule in chain INPUT" or "chain foo".
+    iptables-restore lists every refused line of the block; iptables the first.
+    """
 
     rc = 4
 
-    def __init__(self, op: str, reason: str, chain: str, line: int | None = None):
-        self.op = op
-        self.reason = reason
-        self.chain = chain
-        self.line = line
-        super().__init__(f"{op} failed ({reason}): rule in chain {chain}")
+    def __init__(self, op: str, reason: str, subject: str, line: int | None = None):
+        self.failures = [(op, reason, subject, line)]
+        super().__init__(f"{op} failed ({reason}): {subject}")
+
+    @property
+    def line(self):
+        return self.failures[0][3]
+
+    @line.setter
+    def line(self, value):
+        op, reason, subject, _ = self.failures[0]
+        self.failures[0] = (op, reason, subject, value)
 
     def render(self, prog: str, line: int | None) -> str:
-        where = self.line if self.line is not None else line
-        body = f"{self.op} failed ({self.reason}): rule in chain {self.chain}"
-        if where is not None:
-            return f"{prog} v{VERSION} (nf_tables): \nline {where}: {body}\n"
-        return f"{prog} v{VERSION} (nf_tables):  {body}\n"
+        if self.failures[0][3] is None:
+            op, reason, subject, _ = self.failures[0]
+            return f"{prog} v{VERSION} (nf_tables):  {op} failed ({reason}): {subject}\n"
+        text = f"{prog} v{VERSION} (nf_tables): \n"
+        for op, reason, subject, where in self.failures:
+            text += f"line {where}: {op} failed ({reason}): {subject}\n"
+        return text
 
 
 class RestoreProblem(Problem):
