@@ -124,9 +124,9 @@ class Conntrack:
     def confirm(self, tracked: Tracked) -> None:
         """The packet made it through its last hook: the connection becomes known."""
         conn = tracked.conn
-        if conn is None:
-            return
-        if tracked.direction == REPLY and not tracked.related:
+        if conn is None or tracked.related:
+            return  # ipv4_confirm leaves RELATED replies alone
+        if tracked.direction == REPLY:
             conn.seen_reply = True
         if conn.confirmed:
             return

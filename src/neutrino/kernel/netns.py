@@ -36,6 +36,7 @@ class Namespace:
         self.conntrack = Conntrack()
         self.netfilter = None  # created by the first iptables command
         self.sockets: set[tuple[int, int, int]] = set()  # (protocol, address or 0, port)
+        self._next_port = 40000  # ephemeral_port() counts from here
         self.peers: dict[
             int, list[float]
         ] = {}  # inet_peer rate limit state: addr -> [tokens, last]
@@ -146,6 +147,15 @@ class Namespace:
         )
 
     # --- sockets and firewall
+    def ephemeral_port(self) -> int:
+        """A local port for a socket bound to port 0 (ip_local_port_range 32768-60999).
+        The kernel picks at random; the model counts up, skipping ports in use."""
+        for _ in range(60999 - 32768 + 1):
+            self._next_port = 32768 + (self._next_port - 32768 + 1) % (60999 - 32768 + 1)
+            if not any(port == self._next_port for _, _, port in self.sockets):
+                return self._next_port
+        raise ValueError("no free local port")
+
     def listen(self, proto: str | int, port: int, addr=None) -> None:
         """Open a listening socket: UDP datagrams and TCP connections to it are delivered
         (instead of port unreachable or a reset)."""

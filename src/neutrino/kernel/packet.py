@@ -4,7 +4,8 @@ A `Packet` is an IPv4 datagram (addresses, protocol, ports or ICMP fields, TTL,
 TOS, length) with, while it crosses a link, its Ethernet addresses; ICMP error
 messages carry the datagram that caused them in `inner`. `ArpMessage` is the
 other kind of frame. The socket-side `mark` is kept on the packet as the kernel
-keeps it on the skb, and never crosses a link.
+keeps it on the skb, and never crosses a link; so does `ct`, the packet's
+conntrack entry, which ICMP errors about the packet inherit (nf_ct_attach).
 """
 
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,8 @@ class Packet:
     smac: str = ""
     dmac: str = ""
     pid: int = field(default_factory=lambda: next(_ids))
+    # the conntrack attachment (skb->_nfct): set by the stack, dropped on the wire
+    ct: object = field(default=None, compare=False, repr=False)
 
     def copy(self, **changes) -> "Packet":
         return replace(self, **changes)

@@ -201,6 +201,7 @@ class Walk:
         tracked = self._track(ns, pkt, "OUTPUT", None, ans.dev)
         if tracked is None:
             return
+        pkt = pkt.copy(ct=tracked)
         verdict, out = self.hook(ns, "mangle", "OUTPUT", pkt, None, ans.dev, tracked)
         if verdict != "ACCEPT":
             return self._filter_verdict(ns, verdict, out, pkt, None, None, "mangle OUTPUT") and None
@@ -253,10 +254,11 @@ class Walk:
     # ------------------------------------------------------------ receiving
     def receive(self, ns, dev, pkt: Packet, to_host: bool = True) -> None:
         """ip_rcv: a datagram arrived on dev (to_host False when sent to another host's MAC)."""
-        pkt = pkt.copy(mark=0)
+        pkt = pkt.copy(mark=0, ct=None)
         tracked = self._track(ns, pkt, "PREROUTING", dev, None)
         if tracked is None:
             return
+        pkt = pkt.copy(ct=tracked)
         verdict, out = self.hook(ns, "mangle", "PREROUTING", pkt, dev, None, tracked)
         if verdict != "ACCEPT":
             self._filter_verdict(ns, verdict, out, pkt, dev, None, "mangle PREROUTING")
@@ -441,7 +443,8 @@ class Walk:
             length=28 + min(orig.length, 548),
             icmp_type=itype,
             icmp_code=code,
-            inner=orig.copy(mark=0, smac="", dmac=""),
+            inner=orig.copy(mark=0, smac="", dmac="", ct=None),
+            ct=_related(orig.ct),
         )
         name = {ICMP_TIME_EXCEEDED: "time exceeded"}.get(
             itype, f"destination unreachable (code {code})"
@@ -476,6 +479,10 @@ class Walk:
         if out is not None and out.notrack:
             self.note(ns, "conntrack", "untracked (raw CT --notrack)", pkt, FULL)
             return Tracked(None, state="UNTRACKED")
+        if pkt.ct is not None:
+            # an ICMP error carrying the connection of the packet it is about
+            self.note(ns, "conntrack", "RELATED (attached from the packet it answers)", pkt, FULL)
+            return pkt.ct
         if not ns.conntrack_active():
             return Tracked(None, state="INVALID")
         tracked = ns.conntrack.track(pkt)
@@ -572,6 +579,14 @@ class Walk:
             dev = f" dev {r.dev.name}" if r.dev is not None else ""
             table = ns.kernel.names.table_n2a(r.table)
             self.note(ns, "route", f"{kind}{prefix}{via}{dev} (table {table})", pkt, SUMMARY)
+
+
+def _related(tracked):
+    """nf_conntrack_attach: an ICMP error about a tracked packet belongs to its
+    connection, RELATED, in the other direction."""
+    if tracked is None or tracked.conn is None:
+        return None
+    return Tracked(tracked.conn, 1 - tracked.direction, "RELATED", related=True)
 
 
 def _addrtype(ns, addr: int, dev: str | None = None) -> str:

@@ -101,10 +101,12 @@ def traceroute(
     queries: int = 3,
     wait: float = 5.0,
     first_port: int = 33434,
-    sport: int = 47000,
+    sport: int | None = None,
     src=None,
 ) -> TracerouteResult:
-    """Run a UDP traceroute from a namespace of the model."""
+    """Run a UDP traceroute from a namespace of the model. Like traceroute's udp
+    method, each probe has its own socket and so its own local port, unless
+    `sport` fixes it (--sport)."""
     target = _addr(dst)
     result = TracerouteResult(target, max_hops=max_hops, queries=queries)
     source = _addr(src) if src is not None else 0
@@ -115,8 +117,9 @@ def traceroute(
             port = first_port + n
             n += 1
             probe = Probe(ttl, port)
-            traces = [kernel.send(namespace, udp(source, target, sport, port, ttl=ttl, length=60))]
-            if not _answer(traces, namespace, port, sport):
+            local = sport if sport is not None else kernel.netns(namespace).ephemeral_port()
+            traces = [kernel.send(namespace, udp(source, target, local, port, ttl=ttl, length=60))]
+            if not _answer(traces, namespace, port, local):
                 traces += kernel.advance(wait)
             else:
                 kernel.advance(ANSWERED)
@@ -124,7 +127,7 @@ def traceroute(
                 if ns_name != namespace or pkt.proto != ICMP or pkt.inner is None:
                     continue
                 inner = pkt.inner
-                if inner.proto != 17 or inner.dport != port or inner.sport != sport:
+                if inner.proto != 17 or inner.dport != port or inner.sport != local:
                     continue
                 if pkt.icmp_type == ICMP_TIME_EXCEEDED:
                     probe.answer = pkt.src

@@ -38,6 +38,8 @@ STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "NEW,ESTABLISHED", "ESTABL
 COMMENTS = ["x", "hello world", "it's", 'a "quoted" word', "", "tab\there", "neutrino:fip"]
 NAT_ADDRS = ["10.0.0.5", "10.0.0.5-10.0.0.9", "192.0.2.1", "203.0.113.7"]
 NAT_PORTS = ["8080", "8080-8090", "1000", "http"]
+IPRANGES = ["10.0.0.1-10.0.0.100", "192.168.0.7", "10.0.0.9-10.0.0.1", "1.2.3-1.2.4", "0x0a.0.0.1-10.0.0.2",
+            "10.0.0.300-10.0.0.4", "10.0.0.1-", "08.1.1.1"]  # fmt: skip
 ADDRTYPES = ["LOCAL", "UNICAST", "BROADCAST", "MULTICAST", "LOCAL,BROADCAST", "local", "ANYCAST"]
 
 
@@ -122,7 +124,7 @@ class Generator:
         out = []
         for _ in range(self.rng.randrange(3)):
             kind = self.pick(["mark", "conntrack", "state", "comment", "multiport", "addrtype",
-                              "mark", "comment"])  # fmt: skip
+                              "mark", "comment", "iprange"])  # fmt: skip
             inv = ["!"] if self.chance(0.15) else []
             if kind == "mark":
                 out += ["-m", "mark", *inv, "--mark", self.pick(MARKS)]
@@ -141,6 +143,9 @@ class Generator:
                     self.pick(["--dports", "--sports", "--ports"]),
                     ports,
                 ]
+            elif kind == "iprange":
+                opt = self.pick(["--src-range", "--dst-range"])
+                out += ["-m", "iprange", *inv, opt, self.pick(IPRANGES)]
             else:
                 opt = self.pick(["--src-type", "--dst-type"])
                 out += ["-m", "addrtype", *inv, opt, self.pick(ADDRTYPES)]

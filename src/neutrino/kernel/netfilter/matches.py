@@ -5,20 +5,22 @@ same messages), prints itself for iptables-save (`save`) and iptables -L
 (`show`), and compiles to a predicate `test(pkt, state) -> bool` used by the
 evaluator; `state` carries what rules may change on the way (the mark).
 Supported: tcp, udp, multiport (in ports.py), icmp, mark, conntrack
-(--ctstate), state, comment, addrtype. Other matches iptables knows are
+(--ctstate), state, comment, addrtype, iprange. Other matches iptables knows are
 refused with a message saying they are not modelled.
 """
 
+from .. import inet
 from . import names
 from .errors import ParameterProblem, Unsupported
 from .options import Extension, Opt, parse_mark_mask, strtoui
 from .ports import Multiport, Tcp, Udp
+from .values import numeric_to_ipaddr
 
 IPPROTO_ICMP = 1
 
 UNMODELLED = frozenset(
     "ah bpf cgroup cluster connbytes connlabel connlimit connmark cpu dccp devgroup dscp ecn "
-    "esp hashlimit helper ipcomp iprange ipvs length limit mac nfacct osf owner physdev "
+    "esp hashlimit helper ipcomp ipvs length limit mac nfacct osf owner physdev "
     "pkttype policy quota rateest realm recent rpfilter sctp set socket statistic string "
     "tcpmss time tos ttl u32".split()
 )
@@ -277,6 +279,66 @@ def save_string(value: str) -> str:
     return f' "{escaped}"'
 
 
+class Iprange(Extension):
+    """libxt_iprange (revision 1): --src-range/--dst-range FROM[-TO], inclusive."""
+
+    NAME = "iprange"
+    OPTS = (Opt("src-range", 0, invert=True), Opt("dst-range", 1, invert=True))
+
+    def __init__(self):
+        super().__init__()
+        self.ranges: dict[str, tuple[int, int, bool]] = {}  # "src"/"dst" -> (low, high, inverted)
+
+    def parse(self, opt, arg, invert, ctx):
+        first, dash, second = arg.partition("-")
+        low = numeric_to_ipaddr(first)
+        if low is None:
+            raise ParameterProblem(f'iprange: Bad value for "--{opt.name}" option: "{first}"')
+        high = low
+        if dash:
+            high = numeric_to_ipaddr(second)
+            if high is None:
+                raise ParameterProblem(f'iprange: Bad value for "--{opt.name}" option: "{second}"')
+        if low > high:
+            ctx.warnings.append(
+                f"xt_iprange: range {inet.fmt(low)}-{inet.fmt(high)} is reversed and will never match\n"
+            )
+        self.ranges[opt.name[:3]] = (low, high, invert)
+
+    def check(self, ctx):
+        if not self.ranges:
+            raise ParameterProblem("iprange match: You must specify `--src-range' or `--dst-range'")
+
+    def _parts(self):
+        for key in ("src", "dst"):
+            if key in self.ranges:
+                low, high, inv = self.ranges[key]
+                yield key, f"{inet.fmt(low)}-{inet.fmt(high)}", inv
+
+    def save(self) -> str:
+        return "".join(
+            f"{' !' if inv else ''} --{key}-range {text}" for key, text, inv in self._parts()
+        )
+
+    def show(self, numeric: bool) -> str:
+        words = {"src": "source", "dst": "destination"}
+        return "".join(
+            f" {words[key]} IP range{' !' if inv else ''} {text}"
+            for key, text, inv in self._parts()
+        )
+
+    def compile(self):
+        src = self.ranges.get("src")
+        dst = self.ranges.get("dst")
+
+        def test(pkt, state):
+            if src is not None and (src[0] <= pkt.src <= src[1]) == src[2]:
+                return False
+            return dst is None or (dst[0] <= pkt.dst <= dst[1]) != dst[2]
+
+        return test
+
+
 class Comment(Extension):
     NAME = "comment"
     OPTS = (Opt("comment", 0, mand=True),)
@@ -441,7 +503,8 @@ class Addrtype(Extension):
 
 
 MATCHES = {
-    cls.NAME: cls for cls in (Tcp, Udp, Icmp, Mark, Conntrack, State, Comment, Multiport, Addrtype)
+    cls.NAME: cls
+    for cls in (Tcp, Udp, Icmp, Mark, Conntrack, State, Comment, Multiport, Addrtype, Iprange)
 }
 
 # Protocols whose match -p loads by itself when an unknown option follows.

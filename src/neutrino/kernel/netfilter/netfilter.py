@@ -65,13 +65,12 @@ class Netfilter:
     def restore_full(self, text: str, noflush: bool = False, counters: bool = False,
                      table: str | None = None) -> tuple[str, str, int]:  # fmt: skip
         """`iptables-restore [--noflush] [--counters] [--table T]` with `text` as input."""
-        self.generation += 1
+        warnings: list[str] = []
         try:
-            restore(self, text, noflush=noflush, counters=counters, table=table)
+            restore(self, text, noflush=noflush, counters=counters, table=table, warnings=warnings)
         except Problem as problem:
-            warnings = "".join(getattr(problem, "warnings", []))
-            return "", warnings + problem.render("iptables-restore", None), problem.rc
-        return "", "", 0
+            return "", "".join(warnings) + problem.render("iptables-restore", None), problem.rc
+        return "", "".join(warnings), 0
 
     def restore(self, text: str, noflush: bool = False, counters: bool = False,
                 table: str | None = None) -> str:  # fmt: skip

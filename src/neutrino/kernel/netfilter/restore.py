@@ -83,8 +83,21 @@ def parse_counters(text: str) -> tuple[int, int] | None:
 
 
 def restore(nf, text: str, noflush: bool = False, counters: bool = False,
-            table: str | None = None) -> None:  # fmt: skip
-    """iptables-restore [--noflush] [--counters] [--table T] < text; raises Problem."""
+            table: str | None = None, warnings: list | None = None) -> None:  # fmt: skip
+    """iptables-restore [--noflush] [--counters] [--table T] < text; raises Problem.
+
+    Warnings printed on the way (by lines parsed before any failure, too) are
+    added to `warnings` and, on failure, carried by the Problem."""
+    collected = warnings if warnings is not None else []
+    try:
+        _restore(nf, text, noflush, counters, table, collected)
+    except Problem as problem:
+        problem.warnings = collected
+        raise
+
+
+def _restore(nf, text: str, noflush: bool, counters: bool, table: str | None,
+             collected: list) -> None:  # fmt: skip
     lines = text.split("\n")
     last = len(lines)
     if lines and lines[-1] == "":
@@ -121,7 +134,7 @@ def restore(nf, text: str, noflush: bool = False, counters: bool = False,
         if raw.startswith(":"):
             block.items.append(chain_line(nf.tables[block.name], raw, number, counters))
             continue
-        cmd = command_line(raw + newline, block.name, counters, number)
+        cmd = command_line(raw + newline, block.name, counters, number, collected)
         if cmd is not None:
             block.items.append((number, "command", cmd))
     if block is not None:
@@ -175,7 +188,7 @@ def rule_counters(line: str, number: int) -> tuple[str, str, str]:
     return pcnt, bcnt, line[close + 1 :]
 
 
-def command_line(raw: str, table: str, counters: bool, number: int):
+def command_line(raw: str, table: str, counters: bool, number: int, collected: list):
     rest = raw
     pcnt = bcnt = None
     if rest.startswith("["):
@@ -188,12 +201,14 @@ def command_line(raw: str, table: str, counters: bool, number: int):
     try:
         cmd = parser.parse()
     except (RestoreSkip, VersionRequest):
+        collected.extend(parser.cmd.warnings)
         return None
     except Problem as problem:
-        problem.warnings = parser.cmd.warnings
+        collected.extend(parser.cmd.warnings)
         if problem.line is None:
             problem.at(number)
         raise
+    collected.extend(parser.cmd.warnings)
     return cmd
 
 
@@ -279,5 +294,7 @@ def invalid_lines(nf, block: Block, noflush: bool, commit_line: int) -> list:
             op = "RULE_REPLACE" if what.command == CMD_REPLACE else "RULE_APPEND"
             if what.command == CMD_INSERT:
                 op = "RULE_INSERT"
-            failures.append((op, broken, f"rule in chain {what.chain}", number))
+            # one report per rule the line made (-s a,b -d c,d makes several)
+            for _ in what.rules[:1] if what.command == CMD_REPLACE else what.rules:
+                failures.append((op, broken, f"rule in chain {what.chain}", number))
     return failures
