@@ -92,3 +92,15 @@ def test_two_uplinks_in_the_model_alone():
         "5001",
         "41001",
     ) in conntrack
+
+
+def test_a_wrong_model_is_caught(real_tools, monkeypatch):
+    """The comparison is not blind: forget that ICMP errors inherit the connection of
+    the packet they answer, and traceroute through a DNAT shows the wrong first hop."""
+    from neutrino.kernel import stack
+
+    monkeypatch.setattr(stack, "_related", lambda tracked: None)
+    sc = generate_scenario(3)
+    assert any("DNAT" in line for line in sc.config)
+    problems = compare_scenario(sc)
+    assert any(p.startswith("traceroute h1 203.0.113.") for p in problems), problems

@@ -8,7 +8,7 @@ keeps it on the skb, and never crosses a link; so does `ct`, the packet's
 conntrack entry, which ICMP errors about the packet inherit (nf_ct_attach).
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import count
 
 from .inet import fmt
@@ -67,7 +67,11 @@ class Packet:
     ct: object = field(default=None, compare=False, repr=False)
 
     def copy(self, **changes) -> "Packet":
-        return replace(self, **changes)
+        """The same packet with some fields changed (packets are never changed in place)."""
+        new = object.__new__(Packet)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
 
     @property
     def is_icmp_error(self) -> bool:

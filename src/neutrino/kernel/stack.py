@@ -115,14 +115,7 @@ class Walk:
         self.queue.append((fn, args))
 
     def note(self, ns, kind: str, text: str, pkt: Packet | None, level: str = FULL) -> None:
-        self.trace.add(
-            ns.name,
-            kind,
-            text,
-            level,
-            pkt.describe() if pkt is not None else "",
-            pkt.pid if pkt else 0,
-        )
+        self.trace.add(ns.name, kind, text, level, pkt, pkt.pid if pkt is not None else 0)
 
     def drop(self, ns, pkt: Packet, why: str) -> None:
         self.note(ns, "drop", f"dropped: {why}", pkt, MINIMAL)

@@ -27,8 +27,12 @@ class Step:
     kind: str  # hook, rule, route, nat, neigh, link, l2, conntrack, deliver, drop, icmp, send, note
     text: str
     level: str = FULL  # the least detailed level that shows this step
-    packet: str = ""  # the packet as it is after the step (summary of headers)
+    packet: object = None  # the Packet as it is after the step (described when rendered)
     pid: int = 0  # which packet of the walk
+
+    @property
+    def packet_text(self) -> str:
+        return self.packet.describe() if self.packet is not None else ""
 
 
 @dataclass
@@ -44,7 +48,7 @@ class Trace:
     truncated: bool = False
 
     def add(
-        self, ns: str, kind: str, text: str, level: str = FULL, packet: str = "", pid: int = 0
+        self, ns: str, kind: str, text: str, level: str = FULL, packet=None, pid: int = 0
     ) -> None:
         self.steps.append(Step(ns, kind, text, level, packet, pid))
 
@@ -67,9 +71,10 @@ class Trace:
                 lines.append(f"{step.ns}")
                 current = step.ns
             lines.append(f"  {step.kind:9} {step.text}")
-            if level == FULL and step.packet and shown.get(step.pid) != step.packet:
-                shown[step.pid] = step.packet
-                lines.append(f"  {'':9}   packet: {step.packet}")
+            text = step.packet_text if level == FULL else ""
+            if text and shown.get(step.pid) != text:
+                shown[step.pid] = text
+                lines.append(f"  {'':9}   packet: {text}")
         if self.truncated:
             lines.append("(walk stopped: step limit reached, a loop?)")
         return "\n".join(lines) + ("\n" if lines else "")
