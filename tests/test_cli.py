@@ -80,7 +80,11 @@ def test_traceroute_on_the_two_uplink_lab_shows_each_uplink():
         "traceroute to 192.0.2.10 (192.0.2.10), 30 hops max, 60 byte packets\n"
         " 1  192.168.0.1\n 2  198.51.100.1\n 3  192.0.2.10\n"
     )
-    assert default.stdout.splitlines()[1:] == [" 1  192.168.0.1", " 2  203.0.113.1", " 3  192.0.2.10"]
+    assert default.stdout.splitlines()[1:] == [
+        " 1  192.168.0.1",
+        " 2  203.0.113.1",
+        " 3  192.0.2.10",
+    ]
 
 
 def test_trace_shows_the_mark_the_rule_and_the_nat():
@@ -88,11 +92,15 @@ def test_trace_shows_the_mark_the_rule_and_the_nat():
     proc = neutrino("trace", "-b", lab, "--from", "lan-a", "--to", "192.0.2.10", "--dport", "53")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "-m iprange --src-range 192.168.0.1-192.168.0.100 -j MARK --set-xmark 0x3/0xffffffff" in out
+    assert (
+        "-m iprange --src-range 192.168.0.1-192.168.0.100 -j MARK --set-xmark 0x3/0xffffffff" in out
+    )
     assert "ip rule 32765 chose table 3" in out
     assert "default via 198.51.100.1 dev eth1 (table 3)" in out
     assert "POSTROUTING: source 192.168.0.50:40000 -> 198.51.100.2:40000" in out
-    minimal = neutrino("trace", "-b", lab, "--from", "lan-b", "--to", "192.0.2.10", "--level", "minimal")
+    minimal = neutrino(
+        "trace", "-b", lab, "--from", "lan-b", "--to", "192.0.2.10", "--level", "minimal"
+    )
     assert "gw: out eth2 via 203.0.113.1" in minimal.stdout
 
 
@@ -100,10 +108,22 @@ def test_trace_refuses_bad_input_with_what_is_allowed():
     lab = str(EXAMPLES / "two-uplinks-lab.ip")
     unknown = neutrino("trace", "-b", lab, "--from", "nowhere", "--to", "192.0.2.10")
     assert unknown.returncode == 1
-    assert "no namespace 'nowhere' in the model (namespaces: gw, isp1, isp2, lan-a, lan-b, server, sw)" in unknown.stderr
+    assert (
+        "no namespace 'nowhere' in the model (namespaces: gw, isp1, isp2, lan-a, lan-b, server, sw)"
+        in unknown.stderr
+    )
     proto = neutrino("trace", "-b", lab, "--from", "lan-a", "--to", "192.0.2.10", "--proto", "sctp")
     assert proto.returncode == 2 and "use one of udp, tcp, icmp" in proto.stderr
     address = neutrino("trace", "-b", lab, "--from", "lan-a", "--to", "192.0.2.300")
     assert address.returncode == 2 and "192.0.2.300" in address.stderr
     missing = neutrino("traceroute", "192.0.2.10", "-b", "/nonexistent.ip", "--from", "lan-a")
     assert missing.returncode == 1 and "cannot read /nonexistent.ip" in missing.stderr
+
+
+def test_demo_plays_every_chapter_and_agrees_with_the_kernel():
+    proc = neutrino("demo")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4. The two-uplink gateway with packets" in proc.stdout
+    assert "route     default via 198.51.100.1 dev eth1 (table 3)" in proc.stdout
+    assert "The kernel printed something else" not in proc.stdout
+    assert "Real packets did something else" not in proc.stdout

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from neutrino.kernel.difftest.topology import Scenario, compare_scenario, generate_scenario
+from neutrino.kernel.difftest.topology import (
+    Scenario,
+    compare_scenario,
+    generate_scenario,
+    two_uplinks_scenario,
+)
 
 SEED = int(os.environ.get("NEUTRINO_TOPO_SEED", "0"))
 TOPOLOGIES = int(os.environ.get("NEUTRINO_TOPOLOGIES", "30"))
@@ -48,22 +53,7 @@ def test_packets_take_the_same_path_as_in_the_kernel(real_tools, index):
 
 
 def two_uplinks() -> Scenario:
-    """The lab example, with what the article promises checked at the server."""
-    lines = [
-        line
-        for line in (EXAMPLES / "two-uplinks-lab.ip").read_text().splitlines()
-        if line and not line.startswith("#")
-    ]
-    sc = Scenario(seed=-1, shape="two uplinks", config=lines)
-    for host, sport in (("lan-a", 41001), ("lan-b", 41002)):
-        sc.actions += [
-            ("traceroute", host, "192.0.2.10"),
-            ("ping", host, "192.0.2.10"),
-            ("udp", host, sport, "192.0.2.10", 5001, "server", "i1"),
-            ("udp", host, sport, "192.0.2.10", 5002, "server", "i2"),
-        ]
-    sc.actions.append(("conntrack", "gw"))
-    return sc
+    return two_uplinks_scenario(EXAMPLES / "two-uplinks-lab.ip")
 
 
 def test_two_uplinks_leave_by_mark_and_source(real_tools):

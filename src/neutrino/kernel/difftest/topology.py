@@ -237,6 +237,27 @@ def generate_scenario(seed: int) -> Scenario:
     return sc
 
 
+def two_uplinks_scenario(path) -> Scenario:
+    """The article's two-uplink gateway (examples/two-uplinks-lab.ip) with what it
+    promises to check: traceroute, ping, and the address each LAN host's datagrams
+    arrive with on each uplink's side of the server; then the gateway's conntrack."""
+    from pathlib import Path
+
+    lines = [
+        line for line in Path(path).read_text().splitlines() if line and not line.startswith("#")
+    ]
+    sc = Scenario(seed=-1, shape="two uplinks", config=lines)
+    for host, sport in (("lan-a", 41001), ("lan-b", 41002)):
+        sc.actions += [
+            ("traceroute", host, "192.0.2.10"),
+            ("ping", host, "192.0.2.10"),
+            ("udp", host, sport, "192.0.2.10", 5001, "server", "i1"),
+            ("udp", host, sport, "192.0.2.10", 5002, "server", "i2"),
+        ]
+    sc.actions.append(("conntrack", "gw"))
+    return sc
+
+
 # ---------------------------------------------------------------- running
 
 
