@@ -13,10 +13,11 @@ translated. `listing()` prints what `conntrack -L` prints.
 from dataclasses import dataclass, field
 
 from .inet import fmt
-from .packet import ICMP, TCP, UDP, Packet
+from .packet import ICMP, TCP, TCP_ACK, TCP_RST, TCP_SYN, UDP, Packet
 
 ICMP_REPLY_TYPE = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 10: 9, 9: 10}
-TIMEOUTS = {UDP: (30, 120), ICMP: (30, 30), TCP: (120, 432000)}
+TIMEOUTS = {UDP: (30, 120), ICMP: (30, 30)}
+TCP_TIMEOUTS = {"SYN_SENT": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
 PROTO_NAMES = {UDP: "udp", TCP: "tcp", ICMP: "icmp"}
 
 ORIGINAL, REPLY = 0, 1
@@ -65,6 +66,8 @@ class Conn:
     dst_nat: bool = False
     nat_done: set = field(default_factory=set)  # {"SRC", "DST"}: NAT decided for that manip
     mark: int = 0
+    tcp_state: str = ""  # TCP only: SYN_SENT, SYN_RECV, ESTABLISHED, CLOSE
+    assured: bool = False  # TCP: the handshake completed
 
     @property
     def original(self) -> Tuple:
@@ -82,7 +85,7 @@ class Tracked:
     conn: Conn | None
     direction: int = ORIGINAL
     state: str = "NEW"  # NEW ESTABLISHED RELATED INVALID UNTRACKED
-    related: bool = False  # an ICMP error about conn
+    related: bool = False  # an ICMP error (or a reset by REJECT) about conn
 
 
 class Conntrack:
@@ -102,11 +105,30 @@ class Conntrack:
         hit = self.by_tuple.get(tup)
         if hit is not None:
             conn, direction = hit
+            if pkt.proto == TCP:
+                _tcp_step(conn, direction, pkt.tcp_flags)
+                if pkt.tcp_flags & TCP_RST and not conn.assured:
+                    # "if only reply is a RST ... delete the conntrack immediately";
+                    # this packet still gets the connection's NAT
+                    self._forget(conn)
             if direction == REPLY:
                 return Tracked(conn, REPLY, "ESTABLISHED")
             return Tracked(conn, ORIGINAL, "ESTABLISHED" if conn.seen_reply else "NEW")
         conn = Conn([tup, tup.invert()])
+        if pkt.proto == TCP:
+            if pkt.tcp_flags & TCP_RST:
+                return Tracked(None, state="INVALID")  # tcp_new: a reset opens nothing
+            # a SYN starts a connection; anything else is picked up mid-stream (tcp_loose)
+            syn = pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+            conn.tcp_state = "SYN_SENT" if syn else "ESTABLISHED"
         return Tracked(conn, ORIGINAL, "NEW")
+
+    def _forget(self, conn: Conn) -> None:
+        for tup in conn.tuples:
+            if self.by_tuple.get(tup, (None,))[0] is conn:
+                del self.by_tuple[tup]
+        if conn in self.order:
+            self.order.remove(conn)
 
     def _error(self, pkt: Packet) -> Tracked:
         inner = pkt.inner
@@ -186,7 +208,7 @@ class Conntrack:
         if not needs:
             return pkt
         other = conn.tuples[1 - direction]
-        if tracked.related:
+        if tracked.related and pkt.inner is not None:
             # the inner header is the other direction's packet: the opposite manip, uninverted
             inner = pkt.inner
             if manip == "DST":
@@ -208,17 +230,40 @@ class Conntrack:
         for conn in self.order:
             o, r = conn.original, conn.reply
             name = PROTO_NAMES.get(o.proto, "unknown")
-            timeout = TIMEOUTS.get(o.proto, (600, 600))[1 if conn.seen_reply else 0]
+            if o.proto == TCP:
+                timeout = TCP_TIMEOUTS[conn.tcp_state]
+            else:
+                timeout = TIMEOUTS.get(o.proto, (600, 600))[1 if conn.seen_reply else 0]
             parts = [f"{name:8} {o.proto} {timeout} "]
             if o.proto == TCP:
-                parts.append("SYN_SENT " if not conn.seen_reply else "ESTABLISHED ")
+                parts.append(f"{conn.tcp_state} ")
             parts.append(_tuple_text(o))
             if not conn.seen_reply:
                 parts.append(" [UNREPLIED]")
             parts.append(" " + _tuple_text(r))
+            if conn.assured:
+                parts.append(" [ASSURED]")
             parts.append(f" mark={conn.mark} use=1")
             lines.append("".join(parts))
         return "".join(line + "\n" for line in lines)
+
+
+def _tcp_step(conn: Conn, direction: int, flags: int) -> None:
+    """The few transitions of nf_conntrack_proto_tcp the model follows."""
+    if flags & TCP_RST:
+        conn.tcp_state = "CLOSE"
+    elif (
+        conn.tcp_state == "SYN_SENT" and direction == REPLY and flags & TCP_SYN and flags & TCP_ACK
+    ):
+        conn.tcp_state = "SYN_RECV"
+    elif (
+        conn.tcp_state == "SYN_RECV"
+        and direction == ORIGINAL
+        and flags & TCP_ACK
+        and not flags & TCP_SYN
+    ):
+        conn.tcp_state = "ESTABLISHED"
+        conn.assured = True
 
 
 def _tuple_text(t: Tuple) -> str:

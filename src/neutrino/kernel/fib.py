@@ -72,6 +72,7 @@ class Flow:
     sport: int = 0
     dport: int = 0
     uid: int = 0
+    anysrc: bool = False  # FLOWI_FLAG_ANYSRC: the source need not be a local address
     # What the kernel's struct fib_result still holds of the last route a table lookup
     # found (its tos), even when that result was later suppressed or the lookup failed.
     res_tos: int = 0
@@ -353,7 +354,7 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
             return _make_output(
                 ns, flow, None, RTN_UNICAST, dev_out, 0, flags, orig_daddr, orig_saddr
             )
-        if find_local_dev(ns, flow.saddr) is None:
+        if not flow.anysrc and find_local_dev(ns, flow.saddr) is None:
             raise LookupError_("ENETUNREACH")
     orig_oif = flow.oif
     if flow.oif:

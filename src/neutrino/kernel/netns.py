@@ -36,6 +36,8 @@ class Namespace:
         self.conntrack = Conntrack()
         self.netfilter = None  # created by the first iptables command
         self.sockets: set[tuple[int, int, int]] = set()  # (protocol, address or 0, port)
+        # TCP connections of this namespace's sockets: (local, lport, remote, rport) -> state
+        self.tcp: dict[tuple[int, int, int, int], str] = {}
         self._next_port = 40000  # ephemeral_port() counts from here
         self.peers: dict[
             int, list[float]

@@ -39,6 +39,16 @@ ICMP_NAMES = {
     (5, 1): "redirect-host",
 }
 
+TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG = 1, 2, 4, 8, 16, 32
+TCP_FLAG_LETTERS = (
+    (TCP_FIN, "F"),
+    (TCP_SYN, "S"),
+    (TCP_RST, "R"),
+    (TCP_PSH, "P"),
+    (TCP_ACK, "."),
+    (TCP_URG, "U"),
+)
+
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 _ids = count(1)
 
@@ -58,6 +68,7 @@ class Packet:
     icmp_type: int | None = None
     icmp_code: int | None = None
     icmp_id: int = 0
+    tcp_flags: int = 0  # TCP only: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32
     inner: "Packet | None" = None
     mark: int = 0
     smac: str = ""
@@ -94,7 +105,10 @@ class Packet:
                 what += f" id {self.icmp_id}"
             return f"{fmt(self.src)} > {fmt(self.dst)}: ICMP {what}, ttl {self.ttl}"
         proto = {TCP: "TCP", UDP: "UDP"}.get(self.proto, f"proto {self.proto}")
-        if self.proto in (TCP, UDP):
+        if self.proto == TCP:
+            flags = "".join(c for bit, c in TCP_FLAG_LETTERS if self.tcp_flags & bit) or "none"
+            return f"{fmt(self.src)}.{self.sport} > {fmt(self.dst)}.{self.dport}: Flags [{flags}], ttl {self.ttl}"
+        if self.proto == UDP:
             return f"{fmt(self.src)}.{self.sport} > {fmt(self.dst)}.{self.dport}: {proto}, ttl {self.ttl}"
         return f"{fmt(self.src)} > {fmt(self.dst)}: {proto}, ttl {self.ttl}"
 
@@ -122,8 +136,9 @@ def udp(src, dst, sport: int, dport: int, **kw) -> Packet:
     return Packet(_addr(src), _addr(dst), UDP, sport=sport, dport=dport, **kw)
 
 
-def tcp(src, dst, sport: int, dport: int, **kw) -> Packet:
-    return Packet(_addr(src), _addr(dst), TCP, sport=sport, dport=dport, **kw)
+def tcp(src, dst, sport: int, dport: int, flags: int = TCP_SYN, **kw) -> Packet:
+    """A TCP segment, by default a SYN (a connection attempt)."""
+    return Packet(_addr(src), _addr(dst), TCP, sport=sport, dport=dport, tcp_flags=flags, **kw)
 
 
 def icmp_echo(src, dst, ident: int = 1, **kw) -> Packet:

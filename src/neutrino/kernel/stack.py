@@ -21,9 +21,16 @@ from collections import deque
 
 from . import l2
 from .conntrack import ORIGINAL, Tracked
-from .consts import RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RTCF_BROADCAST, RTCF_LOCAL, RTN_LOCAL
+from .consts import (
+    RT_SCOPE_LINK,
+    RT_SCOPE_UNIVERSE,
+    RTCF_BROADCAST,
+    RTCF_LOCAL,
+    RTN_LOCAL,
+    RTN_UNICAST,
+)
 from .errors import KernelError
-from .fib import Flow, LookupError_, route_input, route_output, select_addr
+from .fib import Flow, LookupError_, addr_type, route_input, route_output, select_addr
 from .inet import fmt, is_lbcast, is_multicast
 from .packet import (
     HOST_UNREACH,
@@ -37,6 +44,9 @@ from .packet import (
     PORT_UNREACH,
     PROT_UNREACH,
     TCP,
+    TCP_ACK,
+    TCP_RST,
+    TCP_SYN,
     UDP,
     Packet,
 )
@@ -74,6 +84,7 @@ class _View:
         "mark",
         "ct_state",
         "length",
+        "tcp_flags",
     )
 
     def __init__(self, pkt: Packet, iif, oif, ct_state: str):
@@ -87,6 +98,7 @@ class _View:
         self.mark = pkt.mark
         self.ct_state = ct_state
         self.length = pkt.length
+        self.tcp_flags = pkt.tcp_flags if pkt.proto == TCP else None
 
 
 class Walk:
@@ -160,7 +172,7 @@ class Walk:
             kind = out.reject_with or "icmp-port-unreachable"
             if kind == "tcp-reset":
                 if pkt.proto == TCP:
-                    self.send_reset(ns, pkt, iif)
+                    self.send_reset(ns, pkt, iif, by_netfilter=True)
             else:
                 itype, code = REJECT_CODES.get(kind, (3, 3))
                 self.icmp_send(ns, pkt, itype, code, iif, route_input_answer)
@@ -168,8 +180,9 @@ class Walk:
         return False
 
     # ------------------------------------------------------------ sending
-    def send(self, ns, pkt: Packet, oif=None) -> None:
-        """ip_local_out for a packet a socket of ns sends."""
+    def send(self, ns, pkt: Packet, oif=None, anysrc: bool = False) -> None:
+        """ip_local_out for a packet a socket of ns sends (anysrc: netfilter's own
+        packets, which may carry another host's address, as REJECT's resets do)."""
         flow = Flow(
             daddr=pkt.dst,
             saddr=pkt.src,
@@ -179,6 +192,7 @@ class Walk:
             sport=pkt.sport,
             dport=pkt.dport,
             oif=oif.ifindex if oif is not None else 0,
+            anysrc=anysrc,
         )
         try:
             ans = route_output(ns, flow)
@@ -189,6 +203,8 @@ class Walk:
             return
         if not pkt.src:
             pkt = pkt.copy(src=ans.prefsrc)
+        if pkt.proto == TCP and pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN:
+            ns.tcp[(pkt.src, pkt.sport, pkt.dst, pkt.dport)] = "SYN_SENT"  # connect()
         self.note(ns, "send", f"sends {pkt.describe()}", pkt, MINIMAL)
         self._route_note(ns, ans, pkt)
         tracked = self._track(ns, pkt, "OUTPUT", None, ans.dev)
@@ -390,12 +406,7 @@ class Walk:
             self.trace.end(pkt.pid, ns.name, "port unreachable")
             return
         if pkt.proto == TCP:
-            if ns.listening(TCP, pkt.dst, pkt.dport):
-                self._deliver_note(ns, pkt, f"to the TCP socket on port {pkt.dport}")
-                return
-            self.note(ns, "deliver", f"no TCP socket on port {pkt.dport}: reset", pkt, SUMMARY)
-            self.send_reset(ns, pkt, dev)
-            self.trace.end(pkt.pid, ns.name, "reset")
+            self._tcp_deliver(ns, dev, pkt)
             return
         self.note(ns, "deliver", f"no handler for protocol {pkt.proto}", pkt, SUMMARY)
         self.icmp_send(ns, pkt, ICMP_DEST_UNREACH, PROT_UNREACH, dev, ans)
@@ -407,10 +418,62 @@ class Walk:
         self.trace.received.append((ns.name, pkt))
 
     # ------------------------------------------------------------ replies and errors
-    def send_reset(self, ns, pkt: Packet, dev) -> None:
-        """tcp_v4_send_reset: a RST from the address the segment was sent to."""
-        rst = Packet(pkt.dst, pkt.src, TCP, sport=pkt.dport, dport=pkt.sport, ttl=64, length=40)
-        self.later(self.send, ns, rst)
+    def _tcp_deliver(self, ns, dev, pkt: Packet) -> None:
+        """tcp_v4_rcv, for the handshake: a SYN to a listening socket gets SYN-ACK, a
+        SYN-ACK for a connecting socket gets the final ACK, an ACK completes the
+        listener's side; a reset goes to its socket and is never answered; a segment
+        no socket wants gets a reset."""
+        flags = pkt.tcp_flags
+        key = (pkt.dst, pkt.dport, pkt.src, pkt.sport)
+        state = ns.tcp.get(key)
+        if flags & TCP_RST:
+            if state is not None:
+                del ns.tcp[key]
+                self._deliver_note(ns, pkt, "to the connecting socket (a reset: refused)")
+            else:
+                self.note(ns, "deliver", "a reset no socket waits for: ignored", pkt, SUMMARY)
+                self.trace.end(pkt.pid, ns.name, "ignored")
+            return
+        syn, ack = bool(flags & TCP_SYN), bool(flags & TCP_ACK)
+        if syn and not ack and state is None and ns.listening(TCP, pkt.dst, pkt.dport):
+            ns.tcp[key] = "SYN_RECV"
+            self._deliver_note(ns, pkt, f"to the TCP socket listening on port {pkt.dport}: SYN-ACK")
+            self.later(self.send, ns, _segment(pkt, TCP_SYN | TCP_ACK))
+            return
+        if syn and ack and state == "SYN_SENT":
+            ns.tcp[key] = "ESTABLISHED"
+            self._deliver_note(ns, pkt, "to the connecting socket: connected, ACK")
+            self.later(self.send, ns, _segment(pkt, TCP_ACK))
+            return
+        if state is not None and not syn:
+            ns.tcp[key] = "ESTABLISHED"
+            self._deliver_note(ns, pkt, f"to the TCP connection on port {pkt.dport}")
+            return
+        self.note(ns, "deliver", f"no TCP socket for port {pkt.dport}: reset", pkt, SUMMARY)
+        self.send_reset(ns, pkt, dev)
+        self.trace.end(pkt.pid, ns.name, "reset")
+
+    def send_reset(self, ns, pkt: Packet, dev, by_netfilter: bool = False) -> None:
+        """tcp_v4_send_reset (or REJECT's nf_send_reset, by_netfilter): a reset from the
+        address the segment was sent to; RST|ACK for a segment without ACK, else a bare
+        RST. Never for a reset."""
+        if pkt.tcp_flags & TCP_RST:
+            return
+        flags = TCP_RST if pkt.tcp_flags & TCP_ACK else TCP_RST | TCP_ACK
+        rst = Packet(
+            pkt.dst,
+            pkt.src,
+            TCP,
+            sport=pkt.dport,
+            dport=pkt.sport,
+            ttl=64,
+            length=40,
+            tcp_flags=flags,
+            ct=_related(pkt.ct) if by_netfilter else None,  # nf_send_reset attaches it too
+        )
+        # ip_route_me_harder: another host's unicast address may be the source
+        anysrc = by_netfilter and addr_type(ns, pkt.dst) in (RTN_LOCAL, RTN_UNICAST)
+        self.later(self.send, ns, rst, None, anysrc)
 
     def icmp_send(self, ns, orig: Packet, itype: int, code: int, dev, ans) -> None:
         """__icmp_send: an ICMP error about orig, from ns, with the source Linux picks."""
@@ -574,9 +637,16 @@ class Walk:
             self.note(ns, "route", f"{kind}{prefix}{via}{dev} (table {table})", pkt, SUMMARY)
 
 
+def _segment(pkt: Packet, flags: int) -> Packet:
+    """The answer to a TCP segment, from the address and port it was sent to."""
+    return Packet(
+        pkt.dst, pkt.src, TCP, sport=pkt.dport, dport=pkt.sport, ttl=64, length=60, tcp_flags=flags
+    )
+
+
 def _related(tracked):
-    """nf_conntrack_attach: an ICMP error about a tracked packet belongs to its
-    connection, RELATED, in the other direction."""
+    """nf_conntrack_attach: an ICMP error (or REJECT's reset) about a tracked packet
+    belongs to its connection, RELATED, in the other direction."""
     if tracked is None or tracked.conn is None:
         return None
     return Tracked(tracked.conn, 1 - tracked.direction, "RELATED", related=True)

@@ -88,6 +88,7 @@ class RealHost:
     def __init__(self, tag: str = "nt", rt_tables: str = ""):
         self.prefix = f"{tag}{os.getpid()}x{next(_counter)}"
         self.made: list[str] = []
+        self.spawned: list = []  # processes started by spawn(), stopped by close()
         self.rt_tables_file = None
         if rt_tables:
             # iproute2 reads /etc/iproute2/rt_tables; give it ours in a private mount namespace.
@@ -138,14 +139,16 @@ class RealHost:
         )
 
     def spawn(self, ns: str, argv: list[str]) -> subprocess.Popen:
-        """Start a program inside a namespace (the caller waits for it or kills it)."""
+        """Start a program inside a namespace; close() stops it (by its PID) if it still runs."""
         self.ensure(ns)
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             ["ip", "netns", "exec", self.real_name(ns), *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.spawned.append(proc)
+        return proc
 
     def settle(self) -> None:
         """Wait for linkwatch: Linux updates operational state (and, through it, bridge
@@ -153,6 +156,11 @@ class RealHost:
         time.sleep(LINKWATCH_DELAY)
 
     def close(self) -> None:
+        for proc in self.spawned:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        self.spawned.clear()
         for real in reversed(self.made):
             subprocess.run(["ip", "netns", "del", real], capture_output=True)
         self.made.clear()

@@ -25,6 +25,23 @@ from .real import RealHost
 
 WAIT = 0.3  # traceroute -w and ping -W granularity, seconds
 UDP_BASE = 5000
+TCP_BASE = 6000
+CONNECT_WAIT = 0.8  # seconds a TCP connect waits (less than the first SYN retransmit)
+LISTEN = (
+    "import socket,sys,time;s=socket.socket();s.setsockopt(1,2,1);s.bind(('',int(sys.argv[1])));"
+    "s.listen(8);print('ready',flush=True);time.sleep(120)"
+)
+CONNECT = (
+    "import socket,sys,time,errno;s=socket.socket();s.setsockopt(1,2,1);s.bind(('',int(sys.argv[1])));"
+    f"s.settimeout({CONNECT_WAIT})\n"
+    "try:\n s.connect((sys.argv[2],int(sys.argv[3])));r='connected'\n"
+    "except socket.timeout:\n r='timeout';s.close()\n"
+    "except OSError as e:\n r=errno.errorcode.get(e.errno,str(e.errno))\n"
+    "print(r,flush=True);time.sleep(120)"
+)
+# errno of a failed connect() for ICMP destination unreachable codes (icmp_err_convert)
+UNREACH_ERRNO = {0: "ENETUNREACH", 1: "EHOSTUNREACH", 2: "ENOPROTOOPT", 3: "ECONNREFUSED",
+                 9: "ENETUNREACH", 10: "EHOSTUNREACH", 13: "EHOSTUNREACH"}  # fmt: skip
 TIMES = re.compile(r"  \d+\.\d+ ms")
 
 
@@ -81,6 +98,12 @@ def _action_shell(action: tuple) -> str:
             f"ip netns exec {cap_ns} timeout 3 tcpdump -n -l -c 1 -i {cap_dev} 'udp and dst port {dport}' & "
             f"sleep 0.5; {run} {send}; wait"
         )
+    if kind == "tcp":
+        _, ns, sport, dst, dport, listening = action
+        listen = (
+            f'ip netns exec h2 python3 -c "{LISTEN}" {dport} & sleep 0.5; ' if listening else ""
+        )
+        return f'{listen}{run} python3 -c "{CONNECT}" {sport} {dst} {dport} &  sleep 1.5'
     return f"{run} conntrack -L"
 
 
@@ -232,6 +255,19 @@ def generate_scenario(seed: int) -> Scenario:
             "i" + ("3" if shape == "diamond" else str(len(names) - 2)),
         )
     )
+    if r.random() < 0.6:
+        tport = TCP_BASE + r.randint(0, 999)
+        listening = r.random() < 0.6
+        target = r.choice([h2_addr] + ([vip] if vip else []))
+        if r.random() < 0.3:
+            where = r.choice(routers)
+            sc.config.append(
+                f"-n {where} iptables -A FORWARD -p tcp --dport {tport} -j REJECT --reject-with tcp-reset"
+            )
+        sc.actions.append(("tcp", "h1", 42000 + r.randint(0, 999), target, tport, listening))
+    if shape == "diamond" and r.random() < 0.5:
+        # replies may come back by the other branch: strict or loose reverse path filter
+        sc.config.append(f"-n r1 sysctl -w net.ipv4.conf.all.rp_filter={r.choice([1, 2])}")
     for router in routers:
         sc.actions.append(("conntrack", router))
     return sc
@@ -302,6 +338,13 @@ def run_real(sc: Scenario, host: RealHost) -> tuple[list, list]:
                 dump.kill()
                 out, _ = dump.communicate()
             results.append(_tcpdump_endpoints(out))
+        elif kind == "tcp":
+            _, ns, sport, dst, dport, listening = action
+            if listening:
+                server = host.spawn("h2", ["python3", "-c", LISTEN, str(dport)])
+                server.stdout.readline()
+            client = host.spawn(ns, ["python3", "-c", CONNECT, str(sport), dst, str(dport)])
+            results.append(client.stdout.readline().strip())
         elif kind == "conntrack":
             _, ns = action
             proc = host.exec(ns, ["conntrack", "-L"])
@@ -323,18 +366,21 @@ def _tcpdump_endpoints(out: str):
 
 
 def _conntrack_udp(text: str) -> list:
-    """Our probes' UDP entries of conntrack -L, as (orig src, dst, sport, dport, reply src, dst, sport, dport)."""
+    """Our probes' entries of conntrack -L: UDP ones as (orig src, dst, sport, dport, reply
+    src, dst, sport, dport), TCP ones as ("tcp", state, and the same eight)."""
     entries = []
     for line in text.splitlines():
-        if not line.startswith("udp"):
+        words = line.split()
+        if not words or words[0] not in ("udp", "tcp"):
             continue
         fields = re.findall(r"(src|dst|sport|dport)=(\S+)", line)
         if len(fields) < 8:
             continue
         values = tuple(v for _, v in fields[:8])
-        if not UDP_BASE <= int(values[3]) < UDP_BASE + 1000:
+        base = UDP_BASE if words[0] == "udp" else TCP_BASE
+        if not base <= int(values[3]) < base + 1000:
             continue
-        entries.append(values)
+        entries.append(values if words[0] == "udp" else ("tcp", words[3], *values))
     return sorted(entries)
 
 
@@ -367,11 +413,57 @@ def run_model(sc: Scenario, kernel=None) -> tuple[list, list]:
                     seen = (fmt(pkt.src), str(pkt.sport), fmt(pkt.dst), str(pkt.dport))
                     break
             results.append(seen)
+        elif kind == "tcp":
+            results.append(_model_connect(k, *action[1:]))
         elif kind == "conntrack":
             _, ns = action
             results.append(_conntrack_udp(k.netns(ns).conntrack.listing()))
     _ = Kernel
     return config, results
+
+
+def _model_connect(k, ns: str, sport: int, dst: str, dport: int, listening: bool) -> str:
+    """connect() in the model: what the CONNECT script prints."""
+    from ..packet import tcp as tcp_packet
+
+    if listening:
+        k.netns("h2").listen("tcp", dport)
+    traces = [k.send(ns, tcp_packet(0, dst, sport, dport))]
+    answer = _connect_answer(traces, ns, sport)
+    if answer is None:
+        traces += k.advance(CONNECT_WAIT)
+        answer = _connect_answer(traces, ns, sport)
+    else:
+        k.advance(0.001)
+    sockets = k.netns(ns).tcp
+    for key in [key for key in sockets if key[1] == sport and sockets[key] == "SYN_SENT"]:
+        del sockets[key]  # the socket is closed: timed out, refused or unreachable
+    return answer or "timeout"
+
+
+def _connect_answer(traces, ns: str, sport: int) -> str | None:
+    from ..packet import ICMP, ICMP_TIME_EXCEEDED, TCP, TCP_ACK, TCP_RST, TCP_SYN
+
+    for trace in traces:
+        for where, pkt in trace.received:
+            if where != ns:
+                continue
+            if pkt.proto == TCP and pkt.dport == sport:
+                if pkt.tcp_flags & TCP_RST:
+                    return "ECONNREFUSED"
+                if pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK:
+                    return "connected"
+            inner = pkt.inner
+            if (
+                pkt.proto == ICMP
+                and inner is not None
+                and inner.proto == TCP
+                and inner.sport == sport
+            ):
+                if pkt.icmp_type == ICMP_TIME_EXCEEDED:
+                    return "EHOSTUNREACH"
+                return UNREACH_ERRNO.get(pkt.icmp_code, f"icmp code {pkt.icmp_code}")
+    return None
 
 
 def compare_scenario(sc: Scenario) -> list[str]:
