@@ -238,3 +238,26 @@ def test_a_forwarding_loop_ends_by_ttl():
     trace = k.send("h1", udp(0, "198.51.100.1", 40000, 9, ttl=64))
     assert any("TTL expires" in s.text for s in trace.steps)
     assert not trace.truncated
+
+
+def test_ip_neigh_answers_like_iproute2_and_the_kernel():
+    from neutrino.kernel.errors import IpError
+
+    k = build(CHAIN)
+    h1 = k.netns("h1")
+    with pytest.raises(IpError) as err:  # a valid state needs a link-layer address...
+        h1.ip("neigh add 10.0.1.9 dev e0 nud noarp")
+    assert (err.value.returncode, str(err.value)) == (2, "Error: No link layer address given.\n")
+    assert h1.ip("neigh show nud all") == "10.0.1.9 dev e0 \n"  # ...and leaves a NONE entry
+    with pytest.raises(IpError) as err:
+        h1.ip("neigh add 10.0.1.8 lladdr zz dev e0")
+    assert (err.value.returncode, str(err.value)) == (1, '"zz" is invalid lladdr.\n')
+    with pytest.raises(IpError) as err:
+        h1.ip("neigh flush")
+    assert str(err.value) == "Flush requires arguments.\n"
+    h1.ip("neigh add 10.0.1.7 lladdr 02:00:00:00:00:07 dev e0")
+    h1.ip("neigh flush dev e0")  # PERMANENT entries stay unless asked for
+    assert h1.ip("neigh show") == "10.0.1.7 dev e0 lladdr 02:00:00:00:00:07 PERMANENT \n"
+    ping(k, "h1", "10.0.1.2")  # to itself, through lo
+    assert "0.0.0.0 dev lo lladdr 00:00:00:00:00:00 NOARP \n" in h1.ip("neigh show nud all")
+    assert "NOARP" not in h1.ip("neigh show")

@@ -12,6 +12,7 @@ neigh_carrier_down do.
 from dataclasses import dataclass, field
 
 NUD = {
+    "NONE": 0x00,
     "INCOMPLETE": 0x01,
     "REACHABLE": 0x02,
     "STALE": 0x04,

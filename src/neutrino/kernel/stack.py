@@ -254,6 +254,9 @@ class Walk:
             return
         ns.conntrack.confirm(tracked)
         if ans.flags & RTCF_LOCAL and ans.dev is ns.loopback:
+            if ns.neigh.get(ns.loopback, 0) is None:
+                # loopback neighbours are keyed 0.0.0.0 and never resolved (arp_constructor)
+                ns.neigh.set(ns.loopback, 0, ns.loopback.mac, "NOARP")
             self.note(ns, "link", "loops back through lo", pkt, MINIMAL)
             self.later(self.local_in, ns, ns.loopback, pkt, tracked, ans)
             return

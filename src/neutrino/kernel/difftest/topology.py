@@ -98,6 +98,8 @@ def _action_shell(action: tuple) -> str:
             f"ip netns exec {cap_ns} timeout 3 tcpdump -n -l -c 1 -i {cap_dev} 'udp and dst port {dport}' & "
             f"sleep 0.5; {run} {send}; wait"
         )
+    if kind == "neigh":
+        return f"ip -n {ns} neigh show nud all"
     if kind == "tcp":
         _, ns, sport, dst, dport, listening = action
         listen = (
@@ -270,6 +272,8 @@ def generate_scenario(seed: int) -> Scenario:
         sc.config.append(f"-n r1 sysctl -w net.ipv4.conf.all.rp_filter={r.choice([1, 2])}")
     for router in routers:
         sc.actions.append(("conntrack", router))
+    for ns in ("h1", *routers):
+        sc.actions.append(("neigh", ns))
     return sc
 
 
@@ -349,6 +353,10 @@ def run_real(sc: Scenario, host: RealHost) -> tuple[list, list]:
             _, ns = action
             proc = host.exec(ns, ["conntrack", "-L"])
             results.append(_conntrack_udp(proc.stdout))
+        elif kind == "neigh":
+            _, ns = action
+            proc = host.exec(ns, ["ip", "neigh", "show", "nud", "all"])
+            results.append(_neighbours(proc.stdout))
     return config, results
 
 
@@ -381,6 +389,22 @@ def _conntrack_udp(text: str) -> list:
         if not base <= int(values[3]) < base + 1000:
             continue
         entries.append(values if words[0] == "udp" else ("tcp", words[3], *values))
+    return sorted(entries)
+
+
+def _neighbours(text: str) -> list:
+    """IPv4 entries of `ip neigh show nud all` as (address, device, state). MACs differ
+    between the two sides and are left out; the states a resolved entry moves through
+    on its timers (REACHABLE, STALE, DELAY, PROBE) count as one."""
+    entries = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or ":" in words[0]:
+            continue
+        state = words[-1] if words[-1].isupper() else "NONE"
+        if state in ("REACHABLE", "STALE", "DELAY", "PROBE"):
+            state = "RESOLVED"
+        entries.append((words[0], words[2], state))
     return sorted(entries)
 
 
@@ -418,6 +442,9 @@ def run_model(sc: Scenario, kernel=None) -> tuple[list, list]:
         elif kind == "conntrack":
             _, ns = action
             results.append(_conntrack_udp(k.netns(ns).conntrack.listing()))
+        elif kind == "neigh":
+            _, ns = action
+            results.append(_neighbours(k.netns(ns).ip("neigh show nud all")))
     _ = Kernel
     return config, results
 

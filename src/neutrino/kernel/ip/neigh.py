@@ -2,7 +2,7 @@
 
 from ..errors import KernelError
 from ..inet import fmt, in_subnet
-from ..neigh import NUD
+from ..neigh import NUD, VALID
 from .args import Args, Exit, Fail, get_addr, get_prefix, matches, netlink_fail
 
 USAGE = "Usage: ip neigh { add | del | change | replace | show | flush } ...\n"
@@ -40,6 +40,22 @@ def _mac(value: str) -> str | None:
         return None
 
 
+def _nud(value: str) -> str | None:
+    """nud_state_a2n: a state name (some by prefix, as iproute2 reads them) or number."""
+    for name, by_prefix in (("permanent", True), ("reachable", True), ("noarp", False),
+                            ("none", False), ("stale", False), ("incomplete", False),
+                            ("delay", False), ("probe", False), ("failed", True)):  # fmt: skip
+        if matches(value, name) if by_prefix else value == name:
+            return name.upper()
+    try:
+        number = int(value, 0)
+    except ValueError:
+        return None
+    if number >= 0x100 or number & (number - 1):
+        return None
+    return next((name for name, bit in NUD.items() if bit == number), None)
+
+
 def _parse(ctx, args: Args):
     addr = dev = mac = None
     state = "PERMANENT"
@@ -49,12 +65,11 @@ def _parse(ctx, args: Args):
             value = args.next()
             mac = _mac(value)
             if mac is None:
-                raise Exit(f'"{value}" is invalid lladdr.\n')
+                raise Fail(f'"{value}" is invalid lladdr.\n', 1)
         elif word == "nud":
-            value = args.next().upper()
-            if value not in NUD or value == "INCOMPLETE":
+            state = _nud(args.next())
+            if state is None:
                 raise Exit(f'Error: argument "{args.cur}" is wrong: nud state is bad\n')
-            state = value
         elif word == "dev":
             dev = args.next()
         elif word in ("proxy", "router", "extern_learn", "protocol", "use", "managed"):
@@ -70,6 +85,8 @@ def _parse(ctx, args: Args):
 
 
 def modify(ctx, args: Args, create: bool, replace: bool) -> None:
+    """neigh_add and __neigh_update: a new entry starts as NONE; a valid state needs a
+    link-layer address, given or already known (else the NONE entry stays behind)."""
     addr, dev_name, mac, state = _parse(ctx, args)
     if dev_name is None or addr is None:
         raise Fail("Device and destination are required arguments.\n", 255)
@@ -77,17 +94,19 @@ def modify(ctx, args: Args, create: bool, replace: bool) -> None:
     if dev is None:
         raise Fail(f'Cannot find device "{dev_name}"\n', 1)
     table = ctx.ns.neigh
-    existing = table.get(dev, addr)
+    entry = table.get(dev, addr)
     try:
-        if existing is not None and create and not replace:
+        if entry is not None and create and not replace:
             raise KernelError("EEXIST")
-        if existing is None and not create:
+        if entry is None and not create:
             raise KernelError("ENOENT")
-        if mac is None and state not in ("NOARP", "FAILED") and existing is None:
-            raise KernelError("EINVAL")
+        if entry is None:
+            entry = table.set(dev, addr, None, "NONE")
+        if state in VALID and mac is None and not entry.valid:
+            raise KernelError("EINVAL", "No link layer address given")
     except KernelError as err:
         raise netlink_fail(err) from None
-    table.set(dev, addr, mac, state)
+    table.set(dev, addr, mac if state in VALID else None, state)
 
 
 def delete(ctx, args: Args) -> None:
@@ -101,10 +120,18 @@ def delete(ctx, args: Args) -> None:
         raise netlink_fail(KernelError("ENOENT"))
 
 
+ANY_NONE = 0x100  # the filter bit iproute2 uses for entries in state NONE
+
+
 def show(ctx, args: Args, flush: bool) -> None:
+    """do_show_or_flush, with iproute2's state filter (NOARP hidden unless asked for;
+    a flush leaves PERMANENT and NOARP entries unless told otherwise)."""
+    if flush and not args:
+        raise Fail("Flush requires arguments.\n", 1)
     dev = None
     prefix = None
-    states = 0xFF & ~NUD["NOARP"]
+    states = ~(NUD["PERMANENT"] | NUD["NOARP"]) if flush else 0xFF & ~NUD["NOARP"]
+    given = False
     while args:
         word = args.cur
         if word == "dev":
@@ -113,13 +140,17 @@ def show(ctx, args: Args, flush: bool) -> None:
             if dev is None:
                 raise Fail(f'Cannot find device "{name}"\n', 1)
         elif word == "nud":
-            value = args.next().upper()
-            if value == "ALL":
-                states = 0xFF
-            elif value in NUD:
-                states = NUD[value] if states == 0xFF & ~NUD["NOARP"] else states | NUD[value]
+            value = args.next()
+            if not given:
+                given, states = True, 0
+            name = _nud(value)
+            if name is None:
+                if value != "all":
+                    raise Exit(f'Error: argument "{value}" is wrong: nud state is bad\n')
+                bits = ~0 & ~NUD["NOARP"] if flush else ~0
             else:
-                raise Exit(f'Error: argument "{args.cur}" is wrong: nud state is bad\n')
+                bits = NUD[name] or ANY_NONE
+            states |= bits
         else:
             if word == "to":
                 word = args.next()
@@ -129,13 +160,12 @@ def show(ctx, args: Args, flush: bool) -> None:
         e
         for e in ctx.ns.neigh.all()
         if (dev is None or e.dev is dev)
-        and NUD[e.state] & states
+        and (NUD[e.state] & states or (not NUD[e.state] and states & ANY_NONE))
         and (prefix is None or not prefix.plen or in_subnet(e.addr, prefix.addr, prefix.plen))
     ]
     if flush:
         for e in entries:
-            if e.state != "PERMANENT":
-                ctx.ns.neigh.delete(e.dev, e.addr)
+            ctx.ns.neigh.delete(e.dev, e.addr)
         return
     p = ctx.printer
     p.new_json_obj()
@@ -145,12 +175,13 @@ def show(ctx, args: Args, flush: bool) -> None:
         if dev is None:
             p.fp("dev ")
             p.string("dev", f"{e.dev.name} ", e.dev.name)
-        if e.mac is not None:
+        if e.mac is not None and e.valid:  # NDA_LLADDR only for valid states
             p.fp("lladdr ")
             p.string("lladdr", f"{e.mac} ", e.mac)
-        p.open_array("state")
-        p.string(None, f"{e.state} ", e.state)
-        p.close_array()
+        if NUD[e.state]:
+            p.open_array("state")
+            p.string(None, f"{e.state} ", e.state)
+            p.close_array()
         p.fp("\n")
         p.close_object()
     p.delete_json_obj()
