@@ -183,17 +183,7 @@ class Walk:
     def send(self, ns, pkt: Packet, oif=None, anysrc: bool = False) -> None:
         """ip_local_out for a packet a socket of ns sends (anysrc: netfilter's own
         packets, which may carry another host's address, as REJECT's resets do)."""
-        flow = Flow(
-            daddr=pkt.dst,
-            saddr=pkt.src,
-            mark=pkt.mark,
-            tos=pkt.tos & 0xFC,
-            proto=pkt.proto,
-            sport=pkt.sport,
-            dport=pkt.dport,
-            oif=oif.ifindex if oif is not None else 0,
-            anysrc=anysrc,
-        )
+        flow = _flow(pkt, oif=oif.ifindex if oif is not None else 0, anysrc=anysrc)
         try:
             ans = route_output(ns, flow)
         except (LookupError_, KernelError) as err:
@@ -223,15 +213,7 @@ class Walk:
         if not self._filter_verdict(ns, verdict, out, pkt, None, None, "filter OUTPUT"):
             return
         if pkt.dst != old_dst or pkt.mark != old_mark:
-            flow = Flow(
-                daddr=pkt.dst,
-                saddr=pkt.src,
-                mark=pkt.mark,
-                tos=pkt.tos & 0xFC,
-                proto=pkt.proto,
-                sport=pkt.sport,
-                dport=pkt.dport,
-            )
+            flow = _flow(pkt)
             try:
                 ans = route_output(ns, flow)
             except (LookupError_, KernelError) as err:
@@ -279,15 +261,7 @@ class Walk:
         pkt = self._nat(ns, pkt, tracked, "nat", "PREROUTING", "DST", dev, None, None)
         if pkt is None:
             return
-        flow = Flow(
-            daddr=pkt.dst,
-            saddr=pkt.src,
-            mark=pkt.mark,
-            tos=pkt.tos & 0xFC,
-            proto=pkt.proto,
-            sport=pkt.sport,
-            dport=pkt.dport,
-        )
+        flow = _flow(pkt)
         try:
             ans = route_input(ns, flow, dev)
         except LookupError_ as err:
@@ -638,6 +612,12 @@ class Walk:
             dev = f" dev {r.dev.name}" if r.dev is not None else ""
             table = ns.kernel.names.table_n2a(r.table)
             self.note(ns, "route", f"{kind}{prefix}{via}{dev} (table {table})", pkt, SUMMARY)
+
+
+def _flow(pkt: Packet, **extra) -> Flow:
+    """The flow key of a packet for a route lookup."""
+    return Flow(daddr=pkt.dst, saddr=pkt.src, mark=pkt.mark, tos=pkt.tos & 0xFC, proto=pkt.proto,
+                sport=pkt.sport, dport=pkt.dport, **extra)  # fmt: skip
 
 
 def _segment(pkt: Packet, flags: int) -> Packet:

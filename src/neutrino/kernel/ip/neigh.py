@@ -84,15 +84,21 @@ def _parse(ctx, args: Args):
     return addr, dev, mac, state
 
 
-def modify(ctx, args: Args, create: bool, replace: bool) -> None:
-    """neigh_add and __neigh_update: a new entry starts as NONE; a valid state needs a
-    link-layer address, given or already known (else the NONE entry stays behind)."""
+def _target(ctx, args: Args):
+    """The arguments of add/change/replace/delete, with the device looked up."""
     addr, dev_name, mac, state = _parse(ctx, args)
     if dev_name is None or addr is None:
         raise Fail("Device and destination are required arguments.\n", 255)
     dev = ctx.ns.link(dev_name)
     if dev is None:
         raise Fail(f'Cannot find device "{dev_name}"\n', 1)
+    return addr, dev, mac, state
+
+
+def modify(ctx, args: Args, create: bool, replace: bool) -> None:
+    """neigh_add and __neigh_update: a new entry starts as NONE; a valid state needs a
+    link-layer address, given or already known (else the NONE entry stays behind)."""
+    addr, dev, mac, state = _target(ctx, args)
     table = ctx.ns.neigh
     entry = table.get(dev, addr)
     try:
@@ -110,12 +116,7 @@ def modify(ctx, args: Args, create: bool, replace: bool) -> None:
 
 
 def delete(ctx, args: Args) -> None:
-    addr, dev_name, _, _ = _parse(ctx, args)
-    if dev_name is None or addr is None:
-        raise Fail("Device and destination are required arguments.\n", 255)
-    dev = ctx.ns.link(dev_name)
-    if dev is None:
-        raise Fail(f'Cannot find device "{dev_name}"\n', 1)
+    addr, dev, _, _ = _target(ctx, args)
     if not ctx.ns.neigh.delete(dev, addr):
         raise netlink_fail(KernelError("ENOENT"))
 

@@ -230,12 +230,16 @@ class Conntrack(Extension):
         return f"{' !' if self.inv else ''} ctstate {states_text(self.states)}"
 
     def compile(self):
-        states, inv = self.states, self.inv
+        return states_test(self.states, self.inv)
 
-        def test(pkt, state):
-            return bool(state_bit(pkt) & states) != inv
 
-        return test
+def states_test(states: int, inv: bool):
+    """The predicate of --ctstate and --state: the packet's conntrack state is one of states."""
+
+    def test(pkt, state):
+        return bool(state_bit(pkt) & states) != inv
+
+    return test
 
 
 class State(Extension):
@@ -260,12 +264,7 @@ class State(Extension):
         return f"{' !' if self.inv else ''} state {states_text(self.states)}"
 
     def compile(self):
-        states, inv = self.states, self.inv
-
-        def test(pkt, state):
-            return bool(state_bit(pkt) & states) != inv
-
-        return test
+        return states_test(self.states, self.inv)
 
 
 SAFE_CHARS = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
