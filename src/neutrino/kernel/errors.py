@@ -30,8 +30,9 @@ class KernelError(Exception):
         return f"RTNETLINK answers: {os.strerror(self.errno)}\n"
 
 
-class IpError(Exception):
-    """A failed `ip` command: str(err) is its stderr, err.returncode its exit status."""
+class ToolError(Exception):
+    """A failed command of a modelled tool: str(err) is its stderr, err.returncode its
+    exit status, err.stdout what it printed before failing."""
 
     def __init__(self, stderr: str, returncode: int, stdout: str = ""):
         self.stderr = stderr
@@ -41,3 +42,7 @@ class IpError(Exception):
 
     def __str__(self) -> str:
         return self.stderr
+
+
+class IpError(ToolError):
+    """A failed `ip` command."""

@@ -7,20 +7,13 @@ model a failure is one of the `Problem` classes below; the front end (the
 tools word the same failure differently (program name, line numbers).
 """
 
+from ..errors import ToolError
+
 VERSION = "1.8.9"
 
 
-class IptablesError(Exception):
-    """A failed iptables command: str(err) is its stderr, err.returncode its exit status."""
-
-    def __init__(self, stderr: str, returncode: int, stdout: str = ""):
-        self.stderr = stderr
-        self.returncode = returncode
-        self.stdout = stdout
-        super().__init__(stderr)
-
-    def __str__(self) -> str:
-        return self.stderr
+class IptablesError(ToolError):
+    """A failed iptables or iptables-restore command."""
 
 
 class Problem(Exception):
