@@ -4,6 +4,7 @@ neutrino ip [--rt-tables FILE] [--confdir DIR] [ip options] -batch FILE
 neutrino ip [ip options] OBJECT COMMAND ...        (one command, fresh model)
 neutrino selftest routing [--configs N] ...        (model vs this machine's kernel)
 neutrino selftest replay FILE                      (one script on both, differences shown)
+neutrino server [--config FILE] [--port 9696]      (the Neutron v2.0 API server)
 neutrino demo                                      (the routing walkthrough)
 """
 
@@ -228,6 +229,39 @@ def traceroute_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(result.text(), nl=False)
+
+
+@app.command("server")
+def server_command(
+    config: Path = typer.Option(
+        None, "--config", help="TOML config file (see docs/api-server.md)."
+    ),
+    port: int = typer.Option(None, "--port", help="Port to listen on (default 9696)."),
+    host: str = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
+) -> None:
+    """Serve the Neutron v2.0 API (and the built-in Keystone v3 identity) with uvicorn."""
+    from .config import ConfigError, load_config
+    from .server import serve
+
+    try:
+        cfg = load_config(config)
+        if port is not None:
+            cfg.server.port = port
+        if host is not None:
+            cfg.server.host = host
+        from .identity import IdentityConfig
+
+        IdentityConfig.from_dict(
+            {
+                **cfg.identity,
+                "auth_strategy": cfg.server.auth_strategy,
+                "noauth_project": cfg.server.noauth_project,
+            }
+        )
+    except (ConfigError, ValueError) as e:
+        typer.echo(f"neutrino server: {e}", err=True)
+        raise typer.Exit(2) from None
+    serve(cfg)
 
 
 @app.command("demo")

@@ -1,0 +1,82 @@
+"""Pieces every resource uses: timestamps, standard attributes, lookups, revisions."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Table, select, update
+
+from . import errors
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def ts(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def standard(row) -> dict:
+    """description, revision_number, timestamps, owner and tags of a stored row."""
+    return {
+        "project_id": row.project_id,
+        "tenant_id": row.project_id,
+        "description": row.description,
+        "revision_number": row.revision_number,
+        "created_at": ts(row.created_at),
+        "updated_at": ts(row.updated_at),
+        "tags": [],
+    }
+
+
+def new_standard(tx, values: dict, ctx) -> dict:
+    """Columns of a new row: id, owner, description, revision 1, timestamps."""
+    return {
+        "id": new_id(),
+        "project_id": values.get("project_id", ctx.project_id),
+        "description": values.get("description", ""),
+        "revision_number": 1,
+        "created_at": tx.now,
+        "updated_at": tx.now,
+    }
+
+
+def get_row(conn, table: Table, resource_id: str, kind: str, lock: bool = False):
+    query = select(table).where(table.c.id == resource_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise errors.not_found(kind, resource_id)
+    return row
+
+
+def save(tx, table: Table, row, values: dict, resource: str) -> None:
+    """Update a row's columns, bump its revision and record the change."""
+    rev = row.revision_number + 1
+    tx.execute(
+        update(table)
+        .where(table.c.id == row.id)
+        .values(**values, revision_number=rev, updated_at=tx.now)
+    )
+    tx.changed(resource, row.id, "update", row.project_id, rev)
+
+
+def bump(tx, table: Table, resource_id: str, resource: str) -> None:
+    """A child changed (a subnet of a network, an interface of a router): new revision."""
+    row = tx.execute(
+        select(table.c.id, table.c.project_id, table.c.revision_number).where(
+            table.c.id == resource_id
+        )
+    ).first()
+    if row is not None:
+        save(tx, table, row, {}, resource)
+
+
+def require_writer(ctx, action: str) -> None:
+    if not ctx.can_write:
+        raise errors.forbidden(action)
+
+
+def owns(ctx, project_id: str) -> bool:
+    return ctx.is_admin or project_id == ctx.project_id

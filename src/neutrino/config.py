@@ -1,0 +1,110 @@
+"""The server's configuration: one TOML file plus environment overrides.
+
+    [server]
+    host = "127.0.0.1"
+    port = 9696
+    public_url = "http://127.0.0.1:9696"      # what clients are told (links, catalog)
+    database = "sqlite:////var/lib/neutrino/neutrino.db"   # or postgresql+psycopg://...
+    auth_strategy = "keystone"                 # or "noauth"
+    noauth_project = "admin"                   # project of the noauth caller
+    router_distributed = true                  # default for new routers
+    agent_down_time = 75                       # seconds without heartbeat -> not alive
+    [identity]                                 # see neutrino.identity
+
+Every key can be overridden by the environment as NEUTRINO_<SECTION>_<KEY>, e.g.
+NEUTRINO_SERVER_DATABASE or NEUTRINO_SERVER_PORT; values are parsed as TOML values
+when they parse (numbers, booleans), else taken as strings.
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+AUTH_STRATEGIES = ("keystone", "noauth")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or not allowed; the message names it."""
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9696
+    public_url: str = ""
+    database: str = "sqlite:///neutrino.db"
+    auth_strategy: str = "keystone"
+    noauth_project: str = "admin"
+    router_distributed: bool = True
+    agent_down_time: int = 75
+    sqlite_synchronous: str = "NORMAL"
+
+    def url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    identity: dict = field(default_factory=dict)
+    path: Path | None = None
+
+
+def _env_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _server_config(section: dict) -> ServerConfig:
+    known = {f.name: f for f in fields(ServerConfig)}
+    for key in section:
+        if key not in known:
+            raise ConfigError(
+                f"[server] {key}: unknown setting; allowed: {', '.join(sorted(known))}"
+            )
+    cfg = ServerConfig(**section)
+    for name, f in known.items():
+        value = getattr(cfg, name)
+        want = f.type
+        if want is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"[server] {name} = {value!r}: must be an integer")
+        if not isinstance(value, want):
+            raise ConfigError(f"[server] {name} = {value!r}: must be a {want.__name__}")
+    if cfg.auth_strategy not in AUTH_STRATEGIES:
+        raise ConfigError(
+            f"[server] auth_strategy = {cfg.auth_strategy!r}: allowed: {', '.join(AUTH_STRATEGIES)}"
+        )
+    if not 0 < cfg.port < 65536:
+        raise ConfigError(f"[server] port = {cfg.port}: must be 1-65535")
+    if cfg.sqlite_synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+        raise ConfigError(
+            f"[server] sqlite_synchronous = {cfg.sqlite_synchronous!r}: allowed: NORMAL, FULL, EXTRA"
+        )
+    return cfg
+
+
+def load_config(path: str | Path | None = None, environ: dict | None = None) -> Config:
+    """Read the TOML file (if any), apply NEUTRINO_* overrides, check every value."""
+    environ = os.environ if environ is None else environ
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path}: not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path}: not valid TOML: {e}") from None
+    for key in data:
+        if key not in ("server", "identity"):
+            raise ConfigError(f"[{key}]: unknown section; allowed: server, identity")
+    server = dict(data.get("server", {}))
+    identity = dict(data.get("identity", {}))
+    for name, text in environ.items():
+        for prefix, section in (("NEUTRINO_SERVER_", server), ("NEUTRINO_IDENTITY_", identity)):
+            if name.startswith(prefix):
+                section[name[len(prefix) :].lower()] = _env_value(text)
+    return Config(server=_server_config(server), identity=identity, path=path)

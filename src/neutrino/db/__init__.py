@@ -1,0 +1,1 @@
+"""Storage: the schema, transactions with retries, migrations."""
