@@ -1,9 +1,9 @@
 """Ports: MAC and fixed IP allocation, binding to a host, and their lifecycle.
 
-Addresses come from the network's IPv4 subnets (the lowest free one in the pools;
-with concurrent writers, one of the lowest few at random) or as requested. A
-unique key on (subnet, address) and on the MAC makes concurrent allocation safe:
-a writer that loses the race runs its transaction again. Ports a router or a
+Addresses come from the network's IPv4 subnets (the lowest free one in the pools)
+or as requested. Allocations on one subnet queue up on the subnet's row lock; a
+unique key on (subnet, address) and on the MAC backs that up: a writer that loses
+a race runs its transaction again. Ports a router or a
 floating IP owns are changed only through those resources.
 """
 
@@ -206,8 +206,19 @@ def _used(conn, subnet_id: str) -> set[str]:
 
 def _take_free(tx, subnet) -> str | None:
     pools = ipam.pools_from_json(subnet.allocation_pools)
-    addr = ipam.pick_free(pools, _used(tx.conn, subnet.id), spread=0 if tx.serialized else 16)
+    addr = ipam.pick_free(pools, _used(tx.conn, subnet.id))
     return None if addr is None else str(addr)
+
+
+def _lock(tx, subnets: list) -> None:
+    """Take the subnets' row locks (PostgreSQL) so allocations on one subnet queue up.
+
+    SQLite runs one writer at a time anyway. The unique key on (subnet, address)
+    still guards against anything that slips past.
+    """
+    if not tx.serialized and subnets:
+        ids = sorted(s.id for s in subnets)
+        tx.execute(select(S.c.id).where(S.c.id.in_(ids)).order_by(S.c.id).with_for_update())
 
 
 def allocate(tx, network_id: str, requests: list[dict] | None):
@@ -216,6 +227,7 @@ def allocate(tx, network_id: str, requests: list[dict] | None):
     None asks for one address from the network's first subnet with room; [] for none.
     """
     subnets = _subnets(tx.conn, network_id)
+    _lock(tx, subnets)
     by_id = {s.id: s for s in subnets}
     if requests is None:
         for subnet in subnets:

@@ -51,6 +51,8 @@ def _gateway_info(value):
 
 
 def _routes(value):
+    if value is None:
+        return []
     if not isinstance(value, list):
         raise InvalidInput(f"'{value}' is not a list")
     out = []

@@ -94,7 +94,7 @@ def _visible_query(ctx):
     if not ctx.is_admin:
         n = schema.networks
         query = query.join(n, n.c.id == T.c.network_id).where(
-            or_(T.c.project_id == ctx.project_id, n.c.shared, n.c.external)
+            or_(T.c.project_id == ctx.project_id, n.c.shared)
         )
     return query
 

@@ -3,7 +3,8 @@
 One table per Neutron resource, the IP allocations that make IPAM safe (a unique
 key per subnet and address), router-to-agent bindings, and `changes`: one row per
 write, numbered by a single counter row so that the order of numbers is the order
-of commits (agents watch it). Alembic migrations under `migrations/` create these.
+of commits (agents watch it). `projects` holds the projects made through the
+identity API (`POST /v3/projects`), beside those of the config file. Alembic migrations under `migrations/` create these.
 """
 
 from sqlalchemy import (
@@ -160,6 +161,18 @@ router_agent_bindings = Table(
     metadata,
     Column("router_id", String(ID), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
     Column("agent_id", String(ID), ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("domain_id", String(64), nullable=False),
+    Column("description", String(255), nullable=False, default=""),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("domain_id", "name", name="uq_project_name"),
 )
 
 change_counter = Table(
