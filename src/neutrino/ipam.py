@@ -6,7 +6,6 @@ Errors are `InvalidInput` with a message naming the value and what is allowed.
 """
 
 import ipaddress
-import random
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
@@ -140,25 +139,10 @@ def pools_from_json(value: list[dict]) -> list[Pool]:
     return [Pool(ipaddress.IPv4Address(p["start"]), ipaddress.IPv4Address(p["end"])) for p in value]
 
 
-def pick_free(pools: list[Pool], used: set[str], spread: int = 0) -> IPv4Address | None:
-    """A free address from the pools, lowest first.
-
-    With `spread` > 0 one of the lowest `spread` free addresses is chosen at random,
-    so concurrent allocators on one subnet rarely pick the same one; the unique key
-    in the database settles the rare tie.
-    """
-    found: list[IPv4Address] = []
-    want = max(spread, 1)
+def pick_free(pools: list[Pool], used: set[str]) -> IPv4Address | None:
+    """The lowest free address in the pools, or None when they are full."""
     for pool in sorted(pools, key=lambda p: p.start):
-        addr = int(pool.start)
-        end = int(pool.end)
-        while addr <= end:
-            candidate = IPv4Address(addr)
-            if str(candidate) not in used:
-                found.append(candidate)
-                if len(found) >= want:
-                    return random.choice(found) if spread else found[0]
-            addr += 1
-    if not found:
-        return None
-    return random.choice(found) if spread else found[0]
+        for addr in range(int(pool.start), int(pool.end) + 1):
+            if str(IPv4Address(addr)) not in used:
+                return IPv4Address(addr)
+    return None

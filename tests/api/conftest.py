@@ -4,7 +4,11 @@
 `cloud.bob` (member of other) are HTTP clients carrying their own Keystone token.
 """
 
+import os
+import shutil
+import subprocess
 import warnings
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -108,10 +112,32 @@ class Cloud:
         return net, sub
 
 
+def postgres_database(name: str) -> str:
+    """A fresh, empty PostgreSQL database (scripts/postgres), or skip saying why."""
+    script = Path(__file__).parents[2] / "scripts" / "postgres"
+    if os.geteuid() != 0 and not shutil.which("pg_ctlcluster"):
+        pytest.skip("PostgreSQL variant: needs root to install/start PostgreSQL")
+    start = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True)
+    if start.returncode != 0:
+        pytest.skip(
+            f"PostgreSQL variant: could not start PostgreSQL: {start.stderr.strip()[-300:]}"
+        )
+    made = subprocess.run(["bash", str(script), "createdb", name], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/neutrino.db"
+    return postgres_database("neutrino_unit")
+
+
 @pytest.fixture
-def cloud(tmp_path) -> Cloud:
+def cloud(tmp_path, database) -> Cloud:
     path = tmp_path / "neutrino.toml"
-    write_config(path, f"sqlite:///{tmp_path}/neutrino.db")
+    write_config(path, database)
     with TestClient(make_app(load_config(path, environ={}))) as client:
         yield Cloud(client)
 

@@ -109,4 +109,6 @@ def test_other_keystone_apis_are_501(client):
     error = response.json()["error"]
     assert error["title"] == "Not Implemented"
     assert "GET /v3/users" in error["message"] and "[identity]" in error["message"]
-    assert client.post("/v3/projects", json={}).status_code == 501
+    assert client.post("/v3/users", json={}).status_code == 501
+    assert client.patch("/v3/projects/demo-id", json={}).status_code == 501
+    assert client.post("/v3/domains", json={}).status_code == 501

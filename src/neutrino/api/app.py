@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from ..config import Config
 from ..db.database import Database, utcnow
+from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
 from . import agents, errors, extensions, floatingips, listing, networks, ports, routers, subnets
 
@@ -48,7 +49,9 @@ class Api:
             "auth_strategy": config.server.auth_strategy,
             "noauth_project": config.server.noauth_project,
         }
-        self.identity = Identity(IdentityConfig.from_dict(identity), self.url)
+        self.identity = Identity(
+            IdentityConfig.from_dict(identity), self.url, project_store=DbProjectStore(db)
+        )
         self.noauth_context = Context.noauth(self.identity.config.noauth_project_id)
         distributed = config.server.router_distributed
         self.resources = {

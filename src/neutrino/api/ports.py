@@ -371,16 +371,10 @@ def create(tx, ctx, body) -> dict:
         )
     network = networks.fetch(tx.conn, ctx, values["network_id"])
     owner_of_network = owns(ctx, network.project_id)
-    for key in ("mac_address",):
-        if key in values and not owner_of_network:
-            raise errors.forbidden(f"create_port:{key}")
+    if "mac_address" in values and not owner_of_network:
+        raise errors.forbidden("create_port:mac_address")
     requests = values.get("fixed_ips")
-    if (
-        requests
-        and any("ip_address" in r for r in requests)
-        and not owner_of_network
-        and not network.shared
-    ):
+    if requests and any("ip_address" in r for r in requests) and not owner_of_network:
         raise errors.forbidden("create_port:fixed_ips:ip_address")
     device_owner = values.get("device_owner", "")
     fixed = allocate(tx, network.id, requests)

@@ -2,8 +2,10 @@
 
 Routes: ``GET /v3`` and ``/v3/`` (version document), ``POST|GET|HEAD|DELETE
 /v3/auth/tokens``, ``GET /v3/auth/catalog``, ``/v3/auth/projects``, ``/v3/auth/domains``,
-``/v3/auth/system``; any other ``/v3/...`` path answers 501 in Keystone's error format.
-The routes check tokens themselves: the server must not require one to reach them.
+``/v3/auth/system``, ``GET /v3/domains[/{id}]``, ``GET|POST /v3/projects`` and
+``GET|DELETE /v3/projects/{id}``; any other ``/v3/...`` request answers 501 in Keystone's
+error format. The routes check tokens themselves: the server must not require one to reach
+them. Project calls may reach the database, so they run in worker threads.
 """
 
 import json
@@ -41,6 +43,10 @@ def build_routes(identity) -> list[Route]:
         Route("/v3/auth/projects", handler(auth_projects), methods=["GET"]),
         Route("/v3/auth/domains", handler(auth_domains), methods=["GET"]),
         Route("/v3/auth/system", handler(auth_system), methods=["GET"]),
+        Route("/v3/domains", handler(domains), methods=["GET"]),
+        Route("/v3/domains/{domain_id}", handler(domain), methods=["GET"]),
+        Route("/v3/projects", handler(projects), methods=["GET", "POST"]),
+        Route("/v3/projects/{project_id}", handler(project), methods=["GET", "DELETE"]),
         Route("/v3/{path:path}", handler(not_offered), methods=all_methods),
     ]
 
@@ -114,12 +120,48 @@ async def auth_system(identity, request: Request) -> Response:
     return JSONResponse({"system": [], "links": _links(identity, request)})
 
 
+async def domains(identity, request: Request) -> Response:
+    """List the domains (admin), filtered by name and enabled."""
+    token = request.headers.get("X-Auth-Token")
+    found = identity.list_domains(token, dict(request.query_params))
+    return JSONResponse({"domains": found, "links": _links(identity, request)})
+
+
+async def domain(identity, request: Request) -> Response:
+    """Show one domain."""
+    token = request.headers.get("X-Auth-Token")
+    return JSONResponse({"domain": identity.get_domain(token, request.path_params["domain_id"])})
+
+
+async def projects(identity, request: Request) -> Response:
+    """List the projects (admin, GET) or create one (admin, POST)."""
+    token = request.headers.get("X-Auth-Token")
+    if request.method == "POST":
+        body = await _json_body(request)
+        created = await run_in_threadpool(identity.create_project, token, body)
+        return JSONResponse({"project": created}, status_code=201)
+    found = await run_in_threadpool(identity.list_projects, token, dict(request.query_params))
+    return JSONResponse({"projects": found, "links": _links(identity, request)})
+
+
+async def project(identity, request: Request) -> Response:
+    """Show a project (GET) or delete one created through the API (admin, DELETE)."""
+    token = request.headers.get("X-Auth-Token")
+    project_id = request.path_params["project_id"]
+    if request.method == "DELETE":
+        await run_in_threadpool(identity.delete_project, token, project_id)
+        return Response(status_code=204)
+    found = await run_in_threadpool(identity.get_project, token, project_id)
+    return JSONResponse({"project": found})
+
+
 async def not_offered(identity, request: Request) -> Response:
-    """Every other Keystone API: users, projects and roles live in the config file."""
+    """Every other Keystone API: users and roles live in the config file."""
     raise NotImplementedByNeutrino(
         f"{request.method} {request.url.path} is not offered by neutrino's built-in identity; "
-        "it issues and validates tokens, and users, projects and roles come from the "
-        "[identity] section of the config file."
+        "it issues and validates tokens, lists domains and projects and creates and deletes "
+        "projects; users, roles, domains and the other projects come from the [identity] "
+        "section of the config file."
     )
 
 

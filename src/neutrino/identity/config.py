@@ -69,11 +69,13 @@ class Domain:
 
 @dataclass(frozen=True)
 class Project:
-    """A project (tenant)."""
+    """A project (tenant): from the config file, or created through ``POST /v3/projects``."""
 
     id: str
     name: str
     domain_id: str
+    description: str = ""
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,17 @@ class Forbidden(IdentityError):
 
 
 class NotFound(IdentityError):
-    """The subject token (or path) is not found."""
+    """The subject token, domain or project is not found."""
 
     code = 404
     title = "Not Found"
+
+
+class Conflict(IdentityError):
+    """The request clashes with what exists (a project name taken in its domain)."""
+
+    code = 409
+    title = "Conflict"
 
 
 class NotImplementedByNeutrino(IdentityError):

@@ -2,7 +2,8 @@
 
 `Identity` is what the server holds: `routes()` for the ``/v3`` HTTP API, and
 `context_for_token` / `authenticate` to turn a request's ``X-Auth-Token`` into a `Context`.
-All state is in the config and the token itself, so every server copy agrees.
+Users and roles live in the config and tokens carry the rest; projects created through the
+API live in the `project_store` (the database in the server), so every server copy agrees.
 """
 
 import logging
@@ -15,6 +16,8 @@ from neutrino.identity.catalog import build_catalog
 from neutrino.identity.config import IdentityConfig, Project, User
 from neutrino.identity.context import Context
 from neutrino.identity.errors import Forbidden, NotFound, Unauthorized
+from neutrino.identity.project_store import MemoryProjectStore, ProjectStore
+from neutrino.identity.projects import Directory
 from neutrino.identity.tokens import MICROSECONDS, TokenCodec, TokenPayload, new_audit_id
 
 LOG = logging.getLogger(__name__)
@@ -22,15 +25,28 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Identity:
-    """Tokens and callers for one server; `clock` (seconds, like time.time) is for tests."""
+    """Tokens, callers, domains and projects for one server.
 
-    def __init__(self, config: IdentityConfig, public_url: str, clock=time.time) -> None:
+    `project_store` keeps the projects created through the API; the default,
+    `MemoryProjectStore`, forgets them at exit and is for tests. `clock` (seconds, like
+    time.time) is for tests too.
+    """
+
+    def __init__(
+        self,
+        config: IdentityConfig,
+        public_url: str,
+        clock=time.time,
+        project_store: ProjectStore | None = None,
+    ) -> None:
         self.config = config
         self.public_url = public_url.rstrip("/")
         self.clock = clock
         keys = [config.token_key, *config.old_token_keys]
         self.codec = TokenCodec(keys, config.token_ttl)
         self.catalog = build_catalog(self.public_url, config.region)
+        store = project_store if project_store is not None else MemoryProjectStore()
+        self.directory = Directory(config, store, self.public_url)
 
     @property
     def noauth(self) -> bool:
@@ -65,8 +81,48 @@ class Identity:
         )
 
     def project_exists(self, project_id: str) -> bool:
-        """Whether the config has a project with this id."""
-        return self.config.project(project_id) is not None
+        """Whether a project with this id is in the config or was created through the API."""
+        return self.directory.project(project_id) is not None
+
+    def list_domains(self, token: str | None, query: dict) -> list[dict]:
+        """``GET /v3/domains`` (admin only)."""
+        self._admin(token, "list_domains")
+        return self.directory.domain_views(query)
+
+    def get_domain(self, token: str | None, domain_id: str) -> dict:
+        """``GET /v3/domains/{id}``: admins, and callers whose project is in the domain."""
+        caller = self.authenticate(token)
+        if not caller.is_admin and caller.domain_id != domain_id:
+            raise _forbidden("get_domain")
+        return self.directory.domain_view(self.directory.domain(domain_id))
+
+    def list_projects(self, token: str | None, query: dict) -> list[dict]:
+        """``GET /v3/projects`` (admin only): config projects and created ones."""
+        self._admin(token, "list_projects")
+        return self.directory.project_views(query)
+
+    def get_project(self, token: str | None, project_id: str) -> dict:
+        """``GET /v3/projects/{id}``: admins, and callers scoped to that project."""
+        caller = self.authenticate(token)
+        if not caller.is_admin and caller.project_id != project_id:
+            raise _forbidden("get_project")
+        project = self.directory.project(project_id)
+        if project is None:
+            raise NotFound(f"Could not find project: {project_id}.")
+        return self.directory.project_view(project)
+
+    def create_project(self, token: str | None, body) -> dict:
+        """``POST /v3/projects`` (admin only); the domain defaults to the caller's."""
+        caller = self._admin(token, "create_project")
+        project = self.directory.create(body, caller.domain_id)
+        LOG.info("identity: %s created project %s (%s)", caller.user_name, project.id, project.name)
+        return self.directory.project_view(project)
+
+    def delete_project(self, token: str | None, project_id: str) -> None:
+        """``DELETE /v3/projects/{id}`` (admin only); config-file projects are refused."""
+        caller = self._admin(token, "delete_project")
+        self.directory.delete(project_id)
+        LOG.info("identity: %s deleted project %s", caller.user_name, project_id)
 
     def issue_token(self, body, catalog: bool = True) -> tuple[str, dict]:
         """Authenticate a ``POST /v3/auth/tokens`` body; the new token and its body."""
@@ -109,16 +165,20 @@ class Identity:
         except Unauthorized as e:
             raise NotFound(f"Could not find token: {e.message}") from None
         if not caller.is_admin and caller.user_id != user.id:
-            raise Forbidden(
-                "You are not authorized to perform the requested action: identity:validate_token."
-            )
+            raise _forbidden("validate_token")
         return self._token_body(payload, user, project, roles, catalog)
 
     def caller_projects(self, token: str | None) -> list[dict]:
         """``GET /v3/auth/projects``: the projects the caller may scope to."""
         caller = self.context_for_token(token or "")
         user = self.config.user(caller.user_id)
-        return [self._project_entry(self.config.project(user.project_id))]
+        return [self.directory.project_view(self.config.project(user.project_id))]
+
+    def _admin(self, token: str | None, action: str) -> Context:
+        caller = self.authenticate(token)
+        if not caller.is_admin:
+            raise _forbidden(action)
+        return caller
 
     def _password_user(self, request: AuthRequest) -> User:
         ref = request.user
@@ -188,19 +248,9 @@ class Identity:
             token["catalog"] = self.catalog
         return {"token": token}
 
-    def _project_entry(self, project: Project) -> dict:
-        return {
-            "id": project.id,
-            "name": project.name,
-            "domain_id": project.domain_id,
-            "description": "",
-            "enabled": True,
-            "parent_id": project.domain_id,
-            "is_domain": False,
-            "tags": [],
-            "options": {},
-            "links": {"self": f"{self.public_url}/v3/projects/{project.id}"},
-        }
+
+def _forbidden(action: str) -> Forbidden:
+    return Forbidden(f"You are not authorized to perform the requested action: identity:{action}.")
 
 
 def _timestamp(microseconds: int) -> str:
