@@ -145,6 +145,8 @@ def heartbeat(tx, ctx, body, down_time: int) -> dict:
             )
         )
         tx.changed("agent", agent_id, "create", "", 0)
+        if configurations.get("agent_mode") in ("dvr", "dvr_snat"):
+            dvr_mac(tx, host)
     else:
         agent_id = row.id
         values = {"heartbeat_timestamp": tx.now, "configurations": configurations}
@@ -154,6 +156,27 @@ def heartbeat(tx, ctx, body, down_time: int) -> dict:
         if configurations != row.configurations:
             tx.changed("agent", agent_id, "update", "", 0)
     return view(fetch(tx.conn, ctx, agent_id), tx.now, down_time)
+
+
+DVR_MAC_BASE = 0xFA163F000000
+
+
+def dvr_mac(tx, host: str) -> str:
+    """The host's DVR MAC: given once, the lowest free one above fa:16:3f:00:00:00."""
+    M = schema.dvr_macs
+    mac = tx.conn.execute(select(M.c.mac).where(M.c.host == host)).scalar()
+    if mac is not None:
+        return mac
+    used = set(tx.conn.execute(select(M.c.mac)).scalars())
+    n = 1
+    while _mac(DVR_MAC_BASE + n) in used:
+        n += 1
+    tx.execute(insert(M).values(host=host, mac=_mac(DVR_MAC_BASE + n)))
+    return _mac(DVR_MAC_BASE + n)
+
+
+def _mac(value: int) -> str:
+    return ":".join(f"{(value >> s) & 0xFF:02x}" for s in range(40, -1, -8))
 
 
 def agents_of_router(conn, ctx, router_id: str, now, down_time: int) -> dict:

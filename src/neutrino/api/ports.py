@@ -31,6 +31,7 @@ ROUTER_OWNERS = (
     "network:router_centralized_snat",
     "network:ha_router_replicated_interface",
     "network:floatingip",
+    "network:floatingip_agent_gateway",
 )
 MAC_PREFIX = "fa:16:3e"
 

@@ -4,7 +4,8 @@ One table per Neutron resource, the IP allocations that make IPAM safe (a unique
 key per subnet and address), router-to-agent bindings, and `changes`: one row per
 write, numbered by a single counter row so that the order of numbers is the order
 of commits (agents watch it). `projects` holds the projects made through the
-identity API (`POST /v3/projects`), beside those of the config file. Alembic migrations under `migrations/` create these.
+identity API (`POST /v3/projects`), beside those of the config file; `dvr_macs`
+the unique MAC each DVR host puts on the frames it routes. Alembic migrations under `migrations/` create these.
 """
 
 from sqlalchemy import (
@@ -161,6 +162,13 @@ router_agent_bindings = Table(
     metadata,
     Column("router_id", String(ID), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
     Column("agent_id", String(ID), ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+)
+
+dvr_macs = Table(
+    "dvr_macs",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("mac", String(32), nullable=False, unique=True),
 )
 
 projects = Table(

@@ -146,6 +146,10 @@ def put_on_link(walk, ns, dev, frame) -> None:
 
 def receive_frame(walk, dev, frame) -> None:
     """A frame arrives on dev: a bridge port hands it to its bridge, others to their stack."""
+    if dev.rx_handler is not None:
+        if dev.up:
+            dev.rx_handler(walk, dev, frame)
+        return
     if dev.master is not None:
         if dev.br_enabled:
             switch(walk, dev.master, dev, frame)

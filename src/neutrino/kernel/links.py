@@ -61,6 +61,9 @@ class Link:
     group: int = 0
     br_enabled: bool = False
     fdb: dict = field(default_factory=dict)  # bridges: MAC -> port it was learned on
+    # netdev_rx_handler: who takes the frames arriving on this device instead of the
+    # stack (an Open vSwitch bridge in the simulator); fn(walk, dev, frame)
+    rx_handler: object = field(default=None, repr=False, compare=False)
 
     @property
     def carrier(self) -> bool:

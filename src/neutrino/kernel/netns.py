@@ -38,6 +38,8 @@ class Namespace:
         self.sockets: set[tuple[int, int, int]] = set()  # (protocol, address or 0, port)
         # TCP connections of this namespace's sockets: (local, lport, remote, rport) -> state
         self.tcp: dict[tuple[int, int, int, int], str] = {}
+        # kernel UDP tunnel sockets (VXLAN): destination port -> fn(walk, ns, dev, packet)
+        self.udp_handlers: dict[int, object] = {}
         self._next_port = 40000  # ephemeral_port() counts from here
         self.peers: dict[
             int, list[float]

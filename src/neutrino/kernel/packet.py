@@ -70,6 +70,7 @@ class Packet:
     icmp_id: int = 0
     tcp_flags: int = 0  # TCP only: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32
     inner: "Packet | None" = None
+    payload: object = None  # an encapsulated frame (VXLAN: (vni, frame))
     mark: int = 0
     smac: str = ""
     dmac: str = ""

@@ -372,6 +372,10 @@ class Walk:
             )
             return
         if pkt.proto == UDP:
+            tunnel = ns.udp_handlers.get(pkt.dport)
+            if tunnel is not None:
+                tunnel(self, ns, dev, pkt)
+                return
             if ns.listening(UDP, pkt.dst, pkt.dport):
                 self._deliver_note(ns, pkt, f"to the UDP socket on port {pkt.dport}")
                 return

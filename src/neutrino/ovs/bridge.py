@@ -1,0 +1,363 @@
+"""An OpenFlow bridge model: ports, flow tables, and the walk of one packet through them.
+
+What it models (the subset in `flow`), as OVS's ofproto-dpif translates it:
+- lookup: in a table the highest-priority matching flow wins; no match is a
+  drop (fail_mode secure; a `standalone` bridge starts with OVS's own flow
+  `priority=0,actions=NORMAL`, and the model never adds it back);
+- actions run in order on the packet's current state; `resubmit(,T)` runs
+  table T's flow and then carries on with the changed packet; `goto_table:T`
+  is the same as a last action; an output sends a copy of the packet as it
+  is then; an output to the input port is skipped (use IN_PORT);
+- NORMAL is `normal.normal` with this bridge's MAC table;
+- a patch port output is handed to the caller's `patch` callback (the
+  `Switch` follows it into the peer bridge, as OVS does, with tun_id cleared);
+  without one it is returned like any output;
+- translation gives up like OVS: 64 levels of resubmits that do not go to a
+  later table (patch ports count too), or 4096 resubmits in all; the result
+  then has `error` set and no outputs.
+
+`process` is pure apart from NORMAL's MAC learning (as `ofproto/trace
+-generate` learns; pass learn=False for a side-effect-free look). It returns a
+`Result`: the outputs (port, packet as it leaves, VNI for tunnels) and a trace
+with one `Step` per flow table visited, in the order OVS visits them.
+"""
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .flow import (
+    LOCAL,
+    Flow,
+    GotoTable,
+    InPort,
+    ModDlDst,
+    ModDlSrc,
+    ModVlanVid,
+    Normal,
+    Output,
+    PortRef,
+    Resubmit,
+    SetTunnel,
+    StripVlan,
+)
+from .normal import MacTable, normal
+from .packet import Frame, OfPacket, matches
+from .ports import Port as BridgePort
+from .syntax import render, render_action
+
+MAX_DEPTH = 64
+MAX_RESUBMITS = MAX_DEPTH * MAX_DEPTH
+FAIL_MODES = ("secure", "standalone")
+
+
+@dataclass(frozen=True)
+class PortOutput:
+    """A packet leaving a bridge port: the packet as it leaves; for vxlan, where and with which VNI."""
+
+    bridge: str
+    port: str
+    kind: str
+    packet: OfPacket
+    remote_ip: str | None = None
+    vni: int | None = None
+
+    def describe(self) -> str:
+        where = f" to {self.remote_ip} vni {self.vni:#x}" if self.kind == "vxlan" else ""
+        return f"{self.bridge}:{self.port}{where}: {self.packet.describe()}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One flow table visited: the flow that matched (priority None: none did) and what was done."""
+
+    bridge: str
+    table: int
+    priority: int | None
+    cookie: int | None
+    flow: str
+    actions: tuple[str, ...]
+    depth: int
+
+    def describe(self) -> str:
+        pad = "    " * self.depth
+        if self.priority is None:
+            head = f"{pad}{self.bridge} table {self.table}: no match"
+        else:
+            head = f"{pad}{self.bridge} table {self.table}: {self.flow}"
+        return "\n".join([head] + [f"{pad}    {a}" for a in self.actions])
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outputs of one packet, the tables it visited, and the error if translation gave up."""
+
+    outputs: tuple[PortOutput, ...]
+    trace: tuple[Step, ...]
+    error: str | None = None
+
+    def describe(self) -> str:
+        lines = [step.describe() for step in self.trace]
+        if self.error:
+            lines.append(f"error: {self.error}, packet dropped")
+        lines += [f"-> {out.describe()}" for out in self.outputs] or ["-> dropped"]
+        return "\n".join(lines)
+
+
+PatchFollower = Callable[[BridgePort, OfPacket, int, int, bool], Result]
+
+
+class _StepBuilder:
+    def __init__(self, bridge: str, table: int, flow: Flow | None, depth: int):
+        self.bridge, self.table, self.flow, self.depth = bridge, table, flow, depth
+        self.actions: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.actions.append(text)
+
+    def freeze(self) -> Step:
+        flow = self.flow
+        return Step(
+            bridge=self.bridge,
+            table=self.table,
+            priority=None if flow is None else flow.priority,
+            cookie=None if flow is None else flow.cookie,
+            flow="" if flow is None else render(flow),
+            actions=tuple(self.actions) or ("drop",),
+            depth=self.depth,
+        )
+
+
+class _Walk:
+    """The state of one translation: outputs, steps, the depth and resubmit counters."""
+
+    def __init__(self, learn: bool, patch: PatchFollower | None, depth: int):
+        self.learn = learn
+        self.patch = patch
+        self.depth = depth
+        self.resubmits = 0
+        self.outputs: list[PortOutput] = []
+        self.steps: list[_StepBuilder | Step] = []
+        self.error: str | None = None
+
+
+class Bridge:
+    """One OVS bridge: ports by name, flow tables, a MAC table for NORMAL."""
+
+    def __init__(self, name: str, fail_mode: str = "secure"):
+        if fail_mode not in FAIL_MODES:
+            raise ValueError(f"fail_mode {fail_mode!r} is not one of {FAIL_MODES}")
+        self.name = name
+        self.fail_mode = fail_mode
+        self.ports: dict[str, BridgePort] = {name: BridgePort(name, LOCAL, "internal")}
+        self.tables: dict[int, list[Flow]] = {}
+        self.macs = MacTable()
+        if fail_mode == "standalone":
+            self.add_flow(Flow(priority=0, actions=(Normal(),)))
+
+    # ---------------------------------------------------------------- ports
+
+    def add_port(
+        self,
+        name: str,
+        kind: str = "internal",
+        *,
+        ofport: int | None = None,
+        tag: int | None = None,
+        trunks: Iterable[int] | None = None,
+        peer: str | None = None,
+        remote_ip: str | None = None,
+        key: str | int = "flow",
+    ) -> BridgePort:
+        """Add a port; without ofport it gets the lowest free number, as OVS gives one."""
+        if name in self.ports:
+            raise ValueError(f"port {name} is already on bridge {self.name}")
+        used = {p.ofport for p in self.ports.values()}
+        if ofport is None:
+            ofport = next(n for n in range(1, LOCAL) if n not in used)
+        elif ofport in used:
+            raise ValueError(f"OpenFlow port {ofport} is already used on bridge {self.name}")
+        port = BridgePort(
+            name,
+            ofport,
+            kind,
+            tag=tag,
+            trunks=None if trunks is None else tuple(trunks),
+            peer=peer,
+            remote_ip=remote_ip,
+            key=key,
+        )
+        self.ports[name] = port
+        return port
+
+    def del_port(self, name: str) -> None:
+        if name == self.name:
+            raise ValueError(f"the bridge's own port {name} cannot be deleted")
+        del self.ports[name]
+
+    def ofports(self) -> dict[str, int]:
+        """{port name: OpenFlow port number}, the map `syntax.render` takes."""
+        return {name: port.ofport for name, port in self.ports.items()}
+
+    def port_name(self, ref: PortRef) -> str | None:
+        """The name of the port a flow refers to by name or by number (None: no such port)."""
+        if isinstance(ref, str):
+            return ref if ref in self.ports else None
+        for port in self.ports.values():
+            if port.ofport == ref:
+                return port.name
+        return None
+
+    # ---------------------------------------------------------------- flows
+
+    @property
+    def flows(self) -> list[Flow]:
+        """Every flow, by table, then highest priority first."""
+        return [flow for table in sorted(self.tables) for flow in self.tables[table]]
+
+    def add_flow(self, flow: Flow) -> None:
+        """Add a flow; one with the same table, priority and match is replaced (as add-flow does)."""
+        table = [f for f in self.tables.get(flow.table, []) if f.key != flow.key]
+        table.append(flow)
+        table.sort(key=lambda f: -f.priority)
+        self.tables[flow.table] = table
+
+    def add_flows(self, flows: Iterable[Flow]) -> None:
+        for flow in flows:
+            self.add_flow(flow)
+
+    def del_flows(self, cookie: int | None = None) -> None:
+        """Delete every flow, or only those carrying a cookie."""
+        for table_id, table in list(self.tables.items()):
+            kept = [f for f in table if cookie is not None and f.cookie != cookie]
+            if kept:
+                self.tables[table_id] = kept
+            else:
+                del self.tables[table_id]
+
+    def replace_flows(self, flows: Iterable[Flow]) -> None:
+        """Make the flow tables exactly these flows."""
+        self.tables = {}
+        self.add_flows(flows)
+
+    def lookup(self, table: int, pkt: OfPacket) -> Flow | None:
+        """The flow of a table that takes the packet: the highest-priority match."""
+        for flow in self.tables.get(table, ()):
+            if matches(pkt, flow.match, self.port_name):
+                return flow
+        return None
+
+    # ---------------------------------------------------------------- packets
+
+    def process(
+        self,
+        frame: Frame,
+        in_port: str,
+        *,
+        vlans: Iterable[int] = (),
+        tun_id: int = 0,
+        learn: bool = True,
+        patch: PatchFollower | None = None,
+        level: int = 0,
+        depth: int = 0,
+    ) -> Result:
+        """Run one frame arriving on in_port through the tables, from table 0.
+
+        vlans are the frame's 802.1Q headers (outer first), tun_id the key it
+        arrived with (from a tunnel port). level indents the trace; depth is
+        OVS's recursion count so far (both for patch ports followed by a Switch)."""
+        if in_port not in self.ports:
+            raise ValueError(f"in_port {in_port} is not a port of bridge {self.name}")
+        pkt = OfPacket(frame, in_port, tuple(vlans), tun_id)
+        walk = _Walk(learn, patch, depth)
+        self._table(walk, 0, pkt, level)
+        steps = tuple(s.freeze() if isinstance(s, _StepBuilder) else s for s in walk.steps)
+        if walk.error:
+            return Result((), steps, walk.error)
+        return Result(tuple(walk.outputs), steps)
+
+    def _table(self, walk: _Walk, table: int, pkt: OfPacket, level: int) -> OfPacket:
+        flow = self.lookup(table, pkt)
+        step = _StepBuilder(self.name, table, flow, level)
+        walk.steps.append(step)
+        if flow is None:
+            return pkt
+        return self._actions(walk, flow, pkt, step, level)
+
+    def _actions(
+        self, walk: _Walk, flow: Flow, pkt: OfPacket, step: _StepBuilder, level: int
+    ) -> OfPacket:
+        for action, push in zip(flow.actions, flow.pushes):
+            if walk.error:
+                break
+            text = render_action(action)
+            match action:
+                case Output(port=ref):
+                    name = self.port_name(ref)
+                    if name is None:
+                        step.note(f"{text} -> no such port, skipped")
+                    elif name == pkt.in_port:
+                        step.note(f"{text} -> skipping output to input port")
+                    else:
+                        step.note(text)
+                        self._output(walk, name, pkt, level)
+                case InPort():
+                    step.note(text)
+                    self._output(walk, pkt.in_port, pkt, level)
+                case Normal():
+                    decision = normal(self.ports, self.macs, pkt, walk.learn)
+                    step.note(f"{text} -> {decision.reason}")
+                    for name, vlans in decision.outputs:
+                        self._output(walk, name, dataclasses.replace(pkt, vlans=vlans), level)
+                case ModDlSrc(mac=mac):
+                    step.note(text)
+                    pkt = pkt.with_macs(smac=mac)
+                case ModDlDst(mac=mac):
+                    step.note(text)
+                    pkt = pkt.with_macs(dmac=mac)
+                case ModVlanVid(vid=vid):
+                    step.note(f"{text} -> {'push' if push else 'set'} VLAN {vid}")
+                    pkt = pkt.push_vlan(vid) if push else pkt.set_vid(vid)
+                case StripVlan():
+                    step.note(text)
+                    pkt = pkt.pop_vlan()
+                case SetTunnel(tun_id=tun_id):
+                    step.note(text)
+                    pkt = dataclasses.replace(pkt, tun_id=tun_id)
+                case Resubmit(table=table) | GotoTable(table=table):
+                    step.note(text)
+                    pkt = self._resubmit(walk, flow.table, table, pkt, level)
+        return pkt
+
+    def _resubmit(
+        self, walk: _Walk, current: int, table: int, pkt: OfPacket, level: int
+    ) -> OfPacket:
+        if walk.depth >= MAX_DEPTH:
+            walk.error = "recursion too deep"
+            return pkt
+        if walk.resubmits >= MAX_RESUBMITS:
+            walk.error = "too many resubmits"
+            return pkt
+        walk.resubmits += 1
+        deeper = table <= current
+        walk.depth += deeper
+        pkt = self._table(walk, table, pkt, level + 1)
+        walk.depth -= deeper
+        return pkt
+
+    def _output(self, walk: _Walk, name: str, pkt: OfPacket, level: int) -> None:
+        port = self.ports[name]
+        if port.kind == "patch" and walk.patch is not None:
+            if walk.depth >= MAX_DEPTH:
+                walk.error = "recursion too deep"
+                return
+            sub = walk.patch(port, pkt, level + 1, walk.depth + 1, walk.learn)
+            walk.steps.extend(sub.trace)
+            walk.outputs.extend(sub.outputs)
+            return
+        if port.kind == "vxlan":
+            vni = port.tunnel_key(pkt.tun_id)
+            out = PortOutput(self.name, name, port.kind, pkt, port.remote_ip, vni)
+        else:
+            out = PortOutput(self.name, name, port.kind, pkt)
+        walk.outputs.append(out)

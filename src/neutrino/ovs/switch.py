@@ -1,0 +1,72 @@
+"""The bridges of one host, joined by their patch ports.
+
+`Switch.process` runs a frame through one bridge and follows every output to a
+patch port into the peer bridge at the moment OVS would (the packet as it is
+then, entering the peer's table 0 on the peer port, with tun_id cleared, as
+patch_port_output does), so the caller gets only outputs on real ports:
+internal, system (veth) and vxlan. The trace holds the steps of every bridge
+visited, the peer's indented one level deeper.
+"""
+
+from collections.abc import Iterable
+
+from .bridge import Bridge, Result
+from .packet import Frame, OfPacket
+from .ports import Port
+
+
+class Switch:
+    """The OVS bridges of one host, by name."""
+
+    def __init__(self, bridges: Iterable[Bridge] = ()):
+        self.bridges: dict[str, Bridge] = {}
+        for bridge in bridges:
+            self.add(bridge)
+
+    def add(self, bridge: Bridge) -> Bridge:
+        if bridge.name in self.bridges:
+            raise ValueError(f"bridge {bridge.name} is already on this switch")
+        self.bridges[bridge.name] = bridge
+        return bridge
+
+    def __getitem__(self, name: str) -> Bridge:
+        return self.bridges[name]
+
+    def owner(self, port_name: str) -> Bridge | None:
+        """The bridge a port is on (port names are unique on a host)."""
+        for bridge in self.bridges.values():
+            if port_name in bridge.ports:
+                return bridge
+        return None
+
+    def process(
+        self,
+        bridge: str,
+        frame: Frame,
+        in_port: str,
+        *,
+        vlans: Iterable[int] = (),
+        tun_id: int = 0,
+        learn: bool = True,
+    ) -> Result:
+        """Run a frame arriving on bridge:in_port; outputs are on non-patch ports only."""
+        if bridge not in self.bridges:
+            raise ValueError(f"no bridge {bridge}; bridges: {', '.join(sorted(self.bridges))}")
+        return self.bridges[bridge].process(
+            frame, in_port, vlans=vlans, tun_id=tun_id, learn=learn, patch=self._follow
+        )
+
+    def _follow(self, port: Port, pkt: OfPacket, level: int, depth: int, learn: bool) -> Result:
+        peer = self.owner(port.peer) if port.peer else None
+        if peer is None or peer.ports[port.peer].kind != "patch":
+            return Result((), (), f"patch port {port.name} has no peer {port.peer}")
+        return peer.process(
+            pkt.frame,
+            port.peer,
+            vlans=pkt.vlans,
+            tun_id=0,
+            learn=learn,
+            patch=self._follow,
+            level=level,
+            depth=depth,
+        )

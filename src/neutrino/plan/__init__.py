@@ -1,0 +1,6 @@
+"""The pure planner: a host's view of the cloud in, its complete desired state out."""
+
+from .host import plan_host
+from .state import HostState
+
+__all__ = ["HostState", "plan_host"]

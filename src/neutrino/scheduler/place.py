@@ -1,0 +1,112 @@
+"""Router placement: which hosts run each router's parts. Pure.
+
+- Distributed router: a qrouter on every `dvr`/`dvr_snat` host with a bound VM
+  port on one of its subnets, and on its SNAT hosts; the SNAT part (when it has a
+  gateway) on one `dvr_snat` host, or `ha_hosts` of them for an HA router.
+- Legacy router: everything on one `legacy`/`dvr_snat` host (`ha_hosts` for HA).
+- A fip namespace for an external network on each host that serves a floating IP
+  of a distributed router there.
+
+Placement is sticky: a router keeps the hosts it has (`current`, as stored) while
+they are up and still fit; new ones go to the least loaded host (fewest routers
+placed), ties broken by host name, so the same inputs always give the same answer.
+HA routers get a VRRP id unique in the cloud, lowest free, also sticky.
+"""
+
+from dataclasses import dataclass, field
+
+from .cloud import Cloud
+
+SNAT_MODES = ("dvr_snat",)
+LEGACY_MODES = ("legacy", "dvr_snat")
+DVR_MODES = ("dvr", "dvr_snat")
+
+
+@dataclass(frozen=True)
+class Placement:
+    central: dict[str, tuple[str, ...]] = field(default_factory=dict)  # SNAT or legacy hosts
+    qrouter: dict[str, tuple[str, ...]] = field(default_factory=dict)  # DVR qrouter hosts
+    fip: dict[str, tuple[str, ...]] = field(default_factory=dict)  # host -> external networks
+    vrid: dict[str, int] = field(default_factory=dict)  # HA router -> VRRP id
+
+
+def _needs_central(router) -> bool:
+    return not router.distributed or router.gw_port_id is not None
+
+
+def place_routers(
+    cloud: Cloud,
+    current: dict[str, tuple[str, ...]] | None = None,
+    ha_hosts: int = 2,
+    current_vrid: dict[str, int] | None = None,
+) -> Placement:
+    current = current or {}
+    idx = cloud.index()
+    hosts = sorted((h for h in cloud.hosts.values() if h.up), key=lambda h: h.name)
+    load = {h.name: 0 for h in hosts}
+    central: dict[str, tuple[str, ...]] = {}
+    routers = sorted(cloud.routers.values(), key=lambda r: r.id)
+    # keep what still fits first, so that new routers balance around it
+    for router in routers:
+        if not _needs_central(router):
+            continue
+        modes = SNAT_MODES if router.distributed else LEGACY_MODES
+        want = ha_hosts if router.ha else 1
+        kept = tuple(
+            h
+            for h in current.get(router.id, ())
+            if h in cloud.hosts and cloud.hosts[h].up and cloud.hosts[h].mode in modes
+        )
+        central[router.id] = kept[:want]
+        for h in central[router.id]:
+            load[h] += 1
+    for router in routers:
+        if router.id not in central:
+            continue
+        modes = SNAT_MODES if router.distributed else LEGACY_MODES
+        want = ha_hosts if router.ha else 1
+        chosen = list(central[router.id])
+        candidates = [h.name for h in hosts if h.mode in modes and h.name not in chosen]
+        while len(chosen) < want and candidates:
+            best = min(candidates, key=lambda name: (load[name], name))
+            candidates.remove(best)
+            chosen.append(best)
+            load[best] += 1
+        central[router.id] = tuple(chosen)
+    qrouter: dict[str, tuple[str, ...]] = {}
+    fip: dict[str, set[str]] = {}
+    for router in routers:
+        if not router.distributed:
+            continue
+        on = set(central.get(router.id, ()))
+        for subnet_id in idx.router_subnets[router.id]:
+            for port in idx.ports_by_subnet.get(subnet_id, ()):
+                host = cloud.hosts.get(port.host)
+                if port.is_vm and host is not None and host.up and host.mode in DVR_MODES:
+                    on.add(host.name)
+        qrouter[router.id] = tuple(sorted(on))
+    for f in sorted(cloud.floatingips.values(), key=lambda f: f.id):
+        router = cloud.routers.get(f.router_id or "")
+        port = cloud.ports.get(f.port_id or "")
+        if router is None or port is None or not router.distributed:
+            continue
+        host = cloud.hosts.get(port.host)
+        if host is not None and host.up and host.mode in DVR_MODES:
+            fip.setdefault(host.name, set()).add(f.floating_network_id)
+    return Placement(
+        central=central,
+        qrouter=qrouter,
+        fip={h: tuple(sorted(n)) for h, n in sorted(fip.items())},
+        vrid=_vrids(routers, current_vrid or {}),
+    )
+
+
+def _vrids(routers, current: dict[str, int]) -> dict[str, int]:
+    ha = [r.id for r in routers if r.ha]
+    out = {r: v for r, v in current.items() if r in ha and 1 <= v <= 255}
+    used = set(out.values())
+    free = (v for v in range(1, 256) if v not in used)
+    for rid in ha:
+        if rid not in out:
+            out[rid] = next(free, 0)
+    return out

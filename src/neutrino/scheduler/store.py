@@ -1,0 +1,134 @@
+"""The scheduler on the server: read a `Cloud` from the database, store placements.
+
+`load_cloud(conn)` reads networks, subnets, ports, routers, floating IPs and the
+L3 agents (a host's mode and tunnel address come from its agent's reported
+configuration, its DVR MAC from `dvr_macs`). `reschedule(tx)` places routers
+(keeping what is placed), stores the router-to-agent bindings, and gives each
+host that serves floating IPs of distributed routers its fip-namespace gateway
+port on the external network (`network:floatingip_agent_gateway`), removing those
+no longer needed. Everything it writes is recorded in the change sequence.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select
+
+from ..api import ports as port_api
+from ..db import schema
+from .cloud import FIP_AGENT_GATEWAY, Cloud, FloatingIP, Host, Network, Port, Router, Subnet
+from .place import Placement, place_routers
+
+
+def load_cloud(conn, now=None, down_time: int = 75) -> tuple[Cloud, dict[str, tuple[str, ...]]]:
+    """The cloud, and the current router placement (router id -> hosts)."""
+    s = schema
+    cloud = Cloud()
+    for n in conn.execute(select(s.networks)):
+        cloud.networks[n.id] = Network(
+            n.id,
+            n.name,
+            n.project_id,
+            n.external,
+            n.network_type,
+            n.physical_network or None,
+            n.segmentation_id or None,
+            n.mtu,
+        )
+    for x in conn.execute(select(s.subnets)):
+        cloud.subnets[x.id] = Subnet(x.id, x.network_id, x.cidr, x.gateway_ip)
+    ips: dict[str, list[tuple[str, str]]] = {}
+    for a in conn.execute(select(s.ipallocations)):
+        ips.setdefault(a.port_id, []).append((a.subnet_id, a.ip_address))
+    for p in conn.execute(select(s.ports)):
+        fixed = tuple(sorted(ips.get(p.id, ()), key=lambda f: (f[0], f[1])))
+        cloud.ports[p.id] = Port(
+            p.id, p.network_id, p.mac_address, fixed, p.device_owner, p.device_id, p.host_id
+        )
+    for r in conn.execute(select(s.routers)):
+        routes = tuple((x["destination"], x["nexthop"]) for x in r.routes)
+        cloud.routers[r.id] = Router(
+            r.id,
+            r.project_id,
+            r.name,
+            r.distributed,
+            r.ha,
+            r.admin_state_up,
+            r.gw_port_id,
+            r.enable_snat,
+            routes,
+        )
+    for f in conn.execute(select(s.floatingips)):
+        cloud.floatingips[f.id] = FloatingIP(
+            f.id,
+            f.floating_network_id,
+            f.floating_ip_address,
+            f.port_id,
+            f.fixed_ip_address,
+            f.router_id,
+        )
+    macs = dict(conn.execute(select(s.dvr_macs.c.host, s.dvr_macs.c.mac)).all())
+    agent_hosts = {}
+    for a in conn.execute(select(s.agents).where(s.agents.c.agent_type == "L3 agent")):
+        alive = now is None or now - a.heartbeat_timestamp <= timedelta(seconds=down_time)
+        cfg = a.configurations or {}
+        cloud.hosts[a.host] = Host(
+            a.host,
+            cfg.get("agent_mode", "legacy"),
+            cfg.get("tunnel_ip", ""),
+            macs.get(a.host, ""),
+            up=alive and a.admin_state_up,
+        )
+        agent_hosts[a.id] = a.host
+    current: dict[str, list[str]] = {}
+    for b in conn.execute(select(s.router_agent_bindings)):
+        if b.agent_id in agent_hosts:
+            current.setdefault(b.router_id, []).append(agent_hosts[b.agent_id])
+    return cloud, {r: tuple(sorted(h)) for r, h in current.items()}
+
+
+def reschedule(tx, now=None, down_time: int = 75) -> Placement:
+    cloud, current = load_cloud(tx.conn, now, down_time)
+    placement = place_routers(cloud, current)
+    _store_bindings(tx, current, placement)
+    _fip_gateways(tx, cloud, placement)
+    return placement
+
+
+def _store_bindings(tx, current, placement: Placement) -> None:
+    B, A = schema.router_agent_bindings, schema.agents
+    agent_of = dict(
+        tx.conn.execute(select(A.c.host, A.c.id).where(A.c.agent_type == "L3 agent")).all()
+    )
+    for router_id, hosts in placement.central.items():
+        before = set(current.get(router_id, ()))
+        after = set(hosts)
+        if before == after:
+            continue
+        for host in before - after:
+            tx.execute(delete(B).where(B.c.router_id == router_id, B.c.agent_id == agent_of[host]))
+        for host in after - before:
+            tx.execute(insert(B).values(router_id=router_id, agent_id=agent_of[host]))
+        tx.changed("router", router_id, "update", "", 0)
+
+
+def _fip_gateways(tx, cloud: Cloud, placement: Placement) -> None:
+    wanted = {(host, net) for host, nets in placement.fip.items() for net in nets}
+    have = {
+        (p.host, p.network_id): p.id
+        for p in cloud.ports.values()
+        if p.device_owner == FIP_AGENT_GATEWAY
+    }
+    for key, port_id in have.items():
+        if key not in wanted:
+            port_api.remove_port(tx, port_id)
+    for host, network_id in sorted(wanted - set(have)):
+        fixed = port_api.allocate(tx, network_id, None)
+        port_api.insert_port(
+            tx,
+            network_id=network_id,
+            project_id="",
+            fixed_ips=fixed,
+            device_id=host,
+            device_owner=FIP_AGENT_GATEWAY,
+            host_id=host,
+        )

@@ -1,0 +1,236 @@
+"""`view_for_host`: the slice of the cloud one host needs, and nothing else. Pure.
+
+The agent fetches exactly this from the server; the planner turns it into the
+host's state. Everything in it is sorted, so equal clouds give equal views.
+"""
+
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from .cloud import FIP_AGENT_GATEWAY, ROUTER_INTERFACE_DVR, Cloud, Host, Port
+from .place import DVR_MODES, Placement
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    id: str
+    network_type: str
+    physical_network: str | None
+    segmentation_id: int | None
+    mtu: int
+    external: bool
+
+
+@dataclass(frozen=True)
+class PortView:
+    """A port with its first IPv4 address and that address's subnet."""
+
+    id: str
+    network_id: str
+    mac: str
+    ip: str | None
+    subnet_id: str | None
+    cidr: str | None  # the subnet's CIDR
+    gateway_ip: str | None  # the subnet's gateway
+    host: str = ""
+
+    @property
+    def prefixlen(self) -> int:
+        return IPv4Network(self.cidr).prefixlen if self.cidr else 32
+
+
+@dataclass(frozen=True)
+class FloatingIPView:
+    id: str
+    floating_ip: str
+    fixed_ip: str
+    port_id: str
+    network_id: str  # the external network
+
+
+@dataclass(frozen=True)
+class RouterView:
+    """One router as this host runs it. `roles`: dvr (a qrouter of a distributed
+    router), snat (its centralized SNAT), legacy (a whole legacy router)."""
+
+    id: str
+    distributed: bool
+    ha: bool
+    roles: frozenset[str]
+    interfaces: tuple[PortView, ...]
+    gateway: PortView | None
+    snat_ports: tuple[PortView, ...]
+    enable_snat: bool
+    floatingips: tuple[FloatingIPView, ...]
+    routes: tuple[tuple[str, str], ...]
+    neighbours: tuple[PortView, ...]  # every port on the router's subnets
+    central_hosts: tuple[str, ...]
+    vrid: int = 0
+    ha_priority: int = 0  # this host's VRRP priority (the first central host is preferred)
+
+
+@dataclass(frozen=True)
+class FipNamespaceView:
+    network_id: str
+    gateway: PortView  # this host's fg- port on the external network
+    routers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemotePort:
+    network_id: str
+    mac: str
+    host: str
+
+
+@dataclass(frozen=True)
+class HostView:
+    host: Host
+    peers: tuple[Host, ...]
+    networks: tuple[NetworkView, ...]
+    vm_ports: tuple[PortView, ...]
+    routers: tuple[RouterView, ...]
+    fip_namespaces: tuple[FipNamespaceView, ...]
+    remote_ports: tuple[RemotePort, ...]
+
+
+def port_view(cloud: Cloud, port: Port) -> PortView:
+    if port.fixed_ips:
+        subnet_id, ip = port.fixed_ips[0]
+        subnet = cloud.subnets[subnet_id]
+        return PortView(
+            port.id,
+            port.network_id,
+            port.mac,
+            ip,
+            subnet_id,
+            subnet.cidr,
+            subnet.gateway_ip,
+            port.host,
+        )
+    return PortView(port.id, port.network_id, port.mac, None, None, None, None, port.host)
+
+
+def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -> RouterView:
+    idx = cloud.index()
+    interfaces = tuple(port_view(cloud, p) for p in idx.interfaces[router.id])
+    gateway = None
+    if router.gw_port_id and router.gw_port_id in cloud.ports:
+        gateway = port_view(cloud, cloud.ports[router.gw_port_id])
+    snat_ports = tuple(port_view(cloud, p) for p in idx.snat_ports[router.id])
+    fips = []
+    for f in sorted(cloud.floatingips.values(), key=lambda f: f.floating_ip):
+        if f.router_id != router.id or not f.port_id or f.fixed_ip is None:
+            continue
+        port = cloud.ports.get(f.port_id)
+        if router.distributed and (port is None or port.host != host):
+            continue  # a distributed router serves a FIP on the VM's host only
+        fips.append(
+            FloatingIPView(f.id, f.floating_ip, f.fixed_ip, f.port_id, f.floating_network_id)
+        )
+    neighbours = []
+    for subnet_id in idx.router_subnets[router.id]:
+        for p in idx.ports_by_subnet.get(subnet_id, ()):
+            neighbours.append(port_view(cloud, p))
+    central = placement.central.get(router.id, ())
+    priority = 0
+    if router.ha and host in central:
+        priority = 100 - central.index(host) * 10
+    return RouterView(
+        id=router.id,
+        distributed=router.distributed,
+        ha=router.ha,
+        roles=frozenset(roles),
+        interfaces=interfaces,
+        gateway=gateway,
+        snat_ports=snat_ports,
+        enable_snat=router.enable_snat,
+        floatingips=tuple(fips),
+        routes=tuple(sorted(router.routes)),
+        neighbours=tuple(sorted(neighbours, key=lambda p: (p.subnet_id or "", p.ip or ""))),
+        central_hosts=central,
+        vrid=placement.vrid.get(router.id, 0),
+        ha_priority=priority,
+    )
+
+
+def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostView:
+    host = cloud.hosts[host_name]
+    idx = cloud.index()
+    routers = []
+    for router in sorted(cloud.routers.values(), key=lambda r: r.id):
+        roles = set()
+        if router.distributed and host_name in placement.qrouter.get(router.id, ()):
+            roles.add("dvr")
+        if host_name in placement.central.get(router.id, ()):
+            roles.add("snat" if router.distributed else "legacy")
+        if roles and router.admin_state_up:
+            routers.append(_router_view(cloud, placement, router, host_name, roles))
+    vm_ports = tuple(port_view(cloud, p) for p in idx.ports_by_host.get(host_name, ()) if p.is_vm)
+    fip_namespaces = []
+    for network_id in placement.fip.get(host_name, ()):
+        gateway = next(
+            (
+                p
+                for p in idx.ports_by_network.get(network_id, ())
+                if p.device_owner == FIP_AGENT_GATEWAY and p.host == host_name
+            ),
+            None,
+        )
+        if gateway is None:
+            continue  # the server has not given this host its fg- address yet
+        served = tuple(
+            r.id
+            for r in routers
+            if "dvr" in r.roles
+            and r.floatingips
+            and any(f.network_id == network_id for f in r.floatingips)
+        )
+        fip_namespaces.append(FipNamespaceView(network_id, port_view(cloud, gateway), served))
+    carried = {p.network_id for p in vm_ports}
+    for r in routers:
+        carried.update(p.network_id for p in r.interfaces)
+        if "snat" in r.roles or "legacy" in r.roles:
+            carried.update(p.network_id for p in r.snat_ports)
+            if r.gateway is not None:
+                carried.add(r.gateway.network_id)
+    carried.update(f.network_id for f in fip_namespaces)
+    networks = tuple(
+        NetworkView(n.id, n.network_type, n.physical_network, n.segmentation_id, n.mtu, n.external)
+        for n in sorted((cloud.networks[i] for i in carried), key=lambda n: n.id)
+    )
+    remote = []
+    for network_id in sorted(carried):
+        if cloud.networks[network_id].network_type != "vxlan":
+            continue
+        for p in idx.ports_by_network.get(network_id, ()):
+            where = _location(placement, p)
+            if where and where != host_name:
+                remote.append(RemotePort(network_id, p.mac, where))
+    peers = tuple(
+        sorted(
+            (h for h in cloud.hosts.values() if h.name != host_name and h.up), key=lambda h: h.name
+        )
+    )
+    return HostView(
+        host=host,
+        peers=peers,
+        networks=networks,
+        vm_ports=vm_ports,
+        routers=tuple(routers),
+        fip_namespaces=tuple(fip_namespaces),
+        remote_ports=tuple(remote),
+    )
+
+
+def _location(placement: Placement, port: Port) -> str:
+    """The host a port's MAC lives on; "" for DVR interfaces, which live on every host."""
+    if port.device_owner == ROUTER_INTERFACE_DVR:
+        return ""
+    if port.host:
+        return port.host
+    hosts = placement.central.get(port.device_id, ())
+    return hosts[0] if hosts else ""
+
+
+__all__ = ["DVR_MODES", "HostView", "RouterView", "view_for_host"]
