@@ -1,6 +1,6 @@
 """Networks and subnets through the API: what Neutron users see, and the 400s they get."""
 
-from conftest import error_of
+from api_support import error_of
 
 
 def test_version_discovery_and_extensions(cloud):

@@ -1,6 +1,6 @@
 """Who sees and changes what (Neutron's default policy), and list queries."""
 
-from conftest import error_of
+from api_support import error_of
 
 
 def test_projects_are_isolated(cloud):

@@ -1,6 +1,6 @@
 """Ports: MAC and fixed IP allocation, requested addresses, exhaustion, binding."""
 
-from conftest import error_of
+from api_support import error_of
 
 
 def _net(cloud, cidr="10.1.0.0/24", **subnet):

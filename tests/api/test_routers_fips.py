@@ -1,6 +1,6 @@
 """Routers, interfaces, gateways and floating IPs, with Neutron's responses and conflicts."""
 
-from conftest import error_of
+from api_support import error_of
 
 
 def _tenant(cloud, cidr="10.1.0.0/24"):

@@ -1,0 +1,121 @@
+"""Helpers for in-process API tests: config files, callers with tokens, error bodies."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+USERS = {
+    "admin": ("admin", ["admin"]),
+    "alice": ("demo", ["member"]),
+    "rita": ("demo", ["reader"]),
+    "bob": ("other", ["member"]),
+}
+
+
+def write_config(path, database: str, auth: str = "keystone") -> None:
+    users = "".join(
+        f'[[identity.users]]\nname = "{n}"\npassword = "{n}-pw"\nproject = "{p}"\nroles = {r!r}\n'
+        for n, (p, r) in USERS.items()
+    ).replace("'", '"')
+    path.write_text(
+        f'[server]\npublic_url = "http://neutrino.test:9696"\ndatabase = "{database}"\n'
+        f'auth_strategy = "{auth}"\n\n[identity]\ntoken_key = "{Fernet.generate_key().decode()}"\n'
+        '[[identity.projects]]\nname = "admin"\n[[identity.projects]]\nname = "demo"\n'
+        '[[identity.projects]]\nname = "other"\n' + users
+    )
+
+
+class Caller:
+    """An HTTP client that sends one user's token with every request."""
+
+    def __init__(self, client, token: str | None, project_id: str | None):
+        self.client = client
+        self.headers = {"X-Auth-Token": token} if token else {}
+        self.project_id = project_id
+
+    def request(self, method: str, path: str, **kwargs):
+        return self.client.request(method, path, headers=self.headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def make(self, resource: str, **attrs) -> dict:
+        """Create a resource and return it, asserting 201."""
+        r = self.post(f"/v2.0/{resource}s", json={resource: attrs})
+        assert r.status_code == 201, r.text
+        return r.json()[resource]
+
+
+class Cloud:
+    def __init__(self, client):
+        self.client = client
+        self.anonymous = Caller(client, None, None)
+        for name in USERS:
+            body = {
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {
+                            "user": {
+                                "name": name,
+                                "password": f"{name}-pw",
+                                "domain": {"name": "Default"},
+                            }
+                        },
+                    }
+                }
+            }
+            r = client.post("/v3/auth/tokens", json=body)
+            assert r.status_code == 201, r.text
+            project = r.json()["token"]["project"]["id"]
+            setattr(self, name, Caller(client, r.headers["X-Subject-Token"], project))
+
+    def public_network(self) -> tuple[dict, dict]:
+        """An external flat network with a subnet in 203.0.113.0/24, made by the admin."""
+        net = self.admin.make(
+            "network",
+            name="public",
+            **{
+                "router:external": True,
+                "provider:network_type": "flat",
+                "provider:physical_network": "public",
+            },
+        )
+        sub = self.admin.make(
+            "subnet", network_id=net["id"], cidr="203.0.113.0/24", enable_dhcp=False
+        )
+        return net, sub
+
+
+def postgres_database(name: str) -> str:
+    """A fresh, empty PostgreSQL database (scripts/postgres), or skip saying why."""
+    script = Path(__file__).parents[2] / "scripts" / "postgres"
+    if os.geteuid() != 0 and not shutil.which("pg_ctlcluster"):
+        pytest.skip("PostgreSQL variant: needs root to install/start PostgreSQL")
+    start = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True)
+    if start.returncode != 0:
+        pytest.skip(
+            f"PostgreSQL variant: could not start PostgreSQL: {start.stderr.strip()[-300:]}"
+        )
+    made = subprocess.run(["bash", str(script), "createdb", name], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+def error_of(response) -> tuple[int, str, str]:
+    """(status, NeutronError type, message) of an error response."""
+    body = response.json()["NeutronError"]
+    return response.status_code, body["type"], body["message"]
