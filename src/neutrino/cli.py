@@ -5,6 +5,8 @@ neutrino ip [ip options] OBJECT COMMAND ...        (one command, fresh model)
 neutrino selftest routing [--configs N] ...        (model vs this machine's kernel)
 neutrino selftest replay FILE                      (one script on both, differences shown)
 neutrino server [--config FILE] [--port 9696]      (the Neutron v2.0 API server)
+neutrino sim TOPOLOGY.yaml [--host H]              (a cloud in the model: placement, plans)
+neutrino trace --sim TOPOLOGY.yaml --from vm1 --to 203.0.113.10   (a packet across hosts)
 neutrino demo                                      (the routing walkthrough)
 """
 
@@ -165,14 +167,17 @@ def _namespace(kernel, name: str):
 
 @app.command("trace")
 def trace_command(
-    batch: Path = typer.Option(
-        ...,
+    batch: Path | None = typer.Option(
+        None,
         "--batch",
         "-b",
         help="ip batch file that builds the network (-n NS lines, sysctl -w, iptables).",
     ),
-    src: str = typer.Option(..., "--from", help="Namespace that sends the packet."),
-    dst: str = typer.Option(..., "--to", help="Destination address."),
+    sim: Path | None = typer.Option(
+        None, "--sim", help="A cloud topology (YAML) to simulate instead of a batch file."
+    ),
+    src: str = typer.Option(..., "--from", help="Namespace (with --sim: a VM or 'internet')."),
+    dst: str = typer.Option(..., "--to", help="Destination address (with --sim also a VM)."),
     proto: str = typer.Option("udp", help="udp, tcp or icmp (echo request)."),
     sport: int = typer.Option(40000, help="Source port (udp, tcp)."),
     dport: int = typer.Option(33434, help="Destination port (udp, tcp)."),
@@ -181,12 +186,27 @@ def trace_command(
     level: str = typer.Option("summary", help="full, summary or minimal."),
     rt_tables: Path | None = typer.Option(None, "--rt-tables", help="Extra rt_tables lines."),
 ) -> None:
-    """Send one packet through the model and show every step it and its consequences took."""
+    """Send one packet through the model and show every step it and its consequences took.
+
+    With --sim the model is a whole cloud: every host's namespaces, OVS bridges and
+    tunnels, as the planner makes them from the topology file."""
     from .kernel.packet import icmp_echo, tcp, udp
     from .kernel.trace import LEVELS
 
     if level not in LEVELS:
         raise typer.BadParameter(f"--level {level!r}: use one of {', '.join(LEVELS)}")
+    if (batch is None) == (sim is None):
+        raise typer.BadParameter("give either --batch FILE or --sim TOPOLOGY.yaml")
+    if sim is not None:
+        cloud = _sim_cloud(sim)
+        if src not in cloud.topology.vms and src != "internet":
+            names = ", ".join([*cloud.topology.vms, "internet"])
+            raise typer.BadParameter(f"--from {src!r}: not a VM of {sim}; use one of {names}")
+        dst = cloud.address_of(dst)
+        kernel, sender = cloud.kernel, src
+    else:
+        kernel = _model_from_batch(batch, rt_tables)
+        sender = _namespace(kernel, src)
     makers = {
         "udp": lambda: udp(0, dst, sport, dport, ttl=ttl, mark=mark),
         "tcp": lambda: tcp(0, dst, sport, dport, ttl=ttl, mark=mark),
@@ -194,16 +214,46 @@ def trace_command(
     }
     if proto not in makers:
         raise typer.BadParameter(f"--proto {proto!r}: use one of udp, tcp, icmp")
-    kernel = _model_from_batch(batch, rt_tables)
     try:
         packet = makers[proto]()
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    trace = kernel.send(_namespace(kernel, src), packet)
+    trace = kernel.send(sender, packet)
     later = kernel.advance(5.0)
+    if sim is not None:
+        from .sim.explain import path_summary
+
+        typer.echo(path_summary(trace))
     typer.echo(trace.render(level), nl=False)
     for extra in later:
         typer.echo(extra.render(level), nl=False)
+
+
+def _sim_cloud(path: Path):
+    from .sim.cloud import SimCloud
+    from .sim.topology import TopologyError, load
+
+    try:
+        return SimCloud(load(path))
+    except TopologyError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command("sim")
+def sim_command(
+    topology: Path = typer.Argument(..., help="A cloud topology (YAML), see docs/simulator.md."),
+    host: str | None = typer.Option(None, "--host", help="Print this host's whole planned state."),
+) -> None:
+    """Build a cloud from a topology file in the model and show where everything runs."""
+    from .sim.explain import describe_cloud, describe_state
+
+    cloud = _sim_cloud(topology)
+    if host is not None:
+        if host not in cloud.states:
+            raise typer.BadParameter(f"--host {host!r}: hosts are {', '.join(cloud.states)}")
+        typer.echo(describe_state(cloud.states[host]))
+        return
+    typer.echo(describe_cloud(cloud))
 
 
 @app.command("traceroute")

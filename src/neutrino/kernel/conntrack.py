@@ -191,10 +191,30 @@ class Conntrack:
                 wire.sport,
                 wire.dport if port is None or keep_ports else port,
             )
+        if manip == "SRC" and not keep_ports and port is None:
+            wire = self._unique_source(wire, conn)
         conn.tuples[REPLY] = wire.invert()
         orig = conn.original
         conn.src_nat = (wire.src, wire.sport) != (orig.src, orig.sport)
         conn.dst_nat = (wire.dst, wire.dport) != (orig.dst, orig.dport)
+
+    def _unique_source(self, wire: Tuple, conn: Conn) -> Tuple:
+        """nf_nat_unique_tuple for source NAT without a port range: keep the source port
+        unless another connection already answers to that tuple, else take another port
+        of the same class (1-511, 600-1023, 1024-65535). Linux starts its search at a
+        random port; the model takes the next free one, so the port it picks can differ."""
+        if not self.tuple_taken(wire.invert(), conn):
+            return wire
+        low, high = (
+            (1, 511) if wire.sport < 512 else (600, 1023) if wire.sport < 1024 else (1024, 65535)
+        )
+        span = high - low + 1
+        for step in range(1, span):
+            port = low + (wire.sport - low + step) % span
+            candidate = Tuple(wire.proto, wire.src, wire.dst, port, wire.dport)
+            if not self.tuple_taken(candidate.invert(), conn):
+                return candidate
+        return wire
 
     def manip(self, pkt: Packet, tracked: Tracked, manip: str) -> Packet:
         """Apply a connection's NAT to one packet at a hook of manip type 'SRC' or 'DST'."""

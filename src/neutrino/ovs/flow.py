@@ -38,7 +38,7 @@ ETH_IP = 0x0800
 ETH_ARP = 0x0806
 NO_VLAN = 0xFFFF
 DEFAULT_PRIORITY = 0x8000
-MAX_TABLE = 254
+MAX_TABLE = 253  # OVS keeps table 254 for itself (read-only)
 LOCAL = 0xFFFE  # OFPP_LOCAL: the bridge's own internal port, named like the bridge
 MAX_PORT = 0xFEFF  # above are OpenFlow's reserved ports (LOCAL is the one allowed here)
 

@@ -8,8 +8,9 @@ br-int  access ports tagged with the network's local VLAN, NORMAL switching;
 br-tun  secure; table 0 splits by in_port; table 1 is DVR: ARP for a router
         gateway and frames to a gateway MAC never enter a tunnel, and routed frames
         leave with this host's DVR MAC as source; table 2 splits unicast (20) from
-        broadcast/multicast (22); 20 sends known remote MACs to their host's tunnel,
-        22 floods to every host that has a port on the network; 4 maps VNI to local
+        broadcast/multicast (22); 20 sends known remote MACs to their host's tunnel
+        and drops other frames this host routed (their destination is local), 22
+        floods to every host that has a port on the network; 4 maps VNI to local
         VLAN for frames from tunnels.
 br-ex   the external (flat) network: local VLAN stripped on the way out.
 """
@@ -153,6 +154,9 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int]) -> None:
     _flow(b, names.TUN, 2, 1, {"dl_dst": MULTICAST}, (Resubmit(22),))
     _flow(b, names.TUN, 2, 0, {}, (Resubmit(20),))
     _flow(b, names.TUN, 20, 0, {}, (Resubmit(22),))
+    # routed here (source already the DVR MAC) but not for a known remote port: the
+    # destination is local, never flood it into the tunnels
+    _flow(b, names.TUN, 20, 1, {"dl_src": view.host.dvr_mac}, ())
     _flow(b, names.TUN, 4, 0, {}, ())
     hosts_on: dict[str, set[str]] = {}
     for rp in view.remote_ports:

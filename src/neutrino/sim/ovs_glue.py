@@ -95,6 +95,11 @@ class OvsHost:
 
     def _to_device(self, walk, out) -> None:
         pkt = out.packet
+        if out.port in self.switch.bridges:
+            walk.trace.add(
+                self.ns_name, "ovs", f"out {out.port}: the bridge's own port (down)", FULL
+            )
+            return
         dev = self.ns.links.get(out.port)
         if dev is None:
             walk.trace.add(self.ns_name, "ovs", f"out {out.port}: no such device", SUMMARY)

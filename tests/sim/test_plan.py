@@ -1,0 +1,81 @@
+"""The planner: deterministic, and a change touches exactly the hosts it concerns."""
+
+import tempfile
+
+from sim_support import EXAMPLES
+
+from neutrino.api import floatingips, routers
+from neutrino.plan import plan_host
+from neutrino.scheduler import place_routers, view_for_host
+from neutrino.sim.control import ADMIN, build_control
+from neutrino.sim.topology import load
+
+
+def _control(name: str):
+    return build_control(load(EXAMPLES / f"{name}.yaml"), tempfile.mkdtemp(prefix="neutrino-plan-"))
+
+
+def _changed(before: dict, after: dict) -> set[str]:
+    return {h for h in before if before[h] != after.get(h)}
+
+
+def test_same_view_same_state_and_every_host_gets_what_it_runs():
+    control = _control("two-routers")
+    cloud, current = control.cloud()
+    placement = place_routers(cloud, current)
+    for host in cloud.hosts:
+        view = view_for_host(cloud, placement, host)
+        assert plan_host(view) == plan_host(view)
+    again = control.plans()
+    assert again == control.plans()
+    r1, r2 = control.ids["router:r1"], control.ids["router:r2"]
+    assert f"qrouter-{r1}" in again["compute1"].namespaces
+    assert f"qrouter-{r2}" not in again["compute1"].namespaces
+    assert f"snat-{r1}" in again["network1"].namespaces
+    assert f"snat-{r2}" in again["network1"].namespaces
+    assert not any(ns.startswith("fip-") for ns in again["compute1"].namespaces)  # vm1 has no FIP
+    assert any(ns.startswith("fip-") for ns in again["compute3"].namespaces)
+
+
+def test_removing_a_floating_ip_changes_only_its_host():
+    control = _control("two-routers")
+    before = control.plans()
+    fip = control.ids["fip:vm2"]
+    control.write(lambda tx: floatingips.delete_(tx, ADMIN, fip))
+    control.reschedule()
+    after = control.plans()
+    assert _changed(before, after) == {"compute2"}
+    assert not any(ns.startswith("fip-") for ns in after["compute2"].namespaces)
+
+
+def test_removing_an_interface_changes_only_the_hosts_of_that_router():
+    control = _control("two-routers")
+    before = control.plans()
+    r2, green = control.ids["router:r2"], control.ids["subnet:green"]
+    control.write(lambda tx: floatingips.delete_(tx, ADMIN, control.ids["fip:vm3"]))
+    control.reschedule()
+    middle = control.plans()
+    assert _changed(before, middle) == {"compute3"}
+    control.write(lambda tx: routers.remove_interface(tx, ADMIN, r2, {"subnet_id": green}))
+    control.reschedule()
+    after = control.plans()
+    assert _changed(middle, after) == {"compute3", "network1"}
+    assert f"qrouter-{r2}" not in after["compute3"].namespaces
+    snat = after["network1"].namespace(f"snat-{r2}")
+    assert snat["veths"] and all(not v.name.startswith("sg-") for v in snat["veths"])
+
+
+def test_deleting_a_router_removes_it_from_every_host():
+    control = _control("two-routers")
+    r2, green = control.ids["router:r2"], control.ids["subnet:green"]
+    control.write(lambda tx: floatingips.delete_(tx, ADMIN, control.ids["fip:vm3"]))
+    control.write(lambda tx: routers.remove_interface(tx, ADMIN, r2, {"subnet_id": green}))
+    control.reschedule()
+    before = control.plans()
+    control.write(lambda tx: routers.delete_(tx, ADMIN, r2))
+    control.reschedule()
+    after = control.plans()
+    assert _changed(before, after) == {"network1"}
+    for state in after.values():
+        assert not any(r2 in ns for ns in state.namespaces)
+        assert not any(r2[:11] in v.name for v in state.veths)
