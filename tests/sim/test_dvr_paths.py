@@ -137,3 +137,19 @@ def _ip(value) -> str:
     from neutrino.kernel.inet import fmt
 
     return fmt(value) if isinstance(value, int) else value
+
+
+def test_ha_router_snat_runs_on_the_vrrp_master_and_waits_on_the_backup():
+    sim = cloud("ha")
+    rid = sim.control.ids["router:r1"]
+    trace = sim.send("vm1", "internet", "tcp", dport=80)
+    assert delivered(trace, "internet")
+    path = namespaces_of(trace, first_pid(trace, "vm1"))
+    assert f"network1:snat-{rid}" in path and not any(ns.startswith("network2") for ns in path)
+    for host, master in (("network1", True), ("network2", False)):
+        (vrrp,) = sim.states[host].vrrp
+        assert vrrp.vrid >= 1 and len(vrrp.vips) == 2
+        addrs = sim.kernel.netns(f"{host}:snat-{rid}").ip("addr show")
+        assert (vrrp.vips[0][0] in addrs) is master, addrs
+    priorities = {h: sim.states[h].vrrp[0].priority for h in ("network1", "network2")}
+    assert priorities["network1"] > priorities["network2"]

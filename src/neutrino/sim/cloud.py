@@ -41,6 +41,9 @@ class SimCloud:
             self._host(i, host)
         for vm in topology.vms:
             self._vm(vm)
+        names = {ip: host for host, ip in self.control.tunnel_ips.items()}
+        for dp in self.dataplanes.values():
+            dp.ovs.peer_names = names
         masters = self._masters()
         for host, state in self.states.items():
             self.dataplanes[host].apply(state, master=host in masters)

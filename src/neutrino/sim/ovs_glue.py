@@ -31,6 +31,7 @@ class OvsHost:
         self.switch = Switch()
         self.system_ports: dict[str, str] = {}  # port name -> bridge
         self.tunnels: dict[str, tuple[str, str]] = {}  # remote ip -> (bridge, port)
+        self.peer_names: dict[str, str] = {}  # remote ip -> host name, for traces
         self.ns.udp_handlers[VXLAN_PORT] = self._from_tunnel
 
     @property
@@ -74,7 +75,8 @@ class OvsHost:
             return
         vni, frame = pkt.payload
         bridge, port = found
-        _note(walk, ns, f"VXLAN from {remote} vni {vni}: in {bridge}:{port}", frame)
+        who = self.peer_names.get(remote, remote)
+        _note(walk, ns, f"VXLAN from {who} ({remote}) vni {vni}: in {bridge}:{port}", frame)
         self._run(walk, bridge, frame, port, vni)
 
     # --- through the bridges and out ------------------------------------------
@@ -127,10 +129,11 @@ class OvsHost:
             length=inner_len + VXLAN_OVERHEAD,
             payload=(out.vni, frame),
         )
+        who = self.peer_names.get(out.remote_ip, out.remote_ip)
         walk.trace.add(
             self.ns_name,
             "ovs",
-            f"out {out.bridge}:{out.port}: VXLAN vni {out.vni} to {out.remote_ip}",
+            f"out {out.bridge}:{out.port}: VXLAN vni {out.vni} to {who} ({out.remote_ip})",
             MINIMAL,
         )
         walk.later(walk.send, self.ns, outer)
