@@ -23,7 +23,10 @@ EXTENSIONS = {
         "Filter parameters validation",
         "Provides validation on filter parameters.",
     ),
-    "ip-substring-filtering": ("IP address substring filtering", "Provides IP address substring filtering when listing ports"),
+    "ip-substring-filtering": (
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
     "l3-ha": ("HA Router extension", "Adds HA capability to routers."),
     "l3_agent_scheduler": ("L3 Agent Scheduler", "Schedule routers among l3 agents"),
     "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),

@@ -159,6 +159,7 @@ def _segment(tx, values: dict) -> tuple[str, str, int]:
         raise errors.invalid_input(str(e)) from None
     if seg is not None:
         return net_type, "", seg
+    tx.lock("vxlan-segments")  # concurrent creators take VNIs one after another
     used = set(tx.execute(select(T.c.segmentation_id).where(T.c.network_type == "vxlan")).scalars())
     for vni in range(VXLAN_RANGE[0], VXLAN_RANGE[1] + 1):
         if vni not in used:

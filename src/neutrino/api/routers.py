@@ -130,9 +130,7 @@ def _views(conn, rows) -> list[dict]:
     gw_ports = [r.gw_port_id for r in rows if r.gw_port_id]
     ips = ports.fixed_ips_of(conn, gw_ports)
     nets = (
-        dict(
-            conn.execute(select(P.c.id, P.c.network_id).where(P.c.id.in_(gw_ports))).all()
-        )
+        dict(conn.execute(select(P.c.id, P.c.network_id).where(P.c.id.in_(gw_ports))).all())
         if gw_ports
         else {}
     )

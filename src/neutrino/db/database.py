@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, event, insert, select, update
+from sqlalchemy import create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -51,6 +51,13 @@ class Tx:
 
     def execute(self, *args, **kwargs):
         return self.conn.execute(*args, **kwargs)
+
+    def lock(self, name: str) -> None:
+        """Queue behind other writers taking the same named lock, until commit.
+
+        A PostgreSQL transaction-scoped advisory lock; SQLite has one writer anyway."""
+        if not self.serialized:
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def _is_retryable(error: DBAPIError) -> bool:

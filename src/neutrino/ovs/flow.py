@@ -26,12 +26,12 @@ The same walk decides what `mod_vlan_vid` does, exactly as OVS decides it when
 it encodes the action for OpenFlow 1.3: where no VLAN header is known to be
 present it *pushes* a new one (even on a packet that, unknown to the flow,
 already carries one), otherwise it rewrites the VID of the outer one.
-`vlan_plan(flow)` gives that decision per action.
+`Flow.pushes` holds that decision, one bool per action.
 """
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 ETH_IP = 0x0800
@@ -176,7 +176,7 @@ class Flow:
     cookie: int = 0
     match: tuple[tuple[str, object], ...] = ()
     actions: tuple[Action, ...] = ()
-    # derived from match and actions: for each action, does a ModVlanVid there push a header?
+    # derived from match and actions: per action, True where a ModVlanVid pushes a header
     pushes: tuple[bool, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -193,18 +193,6 @@ class Flow:
     def key(self) -> tuple:
         """What identifies a flow in a bridge: a flow with the same key replaces it."""
         return (self.table, self.priority, self.match)
-
-    def get(self, name: str, default=None):
-        """The value this flow matches for one field, or default."""
-        for field_name, value in self.match:
-            if field_name == name:
-                return value
-        return default
-
-
-def vlan_plan(flow: Flow) -> tuple[bool, ...]:
-    """For each action of the flow: True where a ModVlanVid pushes a new VLAN header."""
-    return flow.pushes
 
 
 def normalize_match(match) -> tuple[tuple[str, object], ...]:
@@ -399,8 +387,3 @@ def _mac_int(mac: str) -> int:
 def _mac_str(value: int) -> str:
     raw = f"{value:012x}"
     return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
-
-
-def flows_by_cookie(flows: Iterable[Flow], cookie: int) -> list[Flow]:
-    """The flows carrying one cookie (neutrino marks the flows it owns with its cookie)."""
-    return [f for f in flows if f.cookie == cookie]

@@ -53,6 +53,7 @@ from .flow import (
 STATS_KEYS = {"duration", "n_packets", "n_bytes", "idle_age", "hard_age"}
 _TUN_ID_FIELDS = ("tun_id", "tunnel_id", "NXM_NX_TUN_ID[]")
 _VLAN_PRESENT = 0x1000
+_REPLY_HEADER = re.compile(r"^\w+_FLOW reply\b")
 
 
 class FlowSyntaxError(FlowError):
@@ -152,7 +153,7 @@ def parse_dump(
     flows = []
     for line in text.splitlines():
         line = line.strip()
-        if not line or "reply" in line.split("(")[0]:
+        if not line or _REPLY_HEADER.match(line):
             continue
         if cookie is not None and _cookie_of(line) != cookie:
             continue

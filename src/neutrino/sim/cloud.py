@@ -1,28 +1,16 @@
-"""`SimCloud`: a whole cloud in the kernel model, built from a topology file.
+"""`SimCloud`: a cloud from a topology file, through neutrino's own control plane, in the model.
 
-Naming (written once, as in Mininet):
-    <host>                 each host's own namespace: eth-tun (underlay, 172.30.0.x/24),
-                           eth-ex (on br-ex, to the external network), its OVS bridges
-    <host>:<namespace>     the router and fip namespaces the planner gave that host
-    fabric                 Linux bridges br-underlay and br-external joining the hosts
-    upstream               the external network's router: 198.51.100.1 (the topology's
-                           external gateway) and 203.0.113.1 towards `internet`
-    internet               the outside world, 203.0.113.10, a web server on port 80
-    <vm>                   each VM: eth0 (its port's MAC and address, MTU of its network),
-                           default route to its subnet's gateway, a web server on port 80
+The topology's resources are made by the API's code (`control`), placed and
+planned per host, and the plans run in a `World` (see there for the names of
+namespaces and devices).
 """
 
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from ..kernel import Kernel
-from ..kernel.packet import icmp_echo, tcp, udp
 from .control import Control, build_control
-from .dataplane import SimDataplane, ns_name
 from .topology import Topology
-
-INTERNET = "203.0.113.10"
-UPSTREAM_INSIDE = "203.0.113.1"
+from .world import World
 
 
 class SimCloud:
@@ -33,110 +21,22 @@ class SimCloud:
             workdir = self._tmp.name
         self.topology = topology
         self.control: Control = build_control(topology, workdir)
-        self.kernel = Kernel()
-        self.dataplanes: dict[str, SimDataplane] = {}
         self.states = self.control.plans()
-        self._fabric()
-        for i, host in enumerate(sorted(topology.hosts)):
-            self._host(i, host)
-        for vm in topology.vms:
-            self._vm(vm)
-        names = {ip: host for host, ip in self.control.tunnel_ips.items()}
-        for dp in self.dataplanes.values():
-            dp.ovs.peer_names = names
-        masters = self._masters()
-        for host, state in self.states.items():
-            self.dataplanes[host].apply(state, master=host in masters)
+        cloud, current = self.control.cloud()
+        vms = {vm: self.control.ids[vm] for vm in topology.vms}
+        masters = {hosts[0] for hosts in current.values() if hosts}
+        self.world = World(
+            cloud, self.states, vms, topology.external_cidr, topology.external_gateway, masters
+        )
+        self.kernel = self.world.kernel
 
     def close(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
 
-    # --- building ---------------------------------------------------------------
-
-    def _fabric(self) -> None:
-        k = self.kernel
-        fabric = k.netns("fabric")
-        for br in ("br-underlay", "br-external"):
-            fabric.ip(f"link add {br} type bridge")
-            fabric.ip(f"link set {br} up")
-        up = k.netns("upstream")
-        net = k.netns("internet")
-        up.ip("link set lo up")
-        up.ip("link add eth-ex type veth peer name x-upstream netns fabric")
-        fabric.ip("link set x-upstream master br-external up")
-        prefix = self.topology.external_cidr.split("/")[1]
-        up.ip(f"addr add {self.topology.external_gateway}/{prefix} dev eth-ex")
-        up.ip("link set eth-ex up")
-        up.ip("link add eth-inet type veth peer name eth0 netns internet")
-        up.ip(f"addr add {UPSTREAM_INSIDE}/24 dev eth-inet")
-        up.ip("link set eth-inet up")
-        up.sysctl("net.ipv4.ip_forward", 1)
-        net.ip("link set lo up")
-        net.ip(f"addr add {INTERNET}/24 dev eth0")
-        net.ip("link set eth0 up")
-        net.ip(f"route add default via {UPSTREAM_INSIDE}")
-        net.listen("tcp", 80)
-
-    def _host(self, i: int, host: str) -> None:
-        k = self.kernel
-        fabric = k.netns("fabric")
-        ns = k.netns(host)
-        ns.ip("link set lo up")
-        tunnel_ip = self.control.tunnel_ips[host]
-        ns.ip(f"link add eth-tun type veth peer name u{i} netns fabric")
-        fabric.ip(f"link set u{i} master br-underlay up")
-        ns.ip(f"addr add {tunnel_ip}/24 dev eth-tun")
-        ns.ip("link set eth-tun up")
-        ns.ip(f"link add eth-ex type veth peer name x{i} netns fabric")
-        fabric.ip(f"link set x{i} master br-external up")
-        ns.ip("link set eth-ex up")
-        dp = self.dataplanes[host] = SimDataplane(k, host, tunnel_ip)
-        dp.ovs.bridge("br-ex", "secure")
-        dp.ovs.add_port("br-ex", "eth-ex", "system", None, {})
-
-    def _vm(self, vm: str) -> None:
-        spec = self.topology.vms[vm]
-        port = self.control.port(vm)
-        ip = port["fixed_ips"][0]["ip_address"]
-        cloud, _ = self.control.cloud()
-        subnet = cloud.subnets[port["fixed_ips"][0]["subnet_id"]]
-        mtu = cloud.networks[port["network_id"]].mtu
-        ns = self.kernel.netns(vm)
-        ns.ip("link set lo up")
-        tap = f"tap{port['id'][:11]}"
-        ns.ip(f"link add eth0 type veth peer name {tap} netns {ns_name(spec.host, '')}")
-        ns.ip(f"link set eth0 address {port['mac_address']} mtu {mtu} up")
-        self.kernel.netns(spec.host).ip(f"link set {tap} mtu {mtu} up")
-        ns.ip(f"addr add {ip}/{subnet.cidr.split('/')[1]} dev eth0")
-        if subnet.gateway_ip:
-            ns.ip(f"route add default via {subnet.gateway_ip}")
-        ns.listen("tcp", 80)
-
-    def _masters(self) -> set[str]:
-        """Hosts that are VRRP master of something (the first of each router's hosts)."""
-        cloud, current = self.control.cloud()
-        return {hosts[0] for hosts in current.values() if hosts}
-
-    # --- using it -----------------------------------------------------------------
-
     def address_of(self, name: str) -> str:
-        if name == "internet":
-            return INTERNET
-        if name in self.topology.vms:
-            return self.control.port(name)["fixed_ips"][0]["ip_address"]
-        return name
+        return self.world.address_of(name)
 
     def send(self, src: str, dst: str, proto: str = "icmp", dport: int = 80, sport: int = 40000):
-        """Send one packet from a VM (or `internet`) and return the kernel model's trace."""
-        dst_ip = self.address_of(dst)
-        if proto == "icmp":
-            pkt = icmp_echo(0, dst_ip)
-        elif proto == "tcp":
-            pkt = tcp(0, dst_ip, sport, dport)
-        elif proto == "udp":
-            pkt = udp(0, dst_ip, sport, dport)
-        else:
-            raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
-        return self.kernel.send(src, pkt)
+        return self.world.send(src, dst, proto, dport, sport)

@@ -1,0 +1,137 @@
+"""`World`: a cloud's hosts, VMs and outside world in the kernel model, running plans.
+
+Naming (written once, as in Mininet):
+    <host>                 each host's own namespace: eth-tun (underlay, 172.30.0.x/24),
+                           eth-ex (on br-ex, to the external network), its OVS bridges
+    <host>:<namespace>     the router and fip namespaces the planner gave that host
+    fabric                 Linux bridges br-underlay and br-external joining the hosts
+    upstream               the external network's router: 198.51.100.1 (the topology's
+                           external gateway) and 203.0.113.1 towards `internet`
+    internet               the outside world, 203.0.113.10, a web server on port 80
+    <vm>                   each VM: eth0 (its port's MAC and address, MTU of its network),
+                           default route to its subnet's gateway, a web server on port 80
+"""
+
+from ..kernel import Kernel
+from ..kernel.packet import icmp_echo, tcp, udp
+from ..plan.state import HostState
+from ..scheduler.cloud import Cloud
+from .dataplane import SimDataplane, ns_name
+
+INTERNET = "203.0.113.10"
+UPSTREAM_INSIDE = "203.0.113.1"
+
+
+class World:
+    """Builds the fabric, every host and VM, then applies each host's state.
+
+    `vms` maps VM names to their port ids in `cloud`; `masters` are the hosts that
+    hold VRRP addresses."""
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        states: dict[str, HostState],
+        vms: dict[str, str],
+        external_cidr: str,
+        external_gateway: str,
+        masters: set[str],
+    ):
+        self.cloud = cloud
+        self.states = states
+        self.vms = vms
+        self.external_cidr = external_cidr
+        self.external_gateway = external_gateway
+        self.kernel = Kernel()
+        self.dataplanes: dict[str, SimDataplane] = {}
+        self._fabric()
+        for i, host in enumerate(sorted(cloud.hosts)):
+            self._host(i, host)
+        for vm in vms:
+            self._vm(vm)
+        names = {h.tunnel_ip: name for name, h in cloud.hosts.items()}
+        for dp in self.dataplanes.values():
+            dp.ovs.peer_names = names
+        for host, state in states.items():
+            self.dataplanes[host].apply(state, master=host in masters)
+
+    # --- building ---------------------------------------------------------------
+
+    def _fabric(self) -> None:
+        k = self.kernel
+        fabric = k.netns("fabric")
+        for br in ("br-underlay", "br-external"):
+            fabric.ip(f"link add {br} type bridge")
+            fabric.ip(f"link set {br} up")
+        up = k.netns("upstream")
+        net = k.netns("internet")
+        up.ip("link set lo up")
+        up.ip("link add eth-ex type veth peer name x-upstream netns fabric")
+        fabric.ip("link set x-upstream master br-external up")
+        prefix = self.external_cidr.split("/")[1]
+        up.ip(f"addr add {self.external_gateway}/{prefix} dev eth-ex")
+        up.ip("link set eth-ex up")
+        up.ip("link add eth-inet type veth peer name eth0 netns internet")
+        up.ip(f"addr add {UPSTREAM_INSIDE}/24 dev eth-inet")
+        up.ip("link set eth-inet up")
+        up.sysctl("net.ipv4.ip_forward", 1)
+        net.ip("link set lo up")
+        net.ip(f"addr add {INTERNET}/24 dev eth0")
+        net.ip("link set eth0 up")
+        net.ip(f"route add default via {UPSTREAM_INSIDE}")
+        net.listen("tcp", 80)
+
+    def _host(self, i: int, host: str) -> None:
+        k = self.kernel
+        fabric = k.netns("fabric")
+        ns = k.netns(host)
+        ns.ip("link set lo up")
+        tunnel_ip = self.cloud.hosts[host].tunnel_ip
+        ns.ip(f"link add eth-tun type veth peer name u{i} netns fabric")
+        fabric.ip(f"link set u{i} master br-underlay up")
+        ns.ip(f"addr add {tunnel_ip}/24 dev eth-tun")
+        ns.ip("link set eth-tun up")
+        ns.ip(f"link add eth-ex type veth peer name x{i} netns fabric")
+        fabric.ip(f"link set x{i} master br-external up")
+        ns.ip("link set eth-ex up")
+        dp = self.dataplanes[host] = SimDataplane(k, host, tunnel_ip)
+        dp.ovs.bridge("br-ex", "secure")
+        dp.ovs.add_port("br-ex", "eth-ex", "system", None, {})
+
+    def _vm(self, vm: str) -> None:
+        port = self.cloud.ports[self.vms[vm]]
+        subnet_id, ip = port.fixed_ips[0]
+        subnet = self.cloud.subnets[subnet_id]
+        mtu = self.cloud.networks[port.network_id].mtu
+        ns = self.kernel.netns(vm)
+        ns.ip("link set lo up")
+        tap = f"tap{port.id[:11]}"
+        ns.ip(f"link add eth0 type veth peer name {tap} netns {ns_name(port.host, '')}")
+        ns.ip(f"link set eth0 address {port.mac} mtu {mtu} up")
+        self.kernel.netns(port.host).ip(f"link set {tap} mtu {mtu} up")
+        ns.ip(f"addr add {ip}/{subnet.cidr.split('/')[1]} dev eth0")
+        if subnet.gateway_ip:
+            ns.ip(f"route add default via {subnet.gateway_ip}")
+        ns.listen("tcp", 80)
+
+    # --- using it -----------------------------------------------------------------
+
+    def address_of(self, name: str) -> str:
+        if name == "internet":
+            return INTERNET
+        if name in self.vms:
+            return self.cloud.ports[self.vms[name]].fixed_ips[0][1]
+        return name
+
+    def send(self, src: str, dst: str, proto: str = "icmp", dport: int = 80, sport: int = 40000):
+        """Send one packet from a VM (or `internet`) and return the kernel model's trace."""
+        dst_ip = self.address_of(dst)
+        if proto == "icmp":
+            pkt = icmp_echo(0, dst_ip)
+        elif proto == "tcp":
+            pkt = tcp(0, dst_ip, sport, dport)
+        elif proto == "udp":
+            pkt = udp(0, dst_ip, sport, dport)
+        else:
+            raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
+        return self.kernel.send(src, pkt)
