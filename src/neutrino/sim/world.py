@@ -113,6 +113,7 @@ class World:
         if subnet.gateway_ip:
             ns.ip(f"route add default via {subnet.gateway_ip}")
         ns.listen("tcp", 80)
+        ns.listen("udp", 7)  # a one-way probe target (reachability)
 
     # --- using it -----------------------------------------------------------------
 
