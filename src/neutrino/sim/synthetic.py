@@ -26,8 +26,9 @@ from ..scheduler.cloud import (
     Subnet,
 )
 
-EXTERNAL = IPv4Network("198.51.0.0/16")  # large enough for any size; only in the model
-EXTERNAL_GATEWAY = "198.51.0.1"
+# only ever in the model, never on a wire: the shared address space (RFC 6598), large enough
+EXTERNAL = IPv4Network("100.64.0.0/16")
+EXTERNAL_GATEWAY = "100.64.0.1"
 
 
 KINDS = ("ext", "extsub", "port", "router", "net", "subnet", "fip")
