@@ -6,6 +6,7 @@ neutrino selftest routing [--configs N] ...        (model vs this machine's kern
 neutrino selftest replay FILE                      (one script on both, differences shown)
 neutrino server [--config FILE] [--port 9696]      (the Neutron v2.0 API server)
 neutrino sim TOPOLOGY.yaml [--host H]              (a cloud in the model: placement, plans)
+neutrino agent --host H --mode M --server URL ...  (one host's agent; --check reports drift)
 neutrino trace --sim TOPOLOGY.yaml --from vm1 --to 203.0.113.10   (a packet across hosts)
 neutrino demo                                      (the routing walkthrough)
 """
@@ -312,6 +313,65 @@ def server_command(
         typer.echo(f"neutrino server: {e}", err=True)
         raise typer.Exit(2) from None
     serve(cfg)
+
+
+@app.command("agent")
+def agent_command(
+    host: str = typer.Option(..., "--host", help="This host's name (as ports are bound to it)."),
+    mode: str = typer.Option(..., "--mode", help="legacy, dvr or dvr_snat."),
+    server: str = typer.Option(..., "--server", help="The API server's URL."),
+    tunnel_ip: str = typer.Option(..., "--tunnel-ip", help="This host's VXLAN endpoint address."),
+    namespace_prefix: str = typer.Option(
+        "", "--namespace-prefix", help="Put before every namespace name."
+    ),
+    netns: str | None = typer.Option(
+        None, "--netns", help="The namespace that is this host (default: ours)."
+    ),
+    ovs_db: str | None = typer.Option(None, "--ovs-db", help="OVS database socket (unix:PATH)."),
+    run_dir: Path = typer.Option(
+        Path("/run/neutrino-agent"), "--run-dir", help="keepalived files."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML with [agent] username, password, project."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Report drift from the desired state; change nothing."
+    ),
+) -> None:
+    """Run the agent of one host: register, watch its view, plan and reconcile."""
+    import tomllib
+
+    from .agent.client import ServerClient
+    from .agent.loop import Agent
+    from .dataplane import LinuxDataplane
+    from .server import setup_logging
+
+    if mode not in ("legacy", "dvr", "dvr_snat"):
+        raise typer.BadParameter(f"--mode {mode!r}: use legacy, dvr or dvr_snat")
+    creds = {}
+    if config is not None:
+        try:
+            creds = tomllib.loads(config.read_text()).get("agent", {})
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise typer.BadParameter(f"--config {config}: {e}") from None
+    client = ServerClient(
+        server, creds.get("username"), creds.get("password"), creds.get("project")
+    )
+    dataplane = LinuxDataplane(
+        prefix=namespace_prefix, host_netns=netns, ovs_db=ovs_db, run_dir=run_dir
+    )
+    agent = Agent(host, mode, tunnel_ip, client, dataplane)
+    if check:
+        drift = agent.check()
+        for line in drift:
+            typer.echo(line)
+        raise typer.Exit(1 if drift else 0)
+    setup_logging()
+    _exit_cleanly_on_signals()
+    try:
+        agent.run()
+    finally:
+        client.close()
 
 
 @app.command("demo")

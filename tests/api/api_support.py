@@ -1,11 +1,5 @@
 """Helpers for in-process API tests: config files, callers with tokens, error bodies."""
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
 from cryptography.fernet import Fernet
 
 USERS = {
@@ -98,21 +92,6 @@ class Cloud:
             "subnet", network_id=net["id"], cidr="203.0.113.0/24", enable_dhcp=False
         )
         return net, sub
-
-
-def postgres_database(name: str) -> str:
-    """A fresh, empty PostgreSQL database (scripts/postgres), or skip saying why."""
-    script = Path(__file__).parents[2] / "scripts" / "postgres"
-    if os.geteuid() != 0 and not shutil.which("pg_ctlcluster"):
-        pytest.skip("PostgreSQL variant: needs root to install/start PostgreSQL")
-    start = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True)
-    if start.returncode != 0:
-        pytest.skip(
-            f"PostgreSQL variant: could not start PostgreSQL: {start.stderr.strip()[-300:]}"
-        )
-    made = subprocess.run(["bash", str(script), "createdb", name], capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
 
 
 def error_of(response) -> tuple[int, str, str]:

@@ -9,7 +9,8 @@ PostgreSQL cannot be started).
 import warnings
 
 import pytest
-from api_support import Cloud, postgres_database, write_config
+from api_support import Cloud, write_config
+from server_support import postgres_database
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
@@ -20,10 +21,12 @@ from neutrino.server import make_app
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> str:
+def database(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/neutrino.db"
-    return postgres_database("neutrino_unit")
+        yield f"sqlite:///{tmp_path}/neutrino.db"
+        return
+    with postgres_database("unit") as url:
+        yield url
 
 
 @pytest.fixture
@@ -32,5 +35,3 @@ def cloud(tmp_path, database) -> Cloud:
     write_config(path, database)
     with TestClient(make_app(load_config(path, environ={}))) as client:
         yield Cloud(client)
-
-

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 from cryptography.fernet import Fernet
-from server_support import postgres_url
+from server_support import postgres_database
 from starlette.applications import Starlette
 
 with warnings.catch_warnings():
@@ -33,10 +33,12 @@ CONFIG = IdentityConfig.from_dict(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
+def url(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/neutrino.db"
-    return postgres_url("neutrino_identity_projects")
+        yield f"sqlite:///{tmp_path}/neutrino.db"
+        return
+    with postgres_database("identity_projects") as pg:
+        yield pg
 
 
 @pytest.fixture

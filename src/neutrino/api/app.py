@@ -23,7 +23,19 @@ from ..config import Config
 from ..db.database import Database, utcnow
 from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
-from . import agents, errors, extensions, floatingips, listing, networks, ports, routers, subnets
+from ..scheduler.store import reschedule
+from . import (
+    agents,
+    errors,
+    extensions,
+    floatingips,
+    hostviews,
+    listing,
+    networks,
+    ports,
+    routers,
+    subnets,
+)
 
 log = logging.getLogger("neutrino.api")
 
@@ -121,23 +133,55 @@ class Api:
             if not isinstance(items, list) or not items:
                 raise errors.bad_request(f"Bulk body '{collection}' must be a non-empty list")
             views = self.db.write(
-                lambda tx: [create(tx, ctx, {res.singular: item}) for item in items]
+                lambda tx: self._placed(
+                    tx, collection, [create(tx, ctx, {res.singular: item}) for item in items]
+                )
             )
             return {collection: [self._visible(v, res, ctx) for v in views]}
-        view = self.db.write(lambda tx: create(tx, ctx, body))
+        view = self.db.write(lambda tx: self._placed(tx, collection, [create(tx, ctx, body)])[0])
         return {res.singular: self._visible(view, res, ctx)}
+
+    def _placed(self, tx, collection: str, views: list) -> list:
+        """Place routers again when a write can change where they run (see scheduler)."""
+        if collection in ("routers", "floatingips") or (
+            collection == "ports" and any(v is None or v.get("binding:host_id") for v in views)
+        ):
+            reschedule(tx, tx.now, self.config.server.agent_down_time)
+        return views
 
     def _visible(self, view: dict, res: Resource, ctx: Context) -> dict:
         return view if ctx.is_admin else self._hide(view, res.attrs)
 
     def update(self, body, collection: str, resource_id: str, ctx: Context) -> dict:
         res = self.resources[collection]
-        view = self.db.write(lambda tx: res.module.update(tx, ctx, resource_id, body))
+        view = self.db.write(
+            lambda tx: self._placed(
+                tx, collection, [res.module.update(tx, ctx, resource_id, body)]
+            )[0]
+        )
         return {res.singular: self._visible(view, res, ctx)}
 
     def delete(self, collection: str, resource_id: str, ctx: Context) -> None:
         res = self.resources[collection]
-        self.db.write(lambda tx: res.module.delete_(tx, ctx, resource_id))
+        self.db.write(
+            lambda tx: self._placed(tx, collection, [res.module.delete_(tx, ctx, resource_id)])
+        )
+
+
+def _then_place(tx, result, down_time: int):
+    """After an agent changed (disabled, removed): place its routers elsewhere."""
+    reschedule(tx, tx.now, down_time)
+    return result
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f"{name}={value!r}: must be an integer") from None
 
 
 def _strip_json(value: str) -> str:
@@ -241,7 +285,11 @@ def build_app(config: Config, db: Database) -> Starlette:
         if fn is None:
             return _unknown(request)
         body = await _body(request)
-        return JSONResponse(await run_in_threadpool(db.write, lambda tx: fn(tx, ctx, rid, body)))
+        return JSONResponse(
+            await run_in_threadpool(
+                db.write, lambda tx: api._placed(tx, "routers", [fn(tx, ctx, rid, body)])[0]
+            )
+        )
 
     async def router_l3_agents(request: Request):
         ctx = api.context(request)
@@ -274,17 +322,44 @@ def build_app(config: Config, db: Database) -> Starlette:
         if request.method == "PUT":
             body = await _body(request)
             view = await run_in_threadpool(
-                db.write, lambda tx: agents.update_(tx, ctx, aid, body, down)
+                db.write, lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down)
             )
             return JSONResponse({"agent": view})
-        await run_in_threadpool(db.write, lambda tx: agents.delete_(tx, ctx, aid))
+        await run_in_threadpool(
+            db.write, lambda tx: _then_place(tx, agents.delete_(tx, ctx, aid), down)
+        )
         return Response(status_code=204)
 
     async def agent_heartbeat(request: Request):
         ctx = api.context(request)
         body = await _body(request)
-        view = await run_in_threadpool(db.write, lambda tx: agents.heartbeat(tx, ctx, body, down))
+
+        def beat(tx):
+            view = agents.heartbeat(tx, ctx, body, down)
+            if any(c[0] == "agent" and c[2] == "create" for c in tx.changes):
+                reschedule(tx, tx.now, down)  # a new host: routers may go there
+            return view
+
+        view = await run_in_threadpool(db.write, beat)
         return JSONResponse({"agent": view})
+
+    async def host_view(request: Request):
+        ctx = api.context(request)
+        if not ctx.is_admin:
+            raise errors.forbidden("get_host_view")
+        host = request.path_params["host"]
+        after, wait = _int_param(request, "after", -1), min(_int_param(request, "wait", 0), 60)
+        body = await hostviews.watch(db, host, after, wait, down)
+        return JSONResponse(body)
+
+    async def port_status(request: Request):
+        ctx = api.context(request)
+        body = await _body(request)
+        pid = request.path_params["id"]
+        view = await run_in_threadpool(
+            db.write, lambda tx: hostviews.set_port_status(tx, ctx, pid, body)
+        )
+        return JSONResponse({"port": view})
 
     async def agent_routers(request: Request):
         ctx = api.context(request)
@@ -321,6 +396,8 @@ def build_app(config: Config, db: Database) -> Starlette:
         Route("/v2.0/agents/{id}/l3-routers/{router_id}", agent_router_delete, methods=["DELETE"]),
         Route("/v2.0/routers/{id}/l3-agents", router_l3_agents),
         Route("/v2.0/routers/{id}/{action}", router_action, methods=["PUT"]),
+        Route("/neutrino/v1/hosts/{host}/view", host_view),
+        Route("/neutrino/v1/ports/{id}/status", port_status, methods=["PUT"]),
         Route("/v2.0/{collection}", collection, methods=["GET", "POST"]),
         Route("/v2.0/{collection}/{id}", member, methods=["GET", "PUT", "DELETE"]),
         *api.identity.routes(),

@@ -1,0 +1,1 @@
+"""The per-host agent: registers, watches its host's view, plans, reconciles."""

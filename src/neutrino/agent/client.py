@@ -1,0 +1,96 @@
+"""The agent's HTTP client for the server: Keystone tokens (or noauth), retries on 401.
+
+client = ServerClient(url, username=..., password=..., project=...)   # or noauth=True
+client.heartbeat(host, mode, tunnel_ip, start=True)
+client.view(host, after=revision, wait=30) -> (revision, HostView)
+client.port_status(port_id, "ACTIVE")
+"""
+
+import httpx
+
+from ..scheduler.serial import view_from_dict
+from ..scheduler.view import HostView
+
+
+class ServerError(Exception):
+    """The server refused a request; the message carries its answer."""
+
+
+class ServerClient:
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        project: str | None = None,
+        noauth: bool = False,
+        timeout: float = 90.0,
+    ):
+        self.url = url.rstrip("/")
+        self.username, self.password, self.project = username, password, project
+        self.noauth = noauth or not username
+        self.http = httpx.Client(timeout=timeout)
+        self.token: str | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _login(self) -> None:
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": self.username,
+                            "password": self.password,
+                            "domain": {"id": "default"},
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {"name": self.project or "admin", "domain": {"id": "default"}}
+                },
+            }
+        }
+        r = self.http.post(f"{self.url}/v3/auth/tokens", json=body)
+        if r.status_code != 201:
+            raise ServerError(f"login as {self.username} failed: {r.status_code} {r.text[:200]}")
+        self.token = r.headers["X-Subject-Token"]
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        for attempt in range(2):
+            headers = {}
+            if not self.noauth:
+                if self.token is None:
+                    self._login()
+                headers["X-Auth-Token"] = self.token
+            r = self.http.request(method, f"{self.url}{path}", headers=headers, **kwargs)
+            if r.status_code == 401 and not self.noauth and attempt == 0:
+                self.token = None  # expired: log in again once
+                continue
+            if r.status_code >= 400:
+                raise ServerError(f"{method} {path}: {r.status_code} {r.text[:300]}")
+            return r
+        raise ServerError(f"{method} {path}: not authorized")
+
+    def heartbeat(self, host: str, mode: str, tunnel_ip: str, start: bool = False) -> dict:
+        body = {
+            "agent": {
+                "agent_type": "L3 agent",
+                "host": host,
+                "start_flag": start,
+                "configurations": {"agent_mode": mode, "tunnel_ip": tunnel_ip},
+            }
+        }
+        return self.request("POST", "/v2.0/agents/heartbeat", json=body).json()["agent"]
+
+    def view(self, host: str, after: int = -1, wait: int = 0) -> tuple[int, HostView]:
+        r = self.request(
+            "GET", f"/neutrino/v1/hosts/{host}/view", params={"after": after, "wait": wait}
+        )
+        body = r.json()
+        return body["revision"], view_from_dict(body["view"])
+
+    def port_status(self, port_id: str, status: str) -> None:
+        self.request("PUT", f"/neutrino/v1/ports/{port_id}/status", json={"status": status})

@@ -1,0 +1,110 @@
+"""The agent's loop, level-triggered (as kube-router's):
+
+- register with a heartbeat (start flag), then heartbeat every `heartbeat` seconds;
+- long-poll the host's view by revision; any new revision, and a timer every
+  `resync` seconds, *request* a sync; a sync always computes the whole desired
+  state (`plan_host`) and reconciles it (`dataplane.apply`);
+- a failed sync is retried with exponential backoff (1 s doubling to 60 s), with a
+  full resync of the data plane first;
+- VM ports whose devices are wired are reported ACTIVE, the others DOWN.
+
+One thread, one owner of the data plane; `stop()` may be called from a signal.
+"""
+
+import logging
+import time
+
+from ..plan import plan_host
+from ..plan.names import dev
+from .client import ServerClient, ServerError
+
+log = logging.getLogger("neutrino.agent")
+
+
+class Agent:
+    def __init__(
+        self,
+        host: str,
+        mode: str,
+        tunnel_ip: str,
+        client: ServerClient,
+        dataplane,
+        heartbeat: float = 10.0,
+        resync: float = 300.0,
+    ):
+        self.host, self.mode, self.tunnel_ip = host, mode, tunnel_ip
+        self.client = client
+        self.dataplane = dataplane
+        self.heartbeat_every = heartbeat
+        self.resync_every = resync
+        self.revision = -1
+        self.view = None
+        self.reported: dict[str, str] = {}
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def run(self) -> None:
+        self.client.heartbeat(self.host, self.mode, self.tunnel_ip, start=True)
+        next_beat = time.monotonic() + self.heartbeat_every
+        next_resync = time.monotonic() + self.resync_every
+        backoff = 0.0
+        while self.running:
+            now = time.monotonic()
+            if now >= next_beat:
+                self._safely(lambda: self.client.heartbeat(self.host, self.mode, self.tunnel_ip))
+                next_beat = now + self.heartbeat_every
+            wait = max(0, int(min(next_beat, next_resync) - now))
+            try:
+                revision, view = self.client.view(self.host, self.revision, wait)
+            except (ServerError, OSError) as e:
+                log.warning("watch failed: %s", e)
+                time.sleep(min(5.0, self.heartbeat_every))
+                continue
+            resync = time.monotonic() >= next_resync
+            if revision == self.revision and not resync and backoff == 0.0:
+                continue
+            try:
+                if resync or backoff:
+                    self.dataplane.resync()
+                self.sync(view)
+                self.revision = revision
+                backoff = 0.0
+                if resync:
+                    next_resync = time.monotonic() + self.resync_every
+            except Exception as e:  # any failure: resync and retry later
+                backoff = min(60.0, max(1.0, backoff * 2))
+                log.exception("sync failed, again in %.0f s: %s", backoff, e)
+                time.sleep(backoff)
+
+    def sync(self, view) -> object:
+        state = plan_host(view)
+        result = self.dataplane.apply(state)
+        self.view = view
+        self._report_ports(view, result)
+        log.info("synced: %s", result)
+        return result
+
+    def check(self) -> list[str]:
+        """Differences between the kernel and the desired state; changes nothing."""
+        _, view = self.client.view(self.host)
+        return self.dataplane.drift(plan_host(view))
+
+    def _report_ports(self, view, result) -> None:
+        pending = set(getattr(result, "pending", ()) or ())
+        for port in view.vm_ports:
+            tap = dev("tap", port.id)
+            status = "DOWN" if any(tap in str(p) for p in pending) else "ACTIVE"
+            if self.reported.get(port.id) != status:
+                if self._safely(lambda p=port.id, s=status: self.client.port_status(p, s)):
+                    self.reported[port.id] = status
+
+    @staticmethod
+    def _safely(fn) -> bool:
+        try:
+            fn()
+            return True
+        except (ServerError, OSError) as e:
+            log.warning("%s", e)
+            return False

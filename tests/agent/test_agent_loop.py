@@ -1,0 +1,129 @@
+"""The agent against a real server: registration, the watched view, plans, port status.
+
+The data plane here records what it is asked to apply (the real one is tested in
+tests/dataplane); everything else is real: the server process, HTTP, the planner.
+"""
+
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
+
+from server_support import Api, running_server  # noqa: E402
+
+from neutrino.agent.client import ServerClient  # noqa: E402
+from neutrino.agent.loop import Agent  # noqa: E402
+
+
+class RecordingDataplane:
+    """Stands in for LinuxDataplane: keeps every state it is given."""
+
+    def __init__(self, pending: set[str] = frozenset()):
+        self.applied = []
+        self.resyncs = 0
+        self.pending = set(pending)
+
+    def apply(self, state):
+        self.applied.append(state)
+        return type("Result", (), {"pending": tuple(self.pending)})()
+
+    def resync(self):
+        self.resyncs += 1
+
+    def drift(self, state):
+        return [] if self.applied and self.applied[-1] == state else ["not applied"]
+
+
+def test_agent_registers_watches_plans_and_reports_ports(tmp_path):
+    with running_server(tmp_path, auth="noauth") as server:
+        api = Api(server.url)
+        client = ServerClient(server.url, noauth=True)
+        dataplane = RecordingDataplane()
+        agent = Agent("compute1", "dvr", "192.0.2.11", client, dataplane, heartbeat=1, resync=600)
+        snat = Agent(
+            "network1",
+            "dvr_snat",
+            "192.0.2.12",
+            ServerClient(server.url, noauth=True),
+            RecordingDataplane(),
+            heartbeat=1,
+            resync=600,
+        )
+        threads = [threading.Thread(target=a.run, daemon=True) for a in (agent, snat)]
+        for t in threads:
+            t.start()
+        try:
+            _wait(lambda: len(api.get("/v2.0/agents").body["agents"]) == 2)
+            hosts = {a["host"]: a for a in api.get("/v2.0/agents").body["agents"]}
+            assert (
+                hosts["compute1"]["alive"]
+                and hosts["compute1"]["configurations"]["agent_mode"] == "dvr"
+            )
+            public = api.post(
+                "/v2.0/networks",
+                {
+                    "network": {
+                        "name": "public",
+                        "router:external": True,
+                        "provider:network_type": "flat",
+                        "provider:physical_network": "public",
+                    }
+                },
+            ).body["network"]
+            api.post(
+                "/v2.0/subnets", {"subnet": {"network_id": public["id"], "cidr": "198.51.100.0/24"}}
+            )
+            net = api.post("/v2.0/networks", {"network": {"name": "blue"}}).body["network"]
+            sub = api.post(
+                "/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": "10.0.1.0/24"}}
+            ).body["subnet"]
+            router = api.post(
+                "/v2.0/routers",
+                {"router": {"name": "r1", "external_gateway_info": {"network_id": public["id"]}}},
+            ).body["router"]
+            api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
+            vm = api.post(
+                "/v2.0/ports",
+                {
+                    "port": {
+                        "network_id": net["id"],
+                        "device_owner": "compute:nova",
+                        "binding:host_id": "compute1",
+                    }
+                },
+            ).body["port"]
+            _wait(
+                lambda: (
+                    dataplane.applied
+                    and f"qrouter-{router['id']}" in dataplane.applied[-1].namespaces
+                )
+            )
+            state = dataplane.applied[-1]
+            assert any(p.name == f"tap{vm['id'][:11]}" for p in state.ovs_ports)
+            _wait(lambda: api.get(f"/v2.0/ports/{vm['id']}").body["port"]["status"] == "ACTIVE")
+            assert agent.check() == []
+            applied = len(dataplane.applied)
+            api.put(f"/v2.0/networks/{net['id']}", {"network": {"description": "x"}})
+            _wait(
+                lambda: (
+                    agent.revision >= api.get("/neutrino/v1/hosts/compute1/view").body["revision"]
+                )
+            )
+            assert dataplane.applied[-1] == state and len(dataplane.applied) >= applied
+        finally:
+            agent.stop()
+            snat.stop()
+            for t in threads:
+                t.join(timeout=10)
+
+
+def _wait(condition, seconds: float = 15.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
