@@ -127,3 +127,45 @@ def test_demo_plays_every_chapter_and_agrees_with_the_kernel():
     assert "route     default via 198.51.100.1 dev eth1 (table 3)" in proc.stdout
     assert "The kernel printed something else" not in proc.stdout
     assert "Real packets did something else" not in proc.stdout
+
+
+def test_sim_shows_where_each_router_part_runs():
+    out = neutrino("sim", str(EXAMPLES / "sim" / "dvr.yaml"))
+    assert out.returncode == 0, out.stderr
+    assert (
+        "r1 (distributed): qrouter on compute1, compute2, network1; SNAT on network1" in out.stdout
+    )
+    assert "vm3          on compute1" in out.stdout and "floating IP 198.51.100." in out.stdout
+    host = neutrino("sim", str(EXAMPLES / "sim" / "dvr.yaml"), "--host", "compute1")
+    assert "ip rule add from 10.0.2." in host.stdout and "lookup 16" in host.stdout
+    assert "flow table=1,priority=1,cookie=0x4e45555452,dl_vlan=" in host.stdout
+
+
+def test_trace_sim_follows_a_packet_across_hosts():
+    out = neutrino(
+        "trace",
+        "--sim",
+        str(EXAMPLES / "sim" / "dvr.yaml"),
+        "--from",
+        "vm1",
+        "--to",
+        "vm2",
+        "--proto",
+        "icmp",
+        "--level",
+        "summary",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "path:" in out.stdout and "delivered in vm2" in out.stdout
+    assert "VXLAN vni" in out.stdout and "to compute2 (172.30.0.11)" in out.stdout
+    assert "br-tun table 1:" in out.stdout and "mod_dl_src:fa:16:3f:00:00:01" in out.stdout
+    bad = neutrino(
+        "trace",
+        "--sim",
+        str(EXAMPLES / "sim" / "dvr.yaml"),
+        "--from",
+        "vm9",
+        "--to",
+        "vm2",
+    )
+    assert bad.returncode != 0 and "vm9" in bad.stderr and "vm1, vm2, vm3, internet" in bad.stderr
