@@ -26,6 +26,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .classifier import TableIndex
 from .flow import (
     LOCAL,
     Flow,
@@ -42,7 +43,7 @@ from .flow import (
     StripVlan,
 )
 from .normal import MacTable, normal
-from .packet import Frame, OfPacket, matches
+from .packet import Frame, OfPacket
 from .ports import Port as BridgePort
 from .syntax import render, render_action
 
@@ -150,7 +151,9 @@ class Bridge:
         self.name = name
         self.fail_mode = fail_mode
         self.ports: dict[str, BridgePort] = {name: BridgePort(name, LOCAL, "internal")}
-        self.tables: dict[int, list[Flow]] = {}
+        self._flows: dict[int, dict[tuple, tuple[int, Flow]]] = {}  # table -> key -> (seq, flow)
+        self._seq = 0
+        self._index: dict[int, TableIndex] = {}
         self.macs = MacTable()
         if fail_mode == "standalone":
             self.add_flow(Flow(priority=0, actions=(Normal(),)))
@@ -188,12 +191,14 @@ class Bridge:
             key=key,
         )
         self.ports[name] = port
+        self._index.clear()  # flows may name this port
         return port
 
     def del_port(self, name: str) -> None:
         if name == self.name:
             raise ValueError(f"the bridge's own port {name} cannot be deleted")
         del self.ports[name]
+        self._index.clear()
 
     def ofports(self) -> dict[str, int]:
         """{port name: OpenFlow port number}, the map `syntax.render` takes."""
@@ -211,16 +216,25 @@ class Bridge:
     # ---------------------------------------------------------------- flows
 
     @property
+    def tables(self) -> dict[int, list[Flow]]:
+        """Each table's flows, highest priority first (the first added first among equals)."""
+        return {
+            t: [f for _s, f in sorted(flows.values(), key=lambda e: (-e[1].priority, e[0]))]
+            for t, flows in sorted(self._flows.items())
+        }
+
+    @property
     def flows(self) -> list[Flow]:
         """Every flow, by table, then highest priority first."""
-        return [flow for table in sorted(self.tables) for flow in self.tables[table]]
+        return [flow for table in self.tables.values() for flow in table]
 
     def add_flow(self, flow: Flow) -> None:
         """Add a flow; one with the same table, priority and match is replaced (as add-flow does)."""
-        table = [f for f in self.tables.get(flow.table, []) if f.key != flow.key]
-        table.append(flow)
-        table.sort(key=lambda f: -f.priority)
-        self.tables[flow.table] = table
+        self._seq += 1
+        table = self._flows.setdefault(flow.table, {})
+        table.pop(flow.key, None)
+        table[flow.key] = (self._seq, flow)
+        self._index.pop(flow.table, None)
 
     def add_flows(self, flows: Iterable[Flow]) -> None:
         for flow in flows:
@@ -228,24 +242,27 @@ class Bridge:
 
     def del_flows(self, cookie: int | None = None) -> None:
         """Delete every flow, or only those carrying a cookie."""
-        for table_id, table in list(self.tables.items()):
-            kept = [f for f in table if cookie is not None and f.cookie != cookie]
+        for table_id, table in list(self._flows.items()):
+            kept = {k: e for k, e in table.items() if cookie is not None and e[1].cookie != cookie}
             if kept:
-                self.tables[table_id] = kept
+                self._flows[table_id] = kept
             else:
-                del self.tables[table_id]
+                del self._flows[table_id]
+        self._index.clear()
 
     def replace_flows(self, flows: Iterable[Flow]) -> None:
         """Make the flow tables exactly these flows."""
-        self.tables = {}
+        self._flows = {}
+        self._index.clear()
         self.add_flows(flows)
 
     def lookup(self, table: int, pkt: OfPacket) -> Flow | None:
         """The flow of a table that takes the packet: the highest-priority match."""
-        for flow in self.tables.get(table, ()):
-            if matches(pkt, flow.match, self.port_name):
-                return flow
-        return None
+        index = self._index.get(table)
+        if index is None:
+            flows = sorted(self._flows.get(table, {}).values(), key=lambda e: e[0])
+            index = self._index[table] = TableIndex(flows, self.port_name)
+        return index.lookup(pkt)
 
     # ---------------------------------------------------------------- packets
 

@@ -1,0 +1,101 @@
+"""Flow lookup by tuple space search, as OVS's classifier does it.
+
+A table's flows are grouped by the set of fields they match exactly (a "subtable":
+e.g. all flows matching exactly dl_vlan and dl_dst); each subtable is a hash from
+those fields' values to its flows, highest priority first. A lookup visits the
+subtables in order of their highest priority, hashes the packet's values, and
+stops as soon as no later subtable can hold a better flow. Flows with masked
+fields (MAC masks, address prefixes) share one subtable that is scanned in order.
+
+Among equal priorities the flow added first wins, as in the linear scan this
+replaces (OVS leaves overlapping equal-priority flows undefined).
+"""
+
+from collections.abc import Callable
+
+from ..kernel.inet import fmt
+from ..kernel.packet import ArpMessage, Packet
+from .flow import NO_VLAN, Flow
+from .packet import ARP_OPS, OfPacket, matches
+
+NEVER = object()  # a packet value no flow value equals
+
+
+def _exact(name: str, value) -> bool:
+    if name in ("dl_src", "dl_dst"):
+        return "/" not in str(value)
+    if name in ("nw_src", "nw_dst", "arp_tpa"):
+        return "/" not in str(value)
+    return True
+
+
+def _packet_value(pkt: OfPacket, name: str):
+    frame = pkt.frame
+    if name == "in_port":
+        return pkt.in_port
+    if name == "dl_src":
+        return pkt.dl_src
+    if name == "dl_dst":
+        return pkt.dl_dst
+    if name == "dl_vlan":
+        return NO_VLAN if not pkt.vlans else pkt.vlan
+    if name == "dl_type":
+        return pkt.dl_type
+    if name == "tun_id":
+        return pkt.tun_id
+    if name == "nw_src":
+        return fmt(frame.src) if isinstance(frame, Packet) else NEVER
+    if name == "nw_dst":
+        return fmt(frame.dst) if isinstance(frame, Packet) else NEVER
+    if name == "arp_tpa":
+        return fmt(frame.tip) if isinstance(frame, ArpMessage) else NEVER
+    if name == "arp_op":
+        return ARP_OPS.get(frame.op, NEVER) if isinstance(frame, ArpMessage) else NEVER
+    raise AssertionError(name)
+
+
+class Subtable:
+    def __init__(self, fields: tuple[str, ...]):
+        self.fields = fields
+        self.buckets: dict[tuple, list[tuple[int, int, Flow]]] = {}
+        self.top = -1
+
+    def add(self, key: tuple, seq: int, flow: Flow) -> None:
+        bucket = self.buckets.setdefault(key, [])
+        bucket.append((-flow.priority, seq, flow))
+        bucket.sort(key=lambda e: (e[0], e[1]))
+        self.top = max(self.top, flow.priority)
+
+
+class TableIndex:
+    """The lookup structure of one table, built from its flows in insertion order."""
+
+    def __init__(self, flows: list[tuple[int, Flow]], port_name: Callable):
+        self.port_name = port_name
+        subtables: dict[tuple[str, ...], Subtable] = {}
+        self.masked: list[tuple[int, int, Flow]] = []
+        for seq, flow in flows:
+            if all(_exact(n, v) for n, v in flow.match):
+                fields = tuple(n for n, _ in flow.match)
+                key = tuple(port_name(v) if n == "in_port" else v for n, v in flow.match)
+                subtables.setdefault(fields, Subtable(fields)).add(key, seq, flow)
+            else:
+                self.masked.append((-flow.priority, seq, flow))
+        self.masked.sort(key=lambda e: (e[0], e[1]))
+        self.subtables = sorted(subtables.values(), key=lambda s: -s.top)
+
+    def lookup(self, pkt: OfPacket) -> Flow | None:
+        best: tuple[int, int, Flow] | None = None
+        for sub in self.subtables:
+            if best is not None and -best[0] > sub.top:
+                break
+            bucket = sub.buckets.get(tuple(_packet_value(pkt, n) for n in sub.fields))
+            if bucket and (best is None or bucket[0][:2] < best[:2]):
+                best = bucket[0]
+        for entry in self.masked:
+            if best is not None and entry[:2] > best[:2]:
+                break
+            if matches(pkt, entry[2].match, self.port_name):
+                best = entry
+                break
+        return None if best is None else best[2]
