@@ -7,6 +7,7 @@ neutrino selftest replay FILE                      (one script on both, differen
 neutrino server [--config FILE] [--port 9696]      (the Neutron v2.0 API server)
 neutrino sim TOPOLOGY.yaml [--host H]              (a cloud in the model: placement, plans)
 neutrino agent --host H --mode M --server URL ...  (one host's agent; --check reports drift)
+neutrino lab up|boot|exec|status|down              (a cloud on this machine, in namespaces)
 neutrino trace --sim TOPOLOGY.yaml --from vm1 --to 203.0.113.10   (a packet across hosts)
 neutrino demo                                      (the routing walkthrough)
 """
@@ -25,6 +26,15 @@ selftest = typer.Typer(
     no_args_is_help=True, help="Prove the kernel model against this machine's kernel (needs root)."
 )
 app.add_typer(selftest, name="selftest")
+
+
+def _lab_app():
+    from .lab.cli import lab_app
+
+    return lab_app
+
+
+app.add_typer(_lab_app(), name="lab", help="A multi-host cloud on this machine, in namespaces.")
 
 RAW = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 

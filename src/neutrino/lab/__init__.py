@@ -1,0 +1,31 @@
+"""The lab: a whole neutrino cloud on one machine, in real namespaces (`neutrino lab ...`).
+
+Modelled on Mininet: `topology` is pure data, the builders (`fabric`, `ovs`, `build`)
+make it real, `teardown` takes it all down again. The same layout as the in-memory
+`sim.world`, with every namespace carrying the lab's prefix <p> (default "nt-"):
+
+Naming (written once):
+    <p>fabric              Linux bridges br-underlay and br-external joining the hosts;
+                           host i's veth peers u<i> (underlay) and x<i> (external),
+                           upstream's x-upstream
+    <p>upstream            the external network's router: eth-ex 198.51.100.1/24 on
+                           br-external, eth-inet 203.0.113.1/24 towards internet, forwarding
+    <p>internet            the outside world: eth0 203.0.113.10/24, default via 203.0.113.1,
+                           an HTTP service on port 80 that answers "you are <client>\\n"
+    <p><host>              host i (compute1.., network1..): eth-tun 172.30.0.<10+i>/24 on
+                           br-underlay, eth-ex (no address, a port of OVS br-ex) on
+                           br-external, its own ovsdb-server and ovs-vswitchd (netdev
+                           datapath), files under <dir>/<host>/ovs/
+    <p><host>-qrouter-..   router namespaces: made by that host's agent
+                           (--namespace-prefix <p><host>-), swept by `down`
+    <p>vm-<name>           a VM: eth0 (its port's MAC, the network's MTU, address/prefix,
+                           default via the subnet gateway) whose veth peer tap<port id[:11]>
+                           sits in its host's namespace; an HTTP service on port 80
+Every veth end the lab makes has transmit checksum offload off (`offload`: else TCP
+breaks through OVS's netdev datapath). Files in <dir> (default /run/neutrino-lab): lab.json (the state), lab.lock, pids/<name>.pid
+(every process the lab started: "pid starttime"), server.toml, neutrino.db, clouds.yaml,
+agent.toml, logs/*.log, <host>/ovs/. Nothing is attached to the root namespace's
+interfaces; the server and the agents run in the root namespace on 127.0.0.1.
+
+This package's __init__ imports nothing: `python -m neutrino.lab.httpd` starts fast.
+"""

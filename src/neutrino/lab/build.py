@@ -1,0 +1,111 @@
+"""`lab up`: makes the whole lab real, step by step, recording each step in lab.json.
+
+Order: the server first (it migrates its database while the rest is built), the
+fabric, upstream and internet, each host with its Open vSwitch and br-ex, the
+internet's web service; then, once the server answers, the external network
+`public`, the hosts' registration and (unless told not to) the agents. A failure
+at any step takes down what was made and raises the error.
+"""
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from . import agents, fabric, ovs, server, teardown
+from .api import LabApi
+from .shell import netns_list, unavailable
+from .state import LabState, load, locked
+from .topology import (
+    DEFAULT_DIR,
+    DEFAULT_PREFIX,
+    INTERNET_NS,
+    LabError,
+    build_topology,
+)
+from .web import start_http
+
+
+def up(
+    computes: int = 2,
+    network_nodes: int = 1,
+    directory: str | Path = DEFAULT_DIR,
+    prefix: str = DEFAULT_PREFIX,
+    start_agents: bool = True,
+    say: Callable[[str], None] = lambda _: None,
+) -> LabState:
+    """Build the lab; its state (also in <dir>/lab.json). `say` hears each step."""
+    reason = unavailable()
+    if reason:
+        raise LabError(f"cannot build the lab: {reason}")
+    topo = build_topology(computes, network_nodes, prefix)
+    directory = Path(directory).resolve()
+    with locked(directory):
+        _check_free(directory, prefix)
+        _fresh_dir(directory, [h.name for h in topo.hosts])
+        state = LabState(
+            dir=str(directory),
+            prefix=prefix,
+            hosts=[{"name": h.name, "mode": h.mode, "index": h.index} for h in topo.hosts],
+        )
+        state.save()
+        try:
+            _build(state, start_agents, say)
+        except BaseException:
+            say("failed; taking down what was made")
+            teardown.down_state(state)
+            raise
+    return state
+
+
+def _check_free(directory: Path, prefix: str) -> None:
+    old = load(directory)
+    if old is not None:
+        raise LabError(
+            f"a lab (prefix {old.prefix!r}) is recorded in {directory}; "
+            f"`neutrino lab down --dir {directory}` first"
+        )
+    taken = [n for n in netns_list() if n.startswith(prefix)]
+    if taken:
+        raise LabError(
+            f"namespaces with prefix {prefix!r} exist ({', '.join(taken[:5])}); another lab"
+            f" uses it: choose another --prefix or `neutrino lab down --prefix {prefix}`"
+        )
+
+
+def _fresh_dir(directory: Path, hosts: list[str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for sub in ["logs", "pids", *hosts]:
+        shutil.rmtree(directory / sub, ignore_errors=True)
+    for name in teardown.FILES:
+        (directory / name).unlink(missing_ok=True)
+    (directory / "logs").mkdir()
+
+
+def _build(state: LabState, start_agents: bool, say: Callable[[str], None]) -> None:
+    topo = state.topology
+    server.configure(state)
+    server.start_server(state)
+    say(f"server starting at {state.url}")
+    fabric.build_fabric(state)
+    say(f"fabric, upstream and internet namespaces made ({topo.prefix}...)")
+    for host in topo.hosts:
+        fabric.build_host(state, host)
+    fabric.offload_off(state)
+    for host in topo.hosts:
+        ovs.start_ovs(state, host)
+        ovs.add_external_bridge(state, host)
+        ovs.add_tunnel_bridge(state, host)
+        say(f"host {host.name} ({host.mode}, tunnel {host.tunnel_ip}) with its Open vSwitch")
+    start_http(state, topo.ns(INTERNET_NS), INTERNET_NS)
+    server.wait_healthy(state)
+    api = LabApi.of(state)
+    try:
+        api.ensure_public()
+        agents.register_hosts(state, api)
+    finally:
+        api.close()
+    say("external network 'public' (198.51.100.0/24) made, hosts registered")
+    if start_agents:
+        agents.start_agents(state)
+        say("agents started")
+    state.save()
