@@ -1,0 +1,201 @@
+"""The desired-vs-actual tracker every table is built on, and the table shape.
+
+What it models:
+    One kind of kernel (or OVS) object: the state neutrino wants (`desired`) and
+    what it believes the data plane holds (`dataplane`), both {key: value}.
+Goals:
+    One shape everywhere (as Felix's DeltaTracker and its tables): a table is told
+    the whole desired state (`set_desired`), can be told to forget its beliefs and
+    read the kernel again (`queue_resync`), and applies only the difference, in two
+    phases the caller orders across tables (`apply_updates` first for every table
+    in dependency order, `apply_deletions` last, in reverse).
+How it works:
+    `pending_updates()` is every desired key whose believed value differs (or is
+    absent), `pending_deletions()` every believed key that is not desired. A table
+    writes, then confirms each success into `dataplane`; a failed write leaves the
+    belief unchanged, records the error and queues a resync, so the next apply
+    reads the truth and tries again. Keys may be marked *pending* (not writable
+    yet, such as an OVS port whose device does not exist): they are skipped and
+    reported, not errors. `ignored` keys are someone else's (keepalived's VRRP
+    addresses): neither written nor deleted nor reported as drift.
+Thread safety:
+    None: one owner (the agent's sync loop) calls everything.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+_MISSING = object()
+
+
+class DeltaTracker:
+    """desired and dataplane {key: value} maps, and their difference."""
+
+    def __init__(self) -> None:
+        self.desired: dict = {}
+        self.dataplane: dict = {}
+
+    def set_desired(self, items: dict) -> None:
+        self.desired = dict(items)
+
+    def replace_dataplane(self, items: dict) -> None:
+        self.dataplane = dict(items)
+
+    def pending_updates(self) -> list[tuple]:
+        dp = self.dataplane
+        return [(k, v) for k, v in self.desired.items() if dp.get(k, _MISSING) != v]
+
+    def pending_deletions(self) -> list[tuple]:
+        want = self.desired
+        return [(k, v) for k, v in self.dataplane.items() if k not in want]
+
+    def confirm_set(self, key, value) -> None:
+        self.dataplane[key] = value
+
+    def confirm_deleted(self, key) -> None:
+        self.dataplane.pop(key, None)
+
+
+@dataclass
+class ApplyResult:
+    """What one apply did: writes by kind, items not yet possible, errors (then resync)."""
+
+    writes: Counter = field(default_factory=Counter)
+    pending: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    reads: Counter = field(default_factory=Counter)
+    seconds: Counter = field(default_factory=Counter)  # time spent per kind (reads and writes)
+
+    @property
+    def total_writes(self) -> int:
+        return sum(self.writes.values())
+
+    @property
+    def resync_needed(self) -> bool:
+        """True when something failed: the tables re-read the kernel on the next apply."""
+        return bool(self.errors)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __str__(self) -> str:
+        writes = ", ".join(f"{k} {v}" for k, v in sorted(self.writes.items())) or "none"
+        text = f"writes: {writes}"
+        if self.pending:
+            text += f"; pending: {len(self.pending)}"
+        if self.errors:
+            text += f"; errors: {len(self.errors)} (first: {self.errors[0]})"
+        return text
+
+
+class Table:
+    """Base of every table: a tracker, a resync flag, and the two apply phases.
+
+    Subclasses set `kind`, and implement `desired_from(state)`, `read()` (what the
+    kernel holds of ours, {key: value}), `write(items, result)` and
+    `delete(items, result)`; the last two return the keys that succeeded."""
+
+    kind = "?"
+
+    def __init__(self) -> None:
+        self.delta = DeltaTracker()
+        self.resync_queued = True
+        self.ignored: set = set()
+        self.pending: dict = {}  # key -> why it cannot be written yet
+
+    # ------------------------------------------------------------ the shape
+
+    def set_desired(self, items: dict) -> None:
+        self.delta.set_desired(items)
+
+    def queue_resync(self) -> None:
+        self.resync_queued = True
+
+    def resync_if_queued(self, result: ApplyResult) -> None:
+        if self.resync_queued:
+            try:
+                actual = self.read()
+            except Exception as e:  # noqa: BLE001 - reported, and retried on the next apply
+                result.errors.append(f"{self.kind}: cannot read the data plane: {e}")
+                return
+            result.reads[self.kind] += 1
+            self.delta.replace_dataplane({k: v for k, v in actual.items() if k not in self.ignored})
+            self.resync_queued = False
+
+    def apply_updates(self, result: ApplyResult, skip: Callable = lambda key: False) -> None:
+        self.pending = self.find_pending()
+        todo = [
+            (k, v)
+            for k, v in self.delta.pending_updates()
+            if k not in self.pending and k not in self.ignored and not skip(k)
+        ]
+        result.pending += [
+            f"{self.kind} {self.describe(k)}: {why}" for k, why in self.pending.items()
+        ]
+        if todo:
+            self._run(self.write, todo, result, self.delta.confirm_set)
+
+    def apply_deletions(self, result: ApplyResult, gone: Callable = lambda key: False) -> None:
+        """Delete what is not desired; keys `gone(key)` says vanish anyway are just forgotten."""
+        todo = []
+        for k, v in self.delta.pending_deletions():
+            if k in self.ignored:
+                continue
+            if gone(k):
+                self.delta.confirm_deleted(k)
+            else:
+                todo.append((k, v))
+        if todo:
+            self._run(self.delete, todo, result, lambda k, v: self.delta.confirm_deleted(k))
+
+    def _run(self, op, todo: list, result: ApplyResult, confirm) -> None:
+        try:
+            done = op(todo, result)
+        except Exception as e:  # noqa: BLE001 - one table's failure must not stop the others
+            result.errors.append(f"{self.kind}: {e}")
+            self.queue_resync()
+            return
+        values = dict(todo)
+        done = set(done)
+        for key in done:
+            confirm(key, values.get(key))
+        result.writes[self.kind] += len(done & values.keys())
+        if not values.keys() <= done:
+            self.queue_resync()
+
+    def drift(self) -> list[str]:
+        """Differences between desired and the kernel (reads the kernel; changes nothing)."""
+        actual = {k: v for k, v in self.read().items() if k not in self.ignored}
+        pending = self.find_pending()
+        out = []
+        for k, v in self.delta.desired.items():
+            if k in self.ignored or k in pending:
+                continue
+            have = actual.get(k, _MISSING)
+            if have is _MISSING:
+                out.append(f"{self.kind}: missing {self.describe(k)}")
+            elif have != v:
+                out.append(f"{self.kind}: {self.describe(k)} is {have!r}, want {v!r}")
+        for k in actual:
+            if k not in self.delta.desired:
+                out.append(f"{self.kind}: unexpected {self.describe(k)}")
+        return out
+
+    # ------------------------------------------------------------ for subclasses
+
+    def find_pending(self) -> dict:
+        return {}
+
+    def describe(self, key) -> str:
+        return " ".join(str(part) for part in key) if isinstance(key, tuple) else str(key)
+
+    def read(self) -> dict:
+        raise NotImplementedError
+
+    def write(self, items: list, result: ApplyResult) -> Iterable:
+        raise NotImplementedError
+
+    def delete(self, items: list, result: ApplyResult) -> Iterable:
+        raise NotImplementedError

@@ -1,0 +1,175 @@
+"""The iptables table: neutrino's own chains (`neutrino-*`) and the jumps to them.
+
+What it models:
+    {(ns, table, chain): (hook, rule hashes)}: each chain of the state, the one
+    built-in chain that jumps to it, and its rules in order. Every rule carries a
+    comment `neutrino:<hash of chain and rule>` (as Felix marks its rules), so what
+    iptables-save prints back is compared by hash, not by its re-ordered text.
+Goals:
+    Never touch a chain that is not ours: only `neutrino-*` chains are created,
+    flushed and deleted, and only the jumps to them are added to or deleted from
+    built-in chains. Only changed chains are rewritten, per namespace in one
+    `iptables-restore --noflush` (atomic per table).
+How it works:
+    read() runs `iptables-save` in every namespace in scope; write() declares each
+    changed chain (`:neutrino-X - [0:0]` creates or flushes it), appends its rules,
+    and fixes its jump; delete() removes the jumps, flushes and deletes the chain.
+    The process runs inside the namespace: this thread enters it and the child
+    inherits it (no `ip netns exec`). Namespaces are handled by a few threads in
+    parallel (a process costs milliseconds).
+Thread safety:
+    None for callers: one owner (it uses worker threads internally).
+"""
+
+import hashlib
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+from .delta import Table
+from .netlink import Namespaces
+from .owner import CHAIN_PREFIX
+
+WORKERS = 4
+_MARK = re.compile(r'--comment "?neutrino:([0-9a-f]+)"?')
+_JUMP = re.compile(r"-j (" + re.escape(CHAIN_PREFIX) + r"\S+)\s*$")
+
+
+def rule_hash(chain: str, rule: str) -> str:
+    return hashlib.sha1(f"{chain}\0{rule}".encode()).hexdigest()[:16]
+
+
+def parse_save(text: str) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    """{(table, chain): (hooks jumping to it, rule hashes)} of our chains in iptables-save output."""
+    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    table = ""
+    jumps: list[tuple[str, str, str]] = []
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            name = line[1:].split()[0]
+            if name.startswith(CHAIN_PREFIX):
+                out[(table, name)] = ([], [])
+        elif line.startswith("-A "):
+            chain, _, rest = line[3:].partition(" ")
+            if chain.startswith(CHAIN_PREFIX):
+                m = _MARK.search(rest)
+                out.setdefault((table, chain), ([], []))[1].append(m.group(1) if m else "?")
+            else:
+                m = _JUMP.search(rest)
+                if m:
+                    jumps.append((table, chain, m.group(1)))
+    for table, hook, target in jumps:
+        if (table, target) in out:
+            out[(table, target)][0].append(hook)
+    return out
+
+
+class IptablesTable(Table):
+    kind = "iptables"
+
+    def __init__(self, namespaces: Namespaces, scope):
+        super().__init__()
+        self.ns = namespaces
+        self.scope = scope
+        self.rules: dict[tuple, tuple[str, ...]] = {}
+        self.jumps: dict[tuple, list[str]] = {}  # what the kernel has, as last read or written
+
+    def desired_from(self, state) -> dict:
+        out, self.rules = {}, {}
+        for c in state.chains:
+            key = (c.ns, c.table, c.name)
+            self.rules[key] = c.rules
+            out[key] = (c.hook, tuple(rule_hash(c.name, r) for r in c.rules))
+        return out
+
+    def _save(self, ns: str) -> str:
+        with self.ns.inside(ns):
+            done = subprocess.run(["iptables-save"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"iptables-save in {self.ns.describe(ns)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def read(self) -> dict:
+        namespaces = [ns for ns in self.scope() if self.ns.exists(ns)]
+        with ThreadPoolExecutor(WORKERS) as pool:
+            texts = list(pool.map(self._save, namespaces))
+        out = {}
+        self.jumps = {}
+        for ns, text in zip(namespaces, texts):
+            for (table, chain), (hooks, hashes) in parse_save(text).items():
+                key = (ns, table, chain)
+                self.jumps[key] = hooks
+                hook = hooks[0] if len(hooks) == 1 else ",".join(hooks) or None
+                out[key] = (hook, tuple(hashes))
+        return out
+
+    # ------------------------------------------------------------ writes
+
+    def _restore(self, ns: str, lines_by_table: dict[str, list[str]]) -> str | None:
+        payload = "".join(
+            f"*{table}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
+            for table, lines in sorted(lines_by_table.items())
+        )
+        with self.ns.inside(ns):
+            done = subprocess.run(
+                ["iptables-restore", "--noflush"], input=payload, capture_output=True, text=True
+            )
+        if done.returncode != 0:
+            return f"iptables-restore in {self.ns.describe(ns)}: {done.stderr.strip()}"
+        return None
+
+    def _run_all(self, items, result, lines_for) -> list:
+        by_ns: dict[str, list] = {}
+        for key, value in items:
+            by_ns.setdefault(key[0], []).append((key, value))
+        jobs = []
+        for ns, group in by_ns.items():
+            lines: dict[str, list[str]] = {}
+            for key, value in group:
+                lines.setdefault(key[1], []).extend(lines_for(key, value))
+            jobs.append((ns, group, lines))
+        with ThreadPoolExecutor(WORKERS) as pool:
+            errors = list(pool.map(lambda job: self._restore(job[0], job[2]), jobs))
+        done = []
+        for (_ns, group, _lines), error in zip(jobs, errors):
+            if error:
+                result.errors.append(error)
+            else:
+                done += [key for key, _ in group]
+        return done
+
+    def write(self, items, result):
+        def lines_for(key, value):
+            _ns, _table, chain = key
+            hook = value[0]
+            out = [f":{chain} - [0:0]"]
+            out += [
+                f'-A {chain} -m comment --comment "neutrino:{h}" {rule}'
+                for h, rule in zip(value[1], self.rules[key])
+            ]
+            have = self.jumps.get(key, [])
+            if have != [hook]:
+                out += [f"-D {old} -j {chain}" for old in have]
+                out.append(f"-A {hook} -j {chain}")
+            return out
+
+        done = self._run_all(items, result, lines_for)
+        for key in done:
+            self.jumps[key] = [self.delta.desired[key][0]]
+        return done
+
+    def delete(self, items, result):
+        def lines_for(key, value):
+            chain = key[2]
+            out = [f"-D {hook} -j {chain}" for hook in self.jumps.get(key, [])]
+            return out + [f"-F {chain}", f"-X {chain}"]
+
+        done = self._run_all(items, result, lines_for)
+        for key in done:
+            self.jumps.pop(key, None)
+        return done
+
+    def describe(self, key) -> str:
+        return f"{key[1]} {key[2]} in {self.ns.describe(key[0])}"

@@ -1,0 +1,202 @@
+"""`LinuxDataplane`: a `HostState` made real on Linux and Open vSwitch, by reconciliation.
+
+What it models:
+    One host's data plane as a list of tables, one per kind of object (see each
+    module): namespaces, sysctls, links, device sysctls, addresses, routes,
+    rules, neighbours, iptables, OVS bridges, ports and flows, keepalived. Each
+    holds the desired state and what it believes the kernel holds (delta).
+Goals:
+    - Apply only the difference; a second apply of the same state writes nothing,
+      also after a resync (`resync()` re-reads everything): a restarted agent with
+      nothing changed makes zero writes and disturbs no packet.
+    - Delete only what is ours (owner: name prefixes, route protocol 78, the
+      `neutrino-` chain prefix, the OVS flow cookie and port marks, our
+      keepalived files); stale namespaces of ours are swept.
+    - Order: create what others depend on first (the table order above), delete
+      in reverse; objects inside a namespace that is being deleted are not
+      deleted one by one (they go with it).
+    - A failure is reported in `ApplyResult.errors`, the failing table re-reads
+      the kernel at the next apply, and the caller retries with backoff
+      (`ApplyResult.resync_needed`). Items that cannot be made yet (an OVS port
+      whose device is not there) are `pending`, not errors.
+How it works:
+    apply(state): every table gets its desired part of the state; tables whose
+    resync is queued read the kernel; then `apply_updates` in order, then
+    `apply_deletions` in reverse. drift(state) reads everything and lists the
+    differences without writing. Configuration: `prefix` goes before every
+    namespace name of ours ("nt1-h1-" in the lab); `host_netns` is the named
+    namespace that plays the host's own ("" in the state; None = this
+    process's); `ovs_db` the ovsdb socket ("unix:/path/db.sock"; None = OVS's
+    default); the bridges' management sockets are in `ovs_run_dir` (default: the
+    db socket's directory); keepalived files go under `run_dir`.
+Thread safety:
+    None: one owner (the agent's sync loop). Not to be shared between threads.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from ..plan.state import HostState
+from .addresses import AddressTable
+from .delta import ApplyResult, Table
+from .iptables import IptablesTable
+from .keepalived import VrrpTable
+from .links import LinkTable
+from .namespaces import NamespaceTable
+from .neighbours import NeighbourTable
+from .netlink import Namespaces
+from .ovs import BridgeTable, FlowTable, OvsView, PortTable
+from .routing import RouteTable, RuleTable
+from .sysctls import SysctlTable
+
+VANISH_TIMEOUT = 10.0
+
+
+class LinuxDataplane:
+    """Realizes HostStates on this machine; see the module docstring."""
+
+    def __init__(
+        self,
+        prefix: str = "",
+        host_netns: str | None = None,
+        ovs_db: str | None = None,
+        run_dir: Path | str = "/run/neutrino",
+        *,
+        ovs_run_dir: str | None = None,
+        datapath_type: str = "netdev",
+    ):
+        self.ns = Namespaces(prefix, host_netns)
+        self.ovs = OvsView(ovs_db, ovs_run_dir)
+        self.run_dir = Path(run_dir)
+        self.namespaces = NamespaceTable(self.ns)
+        scope = self.namespaces.existing
+        self.links = LinkTable(self.ns, scope)
+        self.tables: list[Table] = [
+            self.namespaces,
+            SysctlTable(self.ns, device=False),
+            self.links,
+            SysctlTable(self.ns, device=True),
+            AddressTable(self.ns, scope),
+            RouteTable(self.ns, scope),
+            RuleTable(self.ns, scope),
+            NeighbourTable(self.ns, scope),
+            IptablesTable(self.ns, scope),
+            BridgeTable(self.ovs, datapath_type),
+            PortTable(self.ovs, self.ns),
+            FlowTable(self.ovs),
+            VrrpTable(self.ns, self.run_dir),
+        ]
+        self.by_kind = {t.kind: t for t in self.tables}
+
+    # ------------------------------------------------------------ API
+
+    def apply(self, state: HostState) -> ApplyResult:
+        """Make the host's data plane what state says; only the difference is written."""
+        result = ApplyResult()
+        self._set_desired(state)
+        self.ovs.invalidate()
+        for table in self.tables:
+            t0 = time.perf_counter()
+            table.resync_if_queued(result)
+            result.seconds[table.kind] += time.perf_counter() - t0
+        missing_ns = set(state.namespaces)
+        for table in self.tables:
+            if table is not self.namespaces:
+                missing_ns = {ns for ns in missing_ns if ns not in self.namespaces.delta.dataplane}
+            t0 = time.perf_counter()
+            table.apply_updates(result, skip=self._in(missing_ns, table))
+            result.seconds[table.kind] += time.perf_counter() - t0
+        doomed = {ns for ns, _ in self.namespaces.delta.pending_deletions()}
+        host_ends = [
+            end
+            for end, _ in self.links.delta.pending_deletions()
+            if end[0] == "" and self.links.peer_of.get(end, ("",))[0] in doomed
+        ]
+        for table in reversed(self.tables):
+            t0 = time.perf_counter()
+            table.apply_deletions(result, gone=self._gone(doomed, table))
+            result.seconds[table.kind] += time.perf_counter() - t0
+        if host_ends:
+            self._wait_vanished(host_ends, result)
+        self.ns.close()
+        return result
+
+    def resync(self) -> None:
+        """Forget every belief: the next apply (or drift) reads the kernel and OVS again."""
+        for table in self.tables:
+            table.queue_resync()
+
+    def drift(self, state: HostState) -> list[str]:
+        """Human-readable differences between state and this host; writes nothing."""
+        self._set_desired(state)
+        self.ovs.invalidate()
+        self.namespaces.delta.replace_dataplane(self.namespaces.read())
+        out = []
+        for table in self.tables:
+            try:
+                out += table.drift()
+            except Exception as e:  # noqa: BLE001 - reported as drift, it is what --check shows
+                out.append(f"{table.kind}: cannot read: {e}")
+        self.ns.close()
+        self.resync()
+        return out
+
+    def remove_all(self) -> ApplyResult:
+        """Everything of ours gone (namespaces, devices, chains, OVS ports/flows/bridges, VRRP)."""
+        self.resync()
+        return self.apply(HostState(host=""))
+
+    def pids(self) -> dict[tuple[str, str], int | None]:
+        """The keepalived PID of each VRRP instance of the last state, None if not running."""
+        vrrp = self.by_kind["keepalived"]
+        return {key: vrrp.pid(key) for key in vrrp.delta.desired}
+
+    def real_namespace(self, ns: str) -> str | None:
+        return self.ns.real(ns)
+
+    # ------------------------------------------------------------ internals
+
+    def _set_desired(self, state: HostState) -> None:
+        for table in self.tables:
+            table.set_desired(table.desired_from(state))
+
+    @staticmethod
+    def _ns_of(table: Table, key) -> str | None:
+        if table.kind == "namespace":
+            return key
+        if table.kind.startswith("ovs-"):
+            return None
+        return key[0]
+
+    def _in(self, namespaces: set[str], table: Table):
+        if not namespaces or table.kind == "namespace":
+            return lambda key: False
+        return lambda key: self._ns_of(table, key) in namespaces
+
+    def _gone(self, doomed: set[str], table: Table):
+        if not doomed or table.kind in ("namespace", "keepalived") or table.kind.startswith("ovs-"):
+            return lambda key: False
+        if table is self.links:
+            peer_of = self.links.peer_of
+            return lambda key: key[0] in doomed or peer_of.get(key, ("",))[0] in doomed
+        return lambda key: key[0] in doomed
+
+    def _wait_vanished(self, ends: list[tuple[str, str]], result: ApplyResult) -> None:
+        """Namespaces die asynchronously: wait until the host-side ends of their veths are gone."""
+        deadline = time.monotonic() + VANISH_TIMEOUT
+        names = {name for _ns, name in ends}
+        while True:
+            self.ns.links_changed("")
+            left = names & self.ns.links("").keys()
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                result.errors.append(f"link: {', '.join(sorted(left))} still present")
+                self.links.queue_resync()
+                return
+            time.sleep(0.005)
+
+
+def default_run_dir() -> Path:
+    return Path(os.environ.get("NEUTRINO_RUN_DIR", "/run/neutrino"))

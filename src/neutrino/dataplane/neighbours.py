@@ -1,0 +1,82 @@
+"""The neighbour table: permanent ARP entries on our devices.
+
+What it models:
+    {(ns, dev, ip): mac} for NUD_PERMANENT entries on our devices (the ones
+    neutrino makes: qrouter and snat namespaces learn ports from the server, not
+    by ARP across hosts). Dynamic entries are the kernel's and never touched.
+Goals:
+    Only the difference, batched per namespace.
+How it works:
+    One neighbour dump per namespace; RTM_NEWNEIGH with CREATE|REPLACE and state
+    PERMANENT; RTM_DELNEIGH (ENOENT counts as done).
+Thread safety:
+    None: one owner.
+"""
+
+import errno
+import socket
+
+from pyroute2.netlink import NLM_F_CREATE, NLM_F_REPLACE
+from pyroute2.netlink.rtnl import RTM_DELNEIGH, RTM_NEWNEIGH
+from pyroute2.netlink.rtnl.ndmsg import ndmsg
+
+from .netlink import message
+from .owner import is_our_device
+from .routing import _PerNamespace
+
+NUD_PERMANENT = 0x80
+
+
+class NeighbourTable(_PerNamespace):
+    kind = "neighbour"
+
+    def desired_from(self, state) -> dict:
+        return {(n.ns, n.dev, n.ip): n.mac.lower() for n in state.neighbours}
+
+    def read(self) -> dict:
+        out = {}
+        for ns in self.scope():
+            if not self.ns.exists(ns):
+                continue
+            names = None
+            for index, ip, mac, state in self.ns.nl(ns).neighbours():
+                if not state & NUD_PERMANENT:
+                    continue
+                if names is None:
+                    names = {link.index: link.name for link in self.ns.links(ns).values()}
+                dev = names.get(index)
+                if dev and is_our_device(ns, dev):
+                    out[(ns, dev, ip)] = mac
+        return out
+
+    def _build(self, ns, key, mac, mtype):
+        _, dev, ip = key
+        attrs = [("NDA_DST", ip)]
+        if mtype == RTM_NEWNEIGH:
+            attrs.append(("NDA_LLADDR", mac))
+        return message(
+            ndmsg,
+            mtype,
+            NLM_F_CREATE | NLM_F_REPLACE if mtype == RTM_NEWNEIGH else 0,
+            family=socket.AF_INET,
+            ifindex=self.ns.index(ns, dev),
+            state=NUD_PERMANENT,
+            attrs=attrs,
+        )
+
+    def write(self, items, result):
+        return self._send(
+            items, result, lambda n, k, v: self._build(n, k, v, RTM_NEWNEIGH), (), False
+        )
+
+    def delete(self, items, result):
+        return self._send(
+            items,
+            result,
+            lambda n, k, v: self._build(n, k, v, RTM_DELNEIGH),
+            (errno.ENOENT, errno.ENODEV),
+            True,
+        )
+
+    def describe(self, key) -> str:
+        return f"{key[2]} on {key[1]} in {self.ns.describe(key[0])}"

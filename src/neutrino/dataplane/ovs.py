@@ -1,0 +1,369 @@
+"""The OVS tables: bridges, ports and flows of the host's Open vSwitch.
+
+What it models:
+    Bridges {name: (fail_mode, datapath_type, protocols)}, ports {(bridge, name):
+    (kind, tag, options)} and flows {(bridge, flow.key): Flow}. Ours: bridges and
+    ports with external_ids:neutrino=owned (a desired port someone else made is
+    adopted and marked), flows with cookie `plan.names.COOKIE`.
+Goals:
+    Only the difference, in one ovs-vsctl transaction per apply and one atomic
+    OpenFlow 1.4 bundle per bridge (adds, replacements and deletions of our flows
+    together: no moment with half a table). A `system` port whose device does not
+    exist yet (a VM tap the lab or nova makes later) is *pending*: added by the
+    first apply after the device appears; a flow naming a port OVS does not have
+    yet is pending likewise.
+How it works:
+    `OvsView` runs the commands: ovs-vsctl with --db, ovs-ofctl on the bridge's
+    management socket `unix:<OVS run dir>/<bridge>.mgmt` (unix sockets: the
+    commands run from anywhere, the vswitchd runs in the host's namespace), and
+    keeps one snapshot of the database (one `ovs-vsctl list` of bridges, ports and
+    interfaces) until a write invalidates it. Flows are rendered with OpenFlow port
+    numbers by `ovs.syntax.render` and read back by `ovs.syntax.parse_dump`; when a
+    bridge's port numbers change, its flows are read again.
+Thread safety:
+    None: one owner.
+"""
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+
+from ..ovs.flow import LOCAL, Flow, Output
+from ..ovs.syntax import parse_dump, render, render_match
+from .delta import Table
+from .netlink import Namespaces
+from .owner import COOKIE, OVS_MARK
+
+PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")
+MARK = f"external_ids:{OVS_MARK[0]}={OVS_MARK[1]}"
+
+
+class OvsError(RuntimeError):
+    """An OVS command failed: the command and its stderr."""
+
+
+class OvsView:
+    """Runs ovs-vsctl / ovs-ofctl against one OVS; caches a snapshot of its database."""
+
+    def __init__(self, db: str | None, run_dir: str | None):
+        self.db = db
+        if run_dir is None:
+            run_dir = (
+                os.path.dirname(db[len("unix:") :])
+                if db and db.startswith("unix:")
+                else "/var/run/openvswitch"
+            )
+        self.run_dir = run_dir
+        self._snapshot: dict | None = None
+
+    def vsctl(self, *args: str) -> str:
+        argv = ["ovs-vsctl", "--timeout=30"]
+        if self.db:
+            argv.append(f"--db={self.db}")
+        return self._run(argv + list(args))
+
+    def ofctl(
+        self, bridge: str, command: str, *args: str, version: str = "OpenFlow13", stdin=None
+    ) -> str:
+        """`ovs-ofctl -O VERSION COMMAND unix:RUN_DIR/BRIDGE.mgmt ARGS...`."""
+        target = f"unix:{self.run_dir}/{bridge}.mgmt"
+        return self._run(["ovs-ofctl", "-O", version, command, target, *args], stdin)
+
+    @staticmethod
+    def _run(argv: list[str], stdin: str | None = None) -> str:
+        done = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise OvsError(f"{' '.join(argv)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def invalidate(self) -> None:
+        self._snapshot = None
+
+    def snapshot(self) -> dict:
+        """{"bridges": {name: {...}}, "ports": {name: {...}}} from one ovs-vsctl call."""
+        if self._snapshot is None:
+            out = self.vsctl(
+                "-f", "json", "-d", "json",
+                "--columns=name,fail_mode,datapath_type,protocols,ports,external_ids", "list", "Bridge",
+                "--", "--columns=_uuid,name,tag,interfaces,external_ids", "list", "Port",
+                "--", "--columns=_uuid,name,type,options,ofport", "list", "Interface",
+            )  # fmt: skip
+            bridges_t, ports_t, ifaces_t = (json.loads(line) for line in out.splitlines() if line)
+            ifaces = {}
+            for row in _rows(ifaces_t):
+                ifaces[row["_uuid"][1]] = row
+            ports, port_bridge = {}, {}
+            bridges = {}
+            for row in _rows(bridges_t):
+                bridges[row["name"]] = {
+                    "fail_mode": _scalar(row["fail_mode"]) or "",
+                    "datapath_type": row["datapath_type"],
+                    "protocols": tuple(sorted(_set(row["protocols"]))),
+                    "owned": _map(row["external_ids"]).get(OVS_MARK[0]) == OVS_MARK[1],
+                }
+                for uuid in _set(row["ports"]):
+                    port_bridge[uuid[1] if isinstance(uuid, list) else uuid] = row["name"]
+            for row in _rows(ports_t):
+                iface = (
+                    ifaces.get(row["interfaces"][1], {}) if row["interfaces"][0] == "uuid" else {}
+                )
+                ofport = _scalar(iface.get("ofport"))
+                ports[row["name"]] = {
+                    "bridge": port_bridge.get(row["_uuid"][1]),
+                    "tag": _scalar(row["tag"]),
+                    "kind": iface.get("type") or "system",
+                    "options": tuple(sorted(_map(iface.get("options", ["map", []])).items())),
+                    "ofport": ofport if isinstance(ofport, int) else -1,
+                    "owned": _map(row["external_ids"]).get(OVS_MARK[0]) == OVS_MARK[1],
+                }
+            self._snapshot = {"bridges": bridges, "ports": ports}
+        return self._snapshot
+
+    def ofports(self, bridge: str) -> dict[str, int]:
+        """{port name: OpenFlow number} of a bridge's working ports, the bridge itself LOCAL."""
+        ports = {
+            name: p["ofport"]
+            for name, p in self.snapshot()["ports"].items()
+            if p["bridge"] == bridge and p["ofport"] > 0
+        }
+        ports[bridge] = LOCAL
+        return ports
+
+
+def _rows(table: dict) -> Iterable[dict]:
+    for data in table["data"]:
+        yield dict(zip(table["headings"], data))
+
+
+def _scalar(value):
+    if isinstance(value, list) and value and value[0] == "set":
+        return value[1][0] if value[1] else None
+    return value
+
+
+def _set(value) -> list:
+    if isinstance(value, list) and value and value[0] == "set":
+        return value[1]
+    return [value] if value not in (None, []) else []
+
+
+def _map(value) -> dict:
+    if isinstance(value, list) and value and value[0] == "map":
+        return dict(value[1])
+    return {}
+
+
+class BridgeTable(Table):
+    kind = "ovs-bridge"
+
+    def __init__(self, view: OvsView, datapath_type: str):
+        super().__init__()
+        self.view = view
+        self.datapath_type = datapath_type
+
+    def desired_from(self, state) -> dict:
+        return {b.name: (b.fail_mode, self.datapath_type, PROTOCOLS) for b in state.bridges}
+
+    def read(self) -> dict:
+        self.view.invalidate()
+        out = {}
+        for name, b in self.view.snapshot()["bridges"].items():
+            if b["owned"] or name in self.delta.desired:
+                protocols = tuple(p for p in PROTOCOLS if p in b["protocols"])
+                out[name] = (b["fail_mode"], b["datapath_type"], protocols)
+        return out
+
+    def write(self, items, result):
+        args: list[str] = []
+        for name, (fail_mode, dp_type, protocols) in items:
+            args += ["--", "--may-exist", "add-br", name, "--", "set", "bridge", name]
+            args += [f"fail_mode={fail_mode}", f"datapath_type={dp_type}"]
+            args += [f"protocols={','.join(protocols)}", MARK]
+        self.view.invalidate()
+        self.view.vsctl(*args)
+        return [name for name, _ in items]
+
+    def delete(self, items, result):
+        args: list[str] = []
+        for name, _ in items:
+            args += ["--", "--if-exists", "del-br", name]
+        self.view.invalidate()
+        self.view.vsctl(*args)
+        return [name for name, _ in items]
+
+
+class PortTable(Table):
+    kind = "ovs-port"
+
+    def __init__(self, view: OvsView, namespaces: Namespaces):
+        super().__init__()
+        self.view = view
+        self.ns = namespaces
+
+    def desired_from(self, state) -> dict:
+        return {
+            (p.bridge, p.name): (p.kind, p.tag, tuple(sorted(p.options))) for p in state.ovs_ports
+        }
+
+    def read(self) -> dict:
+        self.view.invalidate()
+        out = {}
+        desired_names = {name for _b, name in self.delta.desired}
+        for name, p in self.view.snapshot()["ports"].items():
+            if p["bridge"] is None or name == p["bridge"]:
+                continue
+            if p["owned"] or name in desired_names:
+                out[(p["bridge"], name)] = (p["kind"], p["tag"], p["options"])
+        return out
+
+    def find_pending(self) -> dict:
+        devices = self.ns.links("")
+        return {
+            key: "its device does not exist yet"
+            for key, (kind, _t, _o) in self.delta.desired.items()
+            if kind == "system" and key[1] not in devices
+        }
+
+    def write(self, items, result):
+        args: list[str] = []
+        believed = self.delta.dataplane
+        for (bridge, name), (kind, tag, options) in items:
+            have = believed.get((bridge, name))
+            if have is not None and have[0] == kind and have[2] == options:
+                args += ["--", "set", "port", name, MARK]
+                args += (
+                    ["--", "set", "port", name, f"tag={tag}"]
+                    if tag is not None
+                    else ["--", "clear", "port", name, "tag"]
+                )
+                continue
+            args += ["--", "--if-exists", "del-port", name, "--", "add-port", bridge, name]
+            if tag is not None:
+                args.append(f"tag={tag}")
+            args.append(MARK)
+            iface = [] if kind == "system" else [f"type={kind}"]
+            iface += [f"options:{k}={v}" for k, v in options]
+            if iface:
+                args += ["--", "set", "interface", name, *iface]
+        self.view.invalidate()
+        self.view.vsctl(*args)
+        return [key for key, _ in items]
+
+    def delete(self, items, result):
+        args: list[str] = []
+        for (bridge, name), _ in items:
+            args += ["--", "--if-exists", "del-port", bridge, name]
+        self.view.invalidate()
+        self.view.vsctl(*args)
+        return [key for key, _ in items]
+
+    def describe(self, key) -> str:
+        return f"{key[1]} on {key[0]}"
+
+
+def flow_ports(flow: Flow) -> set[str]:
+    names = {v for f, v in flow.match if f == "in_port" and isinstance(v, str)}
+    names |= {a.port for a in flow.actions if isinstance(a, Output) and isinstance(a.port, str)}
+    return names
+
+
+class FlowTable(Table):
+    kind = "ovs-flow"
+
+    def __init__(self, view: OvsView):
+        super().__init__()
+        self.view = view
+        self.ports_seen: dict[str, dict[str, int]] = {}
+        self.known_bridges: set[str] = set()
+        self.wanted_bridges: set[str] = set()
+
+    def desired_from(self, state) -> dict:
+        self.wanted_bridges = {b.name for b in state.bridges}
+        self.known_bridges |= self.wanted_bridges
+        return {(bridge, flow.key): flow for bridge, flow in state.flows}
+
+    def _bridges(self) -> list[str]:
+        existing = self.view.snapshot()["bridges"]
+        return sorted(b for b in existing if b in self.known_bridges or existing[b]["owned"])
+
+    def read(self) -> dict:
+        out = {}
+        self.ports_seen = {}
+        for bridge in self._bridges():
+            ports = self.view.ofports(bridge)
+            self.ports_seen[bridge] = ports
+            text = self.view.ofctl(
+                bridge, "dump-flows", "--no-stats", "--no-names", f"cookie={COOKIE:#x}/-1"
+            )
+            for flow in parse_dump(text, ports, cookie=COOKIE):
+                out[(bridge, flow.key)] = flow
+        return out
+
+    def find_pending(self) -> dict:
+        out = {}
+        bridges = self.view.snapshot()["bridges"]
+        for key, flow in self.delta.desired.items():
+            bridge = key[0]
+            if bridge not in bridges:
+                out[key] = f"bridge {bridge} does not exist"
+                continue
+            missing = flow_ports(flow) - self.view.ofports(bridge).keys()
+            if missing:
+                out[key] = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+        return out
+
+    def resync_if_queued(self, result) -> None:
+        for bridge, ports in self.ports_seen.items():
+            if self.view.snapshot()["bridges"].get(bridge) and self.view.ofports(bridge) != ports:
+                self.queue_resync()  # port numbers changed: rendered flows are stale
+        super().resync_if_queued(result)
+
+    def apply_updates(self, result, skip=lambda key: False) -> None:
+        """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
+        self.resync_if_queued(result)
+        self.pending = self.find_pending()
+        result.pending += [f"{self.kind} {self.describe(k)}: {w}" for k, w in self.pending.items()]
+        existing = self.view.snapshot()["bridges"]
+        updates = [(k, v) for k, v in self.delta.pending_updates() if k not in self.pending]
+        deletions = []
+        for key, flow in self.delta.pending_deletions():
+            bridge = existing.get(key[0])
+            if bridge and (key[0] in self.wanted_bridges or not bridge["owned"]):
+                deletions.append((key, flow))
+            else:  # its bridge is gone, or goes in this apply (BridgeTable): so do its flows
+                self.delta.confirm_deleted(key)
+        by_bridge: dict[str, list] = {}
+        for key, flow in updates:
+            by_bridge.setdefault(key[0], []).append(("add", key, flow))
+        for key, flow in deletions:
+            by_bridge.setdefault(key[0], []).append(("delete", key, flow))
+        for bridge, ops in sorted(by_bridge.items()):
+            ports = self.view.ofports(bridge)
+            lines = []
+            for op, _key, flow in ops:
+                if op == "add":
+                    lines.append("add " + render(flow, ports))
+                else:
+                    lines.append(
+                        f"delete_strict cookie={COOKIE:#x}/-1," + render_match(flow, ports)
+                    )
+            try:
+                self.view.ofctl(
+                    bridge, "add-flows", "--bundle", "-", version="OpenFlow14",
+                    stdin="\n".join(lines) + "\n",
+                )  # fmt: skip
+            except (OvsError, ValueError) as e:
+                result.errors.append(f"{self.kind} on {bridge}: {e}")
+                self.queue_resync()
+                continue
+            self.ports_seen[bridge] = ports
+            for op, key, flow in ops:
+                if op == "add":
+                    self.delta.confirm_set(key, flow)
+                else:
+                    self.delta.confirm_deleted(key)
+            result.writes[self.kind] += len(ops)
+
+    def describe(self, key) -> str:
+        return f"{key[0]} {render(self.delta.desired.get(key) or self.delta.dataplane[key])}"

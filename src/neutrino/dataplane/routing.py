@@ -1,0 +1,197 @@
+"""The route and rule tables: policy routing in our namespaces, marked by protocol 78.
+
+What it models:
+    Routes {(ns, table, dst): (dev, via, src)} (table "main" or a number, dst
+    "default" or a CIDR) and rules {(ns, priority, src, table): True}. Ours are
+    those with protocol `owner.ROUTE_PROTO` (78), routes and rules alike; the
+    kernel's (connected, local) and keepalived's routes are never touched.
+Goals:
+    Only the difference, batched per namespace; a changed route is replaced in
+    place (NLM_F_REPLACE: no moment without it).
+How it works:
+    One route and one rule dump per namespace; RTM_NEWROUTE with CREATE|REPLACE,
+    RTM_DELROUTE with our protocol (the kernel deletes only a route of that
+    protocol); tables above 255 go in RTA_TABLE/FRA_TABLE.
+Thread safety:
+    None: one owner.
+"""
+
+import errno
+import os
+import socket
+from ipaddress import IPv4Network
+
+from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
+from pyroute2.netlink.rtnl import RTM_DELROUTE, RTM_DELRULE, RTM_NEWROUTE, RTM_NEWRULE
+from pyroute2.netlink.rtnl.fibmsg import fibmsg
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from .delta import Table
+from .netlink import Namespaces, message
+from .owner import ROUTE_PROTO
+
+MAIN = 254
+COMPAT = 252  # RT_TABLE_COMPAT: the u8 table field when the id is in RTA_TABLE
+SCOPE_UNIVERSE, SCOPE_LINK, SCOPE_NOWHERE = 0, 253, 255
+FR_ACT_TO_TBL = 1
+
+
+def table_number(table: str) -> int:
+    return MAIN if table == "main" else int(table)
+
+
+def table_name(number: int) -> str:
+    return "main" if number == MAIN else str(number)
+
+
+class _PerNamespace(Table):
+    def __init__(self, namespaces: Namespaces, scope):
+        super().__init__()
+        self.ns = namespaces
+        self.scope = scope
+
+    def _send(self, items, result, build, fine: tuple[int, ...], missing_dev_ok: bool):
+        done = []
+        by_ns: dict[str, list] = {}
+        for key, value in items:
+            by_ns.setdefault(key[0], []).append((key, value))
+        for ns, group in by_ns.items():
+            msgs, sent = [], []
+            for key, value in group:
+                try:
+                    msgs.append(build(ns, key, value))
+                except OSError as e:
+                    if missing_dev_ok:
+                        done.append(key)
+                    else:
+                        result.errors.append(f"{self.kind} {self.describe(key)}: {e}")
+                    continue
+                sent.append(key)
+            for key, err in zip(sent, self.ns.nl(ns).request(msgs) if msgs else []):
+                if err and err not in fine:
+                    result.errors.append(f"{self.kind} {self.describe(key)}: {os.strerror(err)}")
+                else:
+                    done.append(key)
+        return done
+
+
+class RouteTable(_PerNamespace):
+    kind = "route"
+
+    def desired_from(self, state) -> dict:
+        vrrp = {(r.ns, r.table, r.dst) for v in state.vrrp for r in v.routes}
+        self.ignored = vrrp
+        return {(r.ns, r.table, r.dst): (r.dev, r.via, r.src) for r in state.routes}
+
+    def read(self) -> dict:
+        out = {}
+        for ns in self.scope():
+            if not self.ns.exists(ns):
+                continue
+            names = None
+            for r in self.ns.nl(ns).routes():
+                if r["proto"] != ROUTE_PROTO:
+                    continue
+                if names is None:
+                    names = {link.index: link.name for link in self.ns.links(ns).values()}
+                key = (ns, table_name(r["table"]), r["dst"])
+                out[key] = (names.get(r["oif"], r["oif"]), r["via"], r["src"])
+        return out
+
+    def _build(self, ns, key, value, delete=False):
+        _, table, dst = key
+        number = table_number(table)
+        attrs = [("RTA_TABLE", number)]
+        dst_len = 0
+        if dst != "default":
+            net = IPv4Network(dst)
+            dst_len = net.prefixlen
+            attrs.append(("RTA_DST", str(net.network_address)))
+        fields = dict(
+            family=socket.AF_INET,
+            dst_len=dst_len,
+            table=number if number < 256 else COMPAT,
+            proto=ROUTE_PROTO,
+            type=1,
+        )
+        if delete:
+            return message(rtmsg, RTM_DELROUTE, 0, scope=SCOPE_NOWHERE, attrs=attrs, **fields)
+        dev, via, src = value
+        attrs.append(("RTA_OIF", self.ns.index(ns, dev)))
+        if via:
+            attrs.append(("RTA_GATEWAY", via))
+        if src:
+            attrs.append(("RTA_PREFSRC", src))
+        scope = SCOPE_UNIVERSE if via else SCOPE_LINK
+        return message(
+            rtmsg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, scope=scope, attrs=attrs, **fields
+        )
+
+    def write(self, items, result):
+        return self._send(items, result, self._build, (), False)
+
+    def delete(self, items, result):
+        return self._send(
+            items,
+            result,
+            lambda ns, key, value: self._build(ns, key, value, delete=True),
+            (errno.ESRCH, errno.ENODEV),
+            True,
+        )
+
+    def describe(self, key) -> str:
+        return f"{key[2]} table {key[1]} in {self.ns.describe(key[0])}"
+
+
+class RuleTable(_PerNamespace):
+    kind = "rule"
+
+    def desired_from(self, state) -> dict:
+        return {(r.ns, r.priority, _cidr(r.src), r.table): True for r in state.rules}
+
+    def read(self) -> dict:
+        out = {}
+        for ns in self.scope():
+            if not self.ns.exists(ns):
+                continue
+            for r in self.ns.nl(ns).rules():
+                if r["proto"] == ROUTE_PROTO:
+                    out[(ns, r["priority"], r["src"], r["table"])] = True
+        return out
+
+    def _build(self, ns, key, value, mtype):
+        _, priority, src, table = key
+        attrs = [("FRA_PRIORITY", priority), ("FRA_TABLE", table), ("FRA_PROTOCOL", ROUTE_PROTO)]
+        src_len = 0
+        if src != "all":
+            net = IPv4Network(src)
+            src_len = net.prefixlen
+            attrs.append(("FRA_SRC", str(net.network_address)))
+        flags = NLM_F_CREATE | NLM_F_EXCL if mtype == RTM_NEWRULE else 0
+        return message(
+            fibmsg,
+            mtype,
+            flags,
+            family=socket.AF_INET,
+            src_len=src_len,
+            table=table if table < 256 else 0,
+            action=FR_ACT_TO_TBL,
+            attrs=attrs,
+        )
+
+    def write(self, items, result):
+        return self._send(
+            items, result, lambda n, k, v: self._build(n, k, v, RTM_NEWRULE), (errno.EEXIST,), False
+        )
+
+    def delete(self, items, result):
+        return self._send(
+            items, result, lambda n, k, v: self._build(n, k, v, RTM_DELRULE), (errno.ENOENT,), True
+        )
+
+    def describe(self, key) -> str:
+        return f"from {key[2]} lookup {key[3]} priority {key[1]} in {self.ns.describe(key[0])}"
+
+
+def _cidr(src: str) -> str:
+    return src if src == "all" else str(IPv4Network(src, strict=False))
