@@ -28,6 +28,7 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from .delta import Table
 from .netlink import IFF_UP, Namespaces, message
+from .offload import tx_checksum_off
 from .owner import is_our_device
 
 
@@ -159,7 +160,23 @@ class LinkTable(Table):
                 continue
             done.append(a)
             peers.append((b, (None, v.mtu, True)))
+        self._offload_off(
+            [(a[0], v.name) for a, _b, v in pairs] + [(b[0], v.peer) for _a, b, v in pairs]
+        )
         return done
+
+    def _offload_off(self, ends: list[tuple[str, str]]) -> None:
+        """No transmit checksum offload on new veth ends (see dataplane.offload)."""
+        by_ns: dict[str, list[str]] = {}
+        for ns, name in ends:
+            by_ns.setdefault(ns, []).append(name)
+        for ns, names in by_ns.items():
+            with self.ns.inside(ns):
+                for name in names:
+                    try:
+                        tx_checksum_off(name)
+                    except OSError:
+                        pass  # not made (reported above) or already gone
 
     def _set(self, ns, group, result) -> list:
         links = self.ns.links(ns)

@@ -14,23 +14,12 @@ One process visits every namespace in turn (setns), so the caller never leaves i
 """
 
 import ctypes
-import fcntl
 import os
-import socket
-import struct
 import sys
 
-SIOCETHTOOL = 0x8946
-ETHTOOL_STXCSUM = 0x17
+from ..dataplane.offload import tx_checksum_off
+
 CLONE_NEWNET = 0x40000000
-
-
-def tx_checksum_off(dev: str) -> None:
-    """In the current namespace: no transmit checksum offload on `dev`."""
-    value = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
-    ifreq = struct.pack("16sP16x", dev.encode(), ctypes.addressof(value))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        fcntl.ioctl(s, SIOCETHTOOL, ifreq)
 
 
 def enter(netns: str) -> None:
