@@ -187,7 +187,12 @@ def trace_command(
     sim: Path | None = typer.Option(
         None, "--sim", help="A cloud topology (YAML) to simulate instead of a batch file."
     ),
-    src: str = typer.Option(..., "--from", help="Namespace (with --sim: a VM or 'internet')."),
+    lab: Path | None = typer.Option(
+        None, "--lab", help="A running lab's directory: its own state, in the model."
+    ),
+    src: str = typer.Option(
+        ..., "--from", help="Namespace (with --sim/--lab: a VM or 'internet')."
+    ),
     dst: str = typer.Option(..., "--to", help="Destination address (with --sim also a VM)."),
     proto: str = typer.Option("udp", help="udp, tcp or icmp (echo request)."),
     sport: int = typer.Option(40000, help="Source port (udp, tcp)."),
@@ -206,15 +211,9 @@ def trace_command(
 
     if level not in LEVELS:
         raise typer.BadParameter(f"--level {level!r}: use one of {', '.join(LEVELS)}")
-    if (batch is None) == (sim is None):
-        raise typer.BadParameter("give either --batch FILE or --sim TOPOLOGY.yaml")
-    if sim is not None:
-        cloud = _sim_cloud(sim)
-        if src not in cloud.topology.vms and src != "internet":
-            names = ", ".join([*cloud.topology.vms, "internet"])
-            raise typer.BadParameter(f"--from {src!r}: not a VM of {sim}; use one of {names}")
-        dst = cloud.address_of(dst)
-        kernel, sender = cloud.kernel, src
+    cloud_model = _cloud_model(batch, sim, lab)
+    if cloud_model is not None:
+        kernel, sender, dst = _cloud_endpoints(cloud_model, src, dst, sim or lab)
     else:
         kernel = _model_from_batch(batch, rt_tables)
         sender = _namespace(kernel, src)
@@ -231,13 +230,41 @@ def trace_command(
         raise typer.BadParameter(str(exc)) from None
     trace = kernel.send(sender, packet)
     later = kernel.advance(5.0)
-    if sim is not None:
+    if cloud_model is not None:
         from .sim.explain import path_summary
 
         typer.echo(path_summary(trace))
     typer.echo(trace.render(level), nl=False)
     for extra in later:
         typer.echo(extra.render(level), nl=False)
+
+
+def _cloud_model(batch, sim, lab):
+    """The cloud --sim or --lab names (None for --batch); exactly one must be given."""
+    if sum(x is not None for x in (batch, sim, lab)) != 1:
+        raise typer.BadParameter("give one of --batch FILE, --sim TOPOLOGY.yaml, --lab DIR")
+    if sim is not None:
+        return _sim_cloud(sim)
+    if lab is not None:
+        import tomllib
+
+        from .sim.snapshot import world_from_database
+
+        config = lab / "server.toml"
+        try:
+            url = tomllib.loads(config.read_text())["server"]["database"]
+            return world_from_database(url)[0]
+        except (OSError, KeyError, tomllib.TOMLDecodeError, ValueError) as e:
+            raise typer.BadParameter(f"--lab {lab}: not a running lab ({e})") from None
+    return None
+
+
+def _cloud_endpoints(model, src: str, dst: str, where):
+    vms = getattr(model, "vms", None) or model.world.vms
+    if src not in vms and src != "internet":
+        names = ", ".join([*vms, "internet"])
+        raise typer.BadParameter(f"--from {src!r}: not a VM of {where}; use one of {names}")
+    return model.kernel, src, model.address_of(dst)
 
 
 def _sim_cloud(path: Path):
@@ -269,9 +296,13 @@ def sim_command(
 
 @app.command("traceroute")
 def traceroute_command(
-    dst: str = typer.Argument(..., help="Destination address."),
-    batch: Path = typer.Option(..., "--batch", "-b", help="ip batch file that builds the network."),
-    src: str = typer.Option(..., "--from", help="Namespace to run traceroute in."),
+    dst: str = typer.Argument(..., help="Destination address (with --sim/--lab also a VM)."),
+    batch: Path | None = typer.Option(
+        None, "--batch", "-b", help="ip batch file that builds the network."
+    ),
+    sim: Path | None = typer.Option(None, "--sim", help="A cloud topology (YAML) instead."),
+    lab: Path | None = typer.Option(None, "--lab", help="A running lab's directory instead."),
+    src: str = typer.Option(..., "--from", help="Namespace (with --sim/--lab: a VM) to run it in."),
     queries: int = typer.Option(3, "-q", help="Probes per hop."),
     max_hops: int = typer.Option(30, "-m", help="Maximal TTL."),
     wait: float = typer.Option(
@@ -282,11 +313,14 @@ def traceroute_command(
     """What `traceroute -n` prints from a namespace of the model (without times)."""
     from .kernel.tools import traceroute
 
-    kernel = _model_from_batch(batch, rt_tables)
+    model = _cloud_model(batch, sim, lab)
+    if model is not None:
+        kernel, sender, dst = _cloud_endpoints(model, src, dst, sim or lab)
+    else:
+        kernel = _model_from_batch(batch, rt_tables)
+        sender = _namespace(kernel, src)
     try:
-        result = traceroute(
-            kernel, _namespace(kernel, src), dst, max_hops=max_hops, queries=queries, wait=wait
-        )
+        result = traceroute(kernel, sender, dst, max_hops=max_hops, queries=queries, wait=wait)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(result.text(), nl=False)

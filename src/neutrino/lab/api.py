@@ -70,6 +70,9 @@ class LabApi:
     def post(self, path: str, body: dict) -> dict:
         return self._send("POST", path, json=body).json()
 
+    def put(self, path: str, body: dict) -> dict:
+        return self._send("PUT", path, json=body).json()
+
     def delete(self, path: str) -> None:
         self._send("DELETE", path)
 
