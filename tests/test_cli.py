@@ -121,7 +121,7 @@ def test_trace_refuses_bad_input_with_what_is_allowed():
 
 
 def test_demo_plays_every_chapter_and_agrees_with_the_kernel():
-    proc = neutrino("demo")
+    proc = neutrino("demo", "--walkthrough")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4. The two-uplink gateway with packets" in proc.stdout
     assert "route     default via 198.51.100.1 dev eth1 (table 3)" in proc.stdout
@@ -169,3 +169,25 @@ def test_trace_sim_follows_a_packet_across_hosts():
         "vm2",
     )
     assert bad.returncode != 0 and "vm9" in bad.stderr and "vm1, vm2, vm3, internet" in bad.stderr
+
+
+def test_demo_builds_a_cloud_and_explains_real_packets(tmp_path):
+    import os
+
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("the cloud demo needs root (network namespaces, Open vSwitch)")
+    directory = tmp_path / "demo"
+    prefix = f"dm{os.getpid() % 1000}-"
+    try:
+        proc = neutrino("demo", "--dir", str(directory), "--prefix", prefix)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        out = proc.stdout
+        assert "3 packets transmitted, 3 received, 0% packet loss" in out
+        assert "you are 203.0.113.10" in out  # internet reached vm3 through its floating IP
+        # the real traceroute and the model's, from the lab's own state, list the same hops
+        assert out.count(" 1  10.0.1.1") == 2 and out.count(" 4  203.0.113.10") == 2
+        assert f"neutrino lab down --dir {directory}" in out
+    finally:
+        neutrino("lab", "down", "--dir", str(directory), "--prefix", prefix)

@@ -419,11 +419,31 @@ def agent_command(
 
 
 @app.command("demo")
-def demo() -> None:
-    """The policy-routing walkthrough: the article's examples in the model, next to the kernel."""
-    from .demo import run_demo
+def demo(
+    walkthrough: bool = typer.Option(
+        False, "--walkthrough", help="The kernel model's policy-routing walkthrough instead."
+    ),
+    directory: Path = typer.Option(
+        Path("/run/neutrino-demo"), "--dir", help="The lab's directory."
+    ),
+    prefix: str = typer.Option("nd-", "--prefix", help="The lab's namespace prefix."),
+) -> None:
+    """A cloud on this machine made through the API, with real packets explained (root).
 
-    raise typer.Exit(run_demo())
+    --walkthrough plays the policy-routing walkthrough of the kernel model instead."""
+    if walkthrough:
+        from .demo import run_demo
+
+        raise typer.Exit(run_demo())
+    from .lab.demo import run_cloud_demo
+    from .lab.topology import LabError
+
+    try:
+        raise typer.Exit(run_cloud_demo(directory, prefix))
+    except LabError as e:
+        typer.echo(f"neutrino demo: {e}", err=True)
+        typer.echo(f"(`neutrino lab down --dir {directory}` cleans up)", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:  # pragma: no cover - console entry point
