@@ -69,7 +69,13 @@ def filler_rules(ns: str) -> str:
         for _ in range(count):
             n += 1
             match = f"-s 172.{16 + n % 16}.{n}.0/24 -p tcp --dport {1000 + n}"
-            target = "-j DROP" if table == "filter" else "-j RETURN" if table == "nat" else "-j MARK --set-mark 9"
+            target = (
+                "-j DROP"
+                if table == "filter"
+                else "-j RETURN"
+                if table == "nat"
+                else "-j MARK --set-mark 9"
+            )
             lines.append(f"-n {ns} iptables -t {table} -I {chain} {match} {target}")
     return "".join(line + "\n" for line in lines)
 

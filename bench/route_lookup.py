@@ -178,7 +178,9 @@ def main() -> None:
     if reason:
         print(f"kernel column skipped: {reason}")
     qs = queries(args.lookups)
-    print(f"{'routes':>7} {'rules':>6} {'model/s':>10} {'kernel/s':>10} {'ratio':>7} {'agree':>11} {'build s':>8}")
+    print(
+        f"{'routes':>7} {'rules':>6} {'model/s':>10} {'kernel/s':>10} {'ratio':>7} {'agree':>11} {'build s':>8}"
+    )
     model_by_size = {}
     for routes, rules in sizes:
         lines = config(routes, rules)
@@ -187,13 +189,19 @@ def main() -> None:
         if reason is None:
             k_rate, k_answers = kernel_rate(lines, qs)
             same, total = agree(m_answers, k_answers)
-            print(f"{routes:>7} {rules:>6} {m_rate:>10.0f} {k_rate:>10.0f} {m_rate / k_rate:>6.1f}x {same:>5}/{total:<5} {build:>8.2f}")
+            print(
+                f"{routes:>7} {rules:>6} {m_rate:>10.0f} {k_rate:>10.0f} {m_rate / k_rate:>6.1f}x {same:>5}/{total:<5} {build:>8.2f}"
+            )
         else:
-            print(f"{routes:>7} {rules:>6} {m_rate:>10.0f} {'-':>10} {'-':>7} {'-':>11} {build:>8.2f}")
+            print(
+                f"{routes:>7} {rules:>6} {m_rate:>10.0f} {'-':>10} {'-':>7} {'-':>11} {build:>8.2f}"
+            )
     for rules in sorted({n for _, n in sizes}):
         small, big = model_by_size.get((10, rules)), model_by_size.get((100000, rules))
         if small and big:
-            print(f"model slowdown from 10 to 100,000 routes with {rules} rules: {small / big:.2f}x")
+            print(
+                f"model slowdown from 10 to 100,000 routes with {rules} rules: {small / big:.2f}x"
+            )
 
 
 if __name__ == "__main__":
