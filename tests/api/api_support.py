@@ -2,6 +2,8 @@
 
 from cryptography.fernet import Fernet
 
+from neutrino.identity.auth_request import password_auth
+
 USERS = {
     "admin": ("admin", ["admin"]),
     "alice": ("demo", ["member"]),
@@ -58,20 +60,7 @@ class Cloud:
         self.client = client
         self.anonymous = Caller(client, None, None)
         for name in USERS:
-            body = {
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {
-                            "user": {
-                                "name": name,
-                                "password": f"{name}-pw",
-                                "domain": {"name": "Default"},
-                            }
-                        },
-                    }
-                }
-            }
+            body = password_auth(name, f"{name}-pw")  # scoped to the user's own project
             r = client.post("/v3/auth/tokens", json=body)
             assert r.status_code == 201, r.text
             project = r.json()["token"]["project"]["id"]

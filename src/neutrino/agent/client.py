@@ -8,6 +8,7 @@ client.port_status(port_id, "ACTIVE")
 
 import httpx
 
+from ..identity.auth_request import password_auth
 from ..scheduler.serial import view_from_dict
 from ..scheduler.view import HostView
 
@@ -36,23 +37,7 @@ class ServerClient:
         self.http.close()
 
     def _login(self) -> None:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": self.username,
-                            "password": self.password,
-                            "domain": {"id": "default"},
-                        }
-                    },
-                },
-                "scope": {
-                    "project": {"name": self.project or "admin", "domain": {"id": "default"}}
-                },
-            }
-        }
+        body = password_auth(self.username, self.password, self.project or "admin")
         r = self.http.post(f"{self.url}/v3/auth/tokens", json=body)
         if r.status_code != 201:
             raise ServerError(f"login as {self.username} failed: {r.status_code} {r.text[:200]}")

@@ -102,3 +102,23 @@ def _scope(scope) -> ProjectScope | None:
         raise BadRequest("Expecting to find id or name in project.")
     _check_domain(project.get("domain"), "project")
     return ProjectScope(name=project["name"], domain=project["domain"])
+
+
+def password_auth(
+    username: str, password: str, project: str | None = None, domain: str = "default"
+) -> dict:
+    """The body of `POST /v3/auth/tokens` for a user's password, scoped to a project by name
+    (both in the domain with this id); what clients of the built-in identity send."""
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": username, "password": password, "domain": {"id": domain}}
+                },
+            }
+        }
+    }
+    if project is not None:
+        body["auth"]["scope"] = {"project": {"name": project, "domain": {"id": domain}}}
+    return body

@@ -12,7 +12,8 @@ Naming (written once):
                            br-external, eth-inet 203.0.113.1/24 towards internet, forwarding
     <p>internet            the outside world: eth0 203.0.113.10/24, default via 203.0.113.1,
                            an HTTP service on port 80 that answers "you are <client>\\n"
-    <p><host>              host i (compute1.., network1..): eth-tun 172.30.0.<10+i>/24 on
+    <p><host>              host i (compute1.., network1..): eth-tun (a port of OVS br-phy,
+                           which holds the tunnel address 172.30.0.<10+i>/24) on
                            br-underlay, eth-ex (no address, a port of OVS br-ex) on
                            br-external, its own ovsdb-server and ovs-vswitchd (netdev
                            datapath), files under <dir>/<host>/ovs/

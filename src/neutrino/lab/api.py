@@ -6,6 +6,7 @@ networks by name, ports for VMs. Errors name the request and the server's messag
 
 import httpx
 
+from ..identity.auth_request import password_auth
 from .topology import (
     EXTERNAL_CIDR,
     EXTERNAL_GATEWAY,
@@ -20,21 +21,7 @@ class LabApi:
     def __init__(self, url: str, username: str, password: str, project: str, timeout=15.0):
         self.url = url.rstrip("/")
         self.client = httpx.Client(base_url=self.url, timeout=timeout)
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": username,
-                            "password": password,
-                            "domain": {"id": "default"},
-                        }
-                    },
-                },
-                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-            }
-        }
+        body = password_auth(username, password, project)
         r = self._send("POST", "/v3/auth/tokens", json=body)
         self.client.headers["X-Auth-Token"] = r.headers["X-Subject-Token"]
 
