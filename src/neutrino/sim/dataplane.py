@@ -28,7 +28,7 @@ class SimDataplane:
 
     def apply(self, state: HostState, master: bool = True) -> None:
         for ns in state.namespaces:
-            self.ns(ns).ip("link set lo up")
+            self.ns(ns).ip("link set lo up".split())
         device_sysctls = []
         for s in state.sysctls:
             if s.key.startswith("net.ipv4.conf.") and s.key.split(".")[3] not in ("all", "default"):
@@ -37,21 +37,27 @@ class SimDataplane:
                 self.ns(s.ns).sysctl(s.key, s.value)
         for v in state.veths:
             peer_ns = ns_name(self.host, v.peer_ns)
-            self.ns(v.ns).ip(f"link add {v.name} type veth peer name {v.peer} netns {peer_ns}")
+            self.ns(v.ns).ip(
+                f"link add {v.name} type veth peer name {v.peer} netns {peer_ns}".split()
+            )
             if v.mac:
-                self.ns(v.ns).ip(f"link set {v.name} address {v.mac}")
+                self.ns(v.ns).ip(f"link set {v.name} address {v.mac}".split())
             for ns, name in ((v.ns, v.name), (v.peer_ns, v.peer)):
-                self.ns(ns).ip(f"link set {name} mtu {v.mtu} up")
+                self.ns(ns).ip(f"link set {name} mtu {v.mtu} up".split())
         for s in device_sysctls:
             self.ns(s.ns).sysctl(s.key, s.value)
         for a in state.addresses:
-            self.ns(a.ns).ip(f"addr add {a.cidr} dev {a.dev}")
+            self.ns(a.ns).ip(f"addr add {a.cidr} dev {a.dev}".split())
         for r in state.routes:
             self._route(r)
         for r in state.rules:
-            self.ns(r.ns).ip(f"rule add from {r.src} lookup {r.table} priority {r.priority}")
+            self.ns(r.ns).ip(
+                f"rule add from {r.src} lookup {r.table} priority {r.priority}".split()
+            )
         for n in state.neighbours:
-            self.ns(n.ns).ip(f"neigh replace {n.ip} lladdr {n.mac} dev {n.dev} nud permanent")
+            self.ns(n.ns).ip(
+                f"neigh replace {n.ip} lladdr {n.mac} dev {n.dev} nud permanent".split()
+            )
         for c in state.chains:
             ns = self.ns(c.ns)
             ns.iptables(f"-t {c.table} -N {c.name}")
@@ -67,11 +73,11 @@ class SimDataplane:
         if master:
             for v in state.vrrp:
                 for cidr, dev in v.vips:
-                    self.ns(v.ns).ip(f"addr add {cidr} dev {dev}")
+                    self.ns(v.ns).ip(f"addr add {cidr} dev {dev}".split())
                 for r in v.routes:
                     self._route(r)
 
     def _route(self, r: Route) -> None:
         via = f" via {r.via}" if r.via else ""
         table = "" if r.table == "main" else f" table {r.table}"
-        self.ns(r.ns).ip(f"route replace {r.dst}{via} dev {r.dev}{table}")
+        self.ns(r.ns).ip(f"route replace {r.dst}{via} dev {r.dev}{table}".split())
