@@ -52,6 +52,18 @@ def main() -> None:
         f"reachability {t4 - t3:.1f} s; in all {t4 - t0:.1f} s"
     )
     print(describe(result))
+    per_router: dict[str, int] = {}
+    cloud = world.cloud
+    for port_id in world.vms.values():
+        subnet = cloud.ports[port_id].fixed_ips[0][0]
+        router = next(r for r, subs in cloud.index().router_subnets.items() if subnet in subs)
+        per_router[router] = per_router.get(router, 0) + 1
+    expected = sum(n * (n - 1) for n in per_router.values())
+    verdict = "as designed" if expected == result.reachable_pairs else "NOT AS DESIGNED"
+    print(
+        f"by design (VMs reach each other exactly when their subnets share a router): "
+        f"{expected:,} reachable pairs; {verdict}"
+    )
     if args.check:
         world, states, _, _ = build(args.hosts, args.vms, args.routers)
         t5 = time.perf_counter()

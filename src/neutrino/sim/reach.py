@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
 from ..plan.state import HostState
-from .world import World
+from .world import UNDERLAY_PREFIXLEN, World
 
 
 @dataclass
@@ -69,7 +69,7 @@ def namespace_prefixes(world: World, states: dict[str, HostState]) -> dict[str, 
             for key, value in flow.match:
                 if key in ("nw_src", "nw_dst"):  # arp_tpa matches ARP frames only
                     out[host].add(str(value))
-        out[host].add(f"{world.cloud.hosts[host].tunnel_ip}/24")
+        out[host].add(f"{world.cloud.hosts[host].tunnel_ip}/{UNDERLAY_PREFIXLEN}")
     for vm, port_id in world.vms.items():
         subnet = world.cloud.subnets[world.cloud.ports[port_id].fixed_ips[0][0]]
         out[vm].add(subnet.cidr)

@@ -1,7 +1,7 @@
 """`World`: a cloud's hosts, VMs and outside world in the kernel model, running plans.
 
 Naming (written once, as in Mininet):
-    <host>                 each host's own namespace: eth-tun (underlay, 172.30.0.x/24),
+    <host>                 each host's own namespace: eth-tun (underlay, 172.30.0.x/16),
                            eth-ex (on br-ex, to the external network), its OVS bridges
     <host>:<namespace>     the router and fip namespaces the planner gave that host
     fabric                 Linux bridges br-underlay and br-external joining the hosts
@@ -20,6 +20,7 @@ from .dataplane import SimDataplane, ns_name
 
 INTERNET = "203.0.113.10"
 UPSTREAM_INSIDE = "203.0.113.1"
+UNDERLAY_PREFIXLEN = 16  # one underlay segment for every host, however many
 
 
 class World:
@@ -89,7 +90,7 @@ class World:
         tunnel_ip = self.cloud.hosts[host].tunnel_ip
         ns.ip(f"link add eth-tun type veth peer name u{i} netns fabric".split())
         fabric.ip(f"link set u{i} master br-underlay up".split())
-        ns.ip(f"addr add {tunnel_ip}/24 dev eth-tun".split())
+        ns.ip(f"addr add {tunnel_ip}/{UNDERLAY_PREFIXLEN} dev eth-tun".split())
         ns.ip("link set eth-tun up".split())
         ns.ip(f"link add eth-ex type veth peer name x{i} netns fabric".split())
         fabric.ip(f"link set x{i} master br-external up".split())
