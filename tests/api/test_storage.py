@@ -37,6 +37,7 @@ def test_every_write_gets_the_next_change_number(cloud):
         ("subnet", "create"),
         ("network", "update"),
         ("port", "create"),
+        ("security_group", "create"),  # the project's default group, made for its first port
     ]
     assert rows[1].resource_id == sub["id"]
     assert db.last_change() == rows[-1].seq

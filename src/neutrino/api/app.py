@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..config import Config
+from ..db import schema
 from ..db.database import Database, utcnow
 from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
@@ -34,6 +36,7 @@ from . import (
     networks,
     ports,
     routers,
+    security_groups,
     subnets,
 )
 
@@ -77,6 +80,10 @@ class Api:
                 partial(routers.create, distributed_default=distributed),
             ),
             "floatingips": Resource("floatingip", floatingips, floatingips.ATTRS),
+            "security_groups": Resource("security_group", security_groups, security_groups.ATTRS),
+            "security_group_rules": Resource(
+                "security_group_rule", security_groups.RULES, security_groups.RULE_ATTRS
+            ),
         }
 
     # --- auth ----------------------------------------------------------------
@@ -98,6 +105,8 @@ class Api:
 
     def list(self, request: Request, collection: str, ctx: Context) -> dict:
         res = self.resources[collection]
+        if collection == "security_groups" and ctx.can_write:
+            self._default_group(ctx.project_id)
         q = listing.parse_query(list(request.query_params.multi_items()), res.attrs, ctx)
         columns = q.column_filters(res.attrs)
 
@@ -110,6 +119,19 @@ class Api:
         if not ctx.is_admin:
             views = [self._hide(v, res.attrs) for v in views]
         return listing.apply(views, q, collection, self.url)
+
+    def _default_group(self, project_id: str) -> None:
+        """Neutron makes a project's default security group when the project first looks."""
+        group = schema.security_groups
+        found = self.db.read(
+            lambda conn: conn.execute(
+                select(group.c.id).where(
+                    group.c.project_id == project_id, group.c.name == "default"
+                )
+            ).first()
+        )
+        if found is None:
+            self.db.write(lambda tx: security_groups.default_group(tx, project_id))
 
     @staticmethod
     def _hide(view: dict, attrs: dict) -> dict:
@@ -222,9 +244,9 @@ def build_app(config: Config, db: Database) -> Starlette:
             {
                 "resources": [
                     {
-                        "name": n[:-1] if n != "floatingips" else "floatingip",
-                        "collection": n,
-                        "links": [{"rel": "self", "href": f"{api.url}/v2.0/{n}"}],
+                        "name": n[:-1].replace("_", "-"),
+                        "collection": n.replace("_", "-"),
+                        "links": [{"rel": "self", "href": f"{api.url}/v2.0/{n.replace('_', '-')}"}],
                     }
                     for n in names
                 ]
@@ -251,7 +273,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         return JSONResponse({"extension": extensions.extension(alias)})
 
     async def collection(request: Request):
-        name = _strip_json(request.path_params["collection"])
+        name = _strip_json(request.path_params["collection"]).replace("-", "_")
         if name not in api.resources:
             return _unknown(request)
         ctx = api.context(request)
@@ -261,7 +283,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         return JSONResponse(await run_in_threadpool(api.create, body, name, ctx), status_code=201)
 
     async def member(request: Request):
-        name = request.path_params["collection"]
+        name = request.path_params["collection"].replace("-", "_")
         if name not in api.resources:
             return _unknown(request)
         rid = _strip_json(request.path_params["id"])

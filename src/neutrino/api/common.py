@@ -33,7 +33,7 @@ def new_standard(tx, values: dict, ctx) -> dict:
     """Columns of a new row: id, owner, description, revision 1, timestamps."""
     return {
         "id": new_id(),
-        "project_id": values.get("project_id", ctx.project_id),
+        "project_id": values["project_id"] if "project_id" in values else ctx.project_id,
         "description": values.get("description", ""),
         "revision_number": 1,
         "created_at": tx.now,

@@ -183,7 +183,8 @@ def _page(views, q: ListQuery, collection: str, base_url: str):
         params = list(q.params) + [("marker", marker)]
         if reverse:
             params.append(("page_reverse", "True"))
-        return {"href": f"{base_url}/v2.0/{collection}?{urlencode(params)}", "rel": rel}
+        path = collection.replace("_", "-")  # security_groups live at /v2.0/security-groups
+        return {"href": f"{base_url}/v2.0/{path}?{urlencode(params)}", "rel": rel}
 
     if views:
         forward_more = more if not q.page_reverse else q.marker is not None

@@ -16,7 +16,7 @@ from sqlalchemy import update as sql_update
 from .. import ipam
 from ..db import schema
 from ..ipam import InvalidInput
-from . import errors, networks
+from . import errors, networks, security_groups
 from .attrs import Attr, boolean, mac_address, parse_body, spec, string, uuid_str
 from .common import get_row, new_id, owns, require_writer, save, standard
 
@@ -94,6 +94,7 @@ ATTRS = spec(
     ),
     Attr("binding:vif_type", admin_view=True),
     Attr("binding:vif_details", admin_view=True, filter=False),
+    security_groups.port_attr,
 )
 
 
@@ -105,7 +106,7 @@ def _vnic(value):
     return value
 
 
-def view(row, fixed_ips: list[dict]) -> dict:
+def view(row, fixed_ips: list[dict], groups: list[str] = ()) -> dict:
     bound = bool(row.host_id)
     return {
         "id": row.id,
@@ -117,6 +118,7 @@ def view(row, fixed_ips: list[dict]) -> dict:
         "device_id": row.device_id,
         "device_owner": row.device_owner,
         "fixed_ips": fixed_ips,
+        "security_groups": list(groups),
         "binding:host_id": row.host_id,
         "binding:vnic_type": "normal",
         "binding:profile": {},
@@ -160,7 +162,8 @@ def fetch(conn, ctx, port_id: str):
 
 def show(conn, ctx, port_id: str) -> dict:
     row = fetch(conn, ctx, port_id)
-    return view(row, fixed_ips_of(conn, [row.id])[row.id])
+    groups = security_groups.groups_of(conn, [row.id])[row.id]
+    return view(row, fixed_ips_of(conn, [row.id])[row.id], groups)
 
 
 def list_views(
@@ -181,7 +184,8 @@ def list_views(
             query = query.where(T.c.id.in_(sub))
     rows = conn.execute(query).all()
     ips_by_port = fixed_ips_of(conn, [r.id for r in rows])
-    return [view(r, ips_by_port[r.id]) for r in rows]
+    groups = security_groups.groups_of(conn, [r.id for r in rows])
+    return [view(r, ips_by_port[r.id], groups[r.id]) for r in rows]
 
 
 # --- allocation --------------------------------------------------------------------
@@ -392,6 +396,14 @@ def create(tx, ctx, body) -> dict:
         admin_state_up=values.get("admin_state_up", True),
         description=values.get("description", ""),
     )
+    project_id = values.get("project_id", ctx.project_id)
+    if "security_groups" in values:
+        groups = security_groups.check_port_groups(tx, ctx, project_id, values["security_groups"])
+    elif device_owner.startswith("network:"):
+        groups = []  # the network's own ports are not filtered
+    else:
+        groups = [security_groups.default_group(tx, project_id)]
+    security_groups.set_port_groups(tx, port_id, groups)
     return show(tx.conn, ctx, port_id)
 
 
@@ -432,6 +444,11 @@ def update(tx, ctx, port_id: str, body) -> dict:
         columns["mac_address"] = values["mac_address"]
     if "fixed_ips" in values:
         _replace_fixed_ips(tx, row, values["fixed_ips"])
+    if "security_groups" in values:
+        groups = security_groups.check_port_groups(
+            tx, ctx, row.project_id, values["security_groups"]
+        )
+        security_groups.set_port_groups(tx, port_id, groups)
     save(tx, T, row, columns, "port")
     return show(tx.conn, ctx, port_id)
 

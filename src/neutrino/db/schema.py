@@ -164,6 +164,51 @@ router_agent_bindings = Table(
     Column("agent_id", String(ID), ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
 )
 
+security_groups = Table(
+    "security_groups",
+    metadata,
+    *_standard(
+        Column("id", String(ID), primary_key=True),
+        Column("project_id", String(64), nullable=False, index=True),
+        Column("name", String(255), nullable=False, default=""),
+    ),
+)
+
+security_group_rules = Table(
+    "security_group_rules",
+    metadata,
+    *_standard(
+        Column("id", String(ID), primary_key=True),
+        Column(
+            "security_group_id",
+            String(ID),
+            ForeignKey("security_groups.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        Column("project_id", String(64), nullable=False),
+        Column("direction", String(16), nullable=False),
+        Column("ethertype", String(8), nullable=False),
+        Column("protocol", String(16)),
+        Column("port_range_min", Integer),
+        Column("port_range_max", Integer),
+        Column("remote_ip_prefix", String(64)),
+        Column("remote_group_id", String(ID)),
+    ),
+)
+
+port_security_groups = Table(
+    "port_security_groups",
+    metadata,
+    Column("port_id", String(ID), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "security_group_id",
+        String(ID),
+        ForeignKey("security_groups.id"),
+        primary_key=True,
+    ),
+)
+
 dvr_macs = Table(
     "dvr_macs",
     metadata,
