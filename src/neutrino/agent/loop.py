@@ -6,7 +6,8 @@
   state (`plan_host`) and reconciles it (`dataplane.apply`);
 - a failed sync is retried with exponential backoff (1 s doubling to 60 s), with a
   full resync of the data plane first;
-- VM ports whose devices are wired are reported ACTIVE, the others DOWN.
+- VM ports whose devices are wired are reported ACTIVE, the others DOWN; while
+  something waits (a VM's device not made yet) the agent looks again every second.
 
 One thread, one owner of the data plane; `stop()` may be called from a signal.
 """
@@ -40,6 +41,7 @@ class Agent:
         self.revision = -1
         self.view = None
         self.reported: dict[str, str] = {}
+        self.pending = False  # the last sync left something to do (a VM's device not there yet)
         self.running = True
 
     def stop(self) -> None:
@@ -55,7 +57,7 @@ class Agent:
             if now >= next_beat:
                 self._safely(lambda: self.client.heartbeat(self.host, self.mode, self.tunnel_ip))
                 next_beat = now + self.heartbeat_every
-            wait = max(0, int(min(next_beat, next_resync) - now))
+            wait = 1 if self.pending else max(0, int(min(next_beat, next_resync) - now))
             try:
                 revision, view = self.client.view(self.host, self.revision, wait)
             except (ServerError, OSError) as e:
@@ -63,7 +65,7 @@ class Agent:
                 time.sleep(min(5.0, self.heartbeat_every))
                 continue
             resync = time.monotonic() >= next_resync
-            if revision == self.revision and not resync and backoff == 0.0:
+            if revision == self.revision and not resync and backoff == 0.0 and not self.pending:
                 continue
             try:
                 if resync or backoff:
@@ -81,6 +83,7 @@ class Agent:
     def sync(self, view) -> object:
         state = plan_host(view)
         result = self.dataplane.apply(state)
+        self.pending = bool(getattr(result, "pending", ()))
         self.view = view
         self._report_ports(view, result)
         log.info("synced: %s", result)
