@@ -33,5 +33,7 @@ def database(request, tmp_path):
 def cloud(tmp_path, database) -> Cloud:
     path = tmp_path / "neutrino.toml"
     write_config(path, database)
-    with TestClient(make_app(load_config(path, environ={}))) as client:
+    app = make_app(load_config(path, environ={}))
+    with TestClient(app) as client:
         yield Cloud(client)
+    app.state.api.db.engine.dispose()  # no connection left to keep the database from going

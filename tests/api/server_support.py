@@ -237,14 +237,24 @@ def postgres_database(purpose: str):
 
 
 def drop_postgres_database(url: str) -> None:
+    """Drop a test database; a few tries, as an autovacuum worker (which the test role may
+    not terminate) can hold a fresh database for a moment."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
     target = make_url(url)
     engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        for attempt in range(10):
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+                return
+            except DBAPIError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
     finally:
         engine.dispose()
 
