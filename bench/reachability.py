@@ -54,9 +54,9 @@ def main() -> None:
     print(describe(result))
     per_router: dict[str, int] = {}
     cloud = world.cloud
+    router_of = {s: r for r, subs in cloud.index().router_subnets.items() for s in subs}
     for port_id in world.vms.values():
-        subnet = cloud.ports[port_id].fixed_ips[0][0]
-        router = next(r for r, subs in cloud.index().router_subnets.items() if subnet in subs)
+        router = router_of[cloud.ports[port_id].fixed_ips[0][0]]
         per_router[router] = per_router.get(router, 0) + 1
     expected = sum(n * (n - 1) for n in per_router.values())
     verdict = "as designed" if expected == result.reachable_pairs else "NOT AS DESIGNED"

@@ -260,7 +260,7 @@ def _cloud_model(batch, sim, lab):
 
 
 def _cloud_endpoints(model, src: str, dst: str, where):
-    vms = getattr(model, "vms", None) or model.world.vms
+    vms = model.vms
     if src not in vms and src != "internet":
         names = ", ".join([*vms, "internet"])
         raise typer.BadParameter(f"--from {src!r}: not a VM of {where}; use one of {names}")

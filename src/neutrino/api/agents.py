@@ -14,7 +14,7 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors, routers
 from .attrs import Attr, boolean, parse_body, string, uuid_str
-from .common import new_id
+from .common import filtered, new_id
 
 T = schema.agents
 B = schema.router_agent_bindings
@@ -84,8 +84,7 @@ def list_views(conn, ctx, columns: dict[str, list], now, down_time: int) -> list
     if not ctx.is_admin:
         return []
     query = select(T)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
+    query = filtered(query, T, columns)
     return [view(r, now, down_time) for r in conn.execute(query)]
 
 

@@ -51,6 +51,29 @@ def get_row(conn, table: Table, resource_id: str, kind: str, lock: bool = False)
     return row
 
 
+def owned_row(conn, ctx, table: Table, resource_id: str, kind: str):
+    """A row the caller's project owns (admins: any); another project's answers 404."""
+    row = get_row(conn, table, resource_id, kind)
+    if not owns(ctx, row.project_id):
+        raise errors.not_found(kind, resource_id)
+    return row
+
+
+def filtered(query, table: Table, columns: dict[str, list]):
+    """The query with the list filters that map to columns (repeated values: any of them)."""
+    for col, values in columns.items():
+        query = query.where(table.c[col].in_(values))
+    return query
+
+
+def owned_rows(conn, ctx, table: Table, columns: dict[str, list]) -> list:
+    """The rows a caller may list: its project's (admins: all), filtered."""
+    query = select(table)
+    if not ctx.is_admin:
+        query = query.where(table.c.project_id == ctx.project_id)
+    return conn.execute(filtered(query, table, columns)).all()
+
+
 def save(tx, table: Table, row, values: dict, resource: str) -> None:
     """Update a row's columns, bump its revision and record the change."""
     rev = row.revision_number + 1

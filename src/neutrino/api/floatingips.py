@@ -11,7 +11,15 @@ from ..db import schema
 from ..ipam import parse_ip
 from . import errors, networks, ports
 from .attrs import Attr, parse_body, spec, uuid_or_none, uuid_str
-from .common import get_row, new_standard, owns, require_writer, save, standard
+from .common import (
+    new_standard,
+    owned_row,
+    owned_rows,
+    owns,
+    require_writer,
+    save,
+    standard,
+)
 
 T = schema.floatingips
 P = schema.ports
@@ -49,10 +57,7 @@ def view(row) -> dict:
 
 
 def fetch(conn, ctx, fip_id: str):
-    row = get_row(conn, T, fip_id, "FloatingIP")
-    if not owns(ctx, row.project_id):
-        raise errors.not_found("FloatingIP", fip_id)
-    return row
+    return owned_row(conn, ctx, T, fip_id, "FloatingIP")
 
 
 def show(conn, ctx, fip_id: str) -> dict:
@@ -60,12 +65,7 @@ def show(conn, ctx, fip_id: str) -> dict:
 
 
 def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
-    query = select(T)
-    if not ctx.is_admin:
-        query = query.where(T.c.project_id == ctx.project_id)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
-    return [view(r) for r in conn.execute(query)]
+    return [view(r) for r in owned_rows(conn, ctx, T, columns)]
 
 
 def _association(tx, ctx, fip_network: str, port_id: str, fixed_ip: str | None, fip_id: str | None):

@@ -12,7 +12,7 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors
 from .attrs import Attr, boolean, integer, one_of, parse_body, spec, string
-from .common import get_row, new_standard, owns, require_writer, save, standard
+from .common import filtered, get_row, new_standard, owns, require_writer, save, standard
 
 T = schema.networks
 NETWORK_TYPES = ("vxlan", "vlan", "flat")
@@ -129,8 +129,7 @@ def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
     clause = visible_clause(ctx)
     if clause is not None:
         query = query.where(clause)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
+    query = filtered(query, T, columns)
     rows = conn.execute(query).all()
     subs = subnet_ids(conn, [r.id for r in rows])
     return [view(r, subs[r.id]) for r in rows]

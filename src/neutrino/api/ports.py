@@ -18,7 +18,7 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors, networks, security_groups
 from .attrs import Attr, boolean, mac_address, parse_body, spec, string, uuid_str
-from .common import get_row, new_id, owns, require_writer, save, standard
+from .common import filtered, get_row, new_id, owns, require_writer, save, standard
 
 T = schema.ports
 A = schema.ipallocations
@@ -170,8 +170,7 @@ def list_views(
     conn, ctx, columns: dict[str, list], fixed_ip_filter: list[str] | None
 ) -> list[dict]:
     query = _visible_query(ctx)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
+    query = filtered(query, T, columns)
     if fixed_ip_filter:
         ips = [v.partition("=")[2] for v in fixed_ip_filter if v.startswith("ip_address=")]
         subs = [v.partition("=")[2] for v in fixed_ip_filter if v.startswith("subnet_id=")]

@@ -18,7 +18,16 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors, networks, ports, subnets
 from .attrs import Attr, boolean, parse_body, spec, string, uuid_str
-from .common import bump, get_row, new_standard, owns, require_writer, save, standard
+from .common import (
+    bump,
+    get_row,
+    new_standard,
+    owned_row,
+    owned_rows,
+    require_writer,
+    save,
+    standard,
+)
 
 T = schema.routers
 P = schema.ports
@@ -138,10 +147,7 @@ def _views(conn, rows) -> list[dict]:
 
 
 def fetch(conn, ctx, router_id: str):
-    row = get_row(conn, T, router_id, "Router")
-    if not owns(ctx, row.project_id):
-        raise errors.not_found("Router", router_id)
-    return row
+    return owned_row(conn, ctx, T, router_id, "Router")
 
 
 def show(conn, ctx, router_id: str) -> dict:
@@ -149,12 +155,7 @@ def show(conn, ctx, router_id: str) -> dict:
 
 
 def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
-    query = select(T)
-    if not ctx.is_admin:
-        query = query.where(T.c.project_id == ctx.project_id)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
-    return _views(conn, conn.execute(query).all())
+    return _views(conn, owned_rows(conn, ctx, T, columns))
 
 
 def interface_ports(conn, router_id: str) -> list:

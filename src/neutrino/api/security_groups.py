@@ -20,7 +20,15 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors
 from .attrs import Attr, integer, parse_body, spec, string, uuid_or_none, uuid_str
-from .common import get_row, new_standard, owns, require_writer, save, standard
+from .common import (
+    get_row,
+    new_standard,
+    owned_row,
+    owned_rows,
+    require_writer,
+    save,
+    standard,
+)
 
 T = schema.security_groups
 R = schema.security_group_rules
@@ -186,10 +194,7 @@ def _insert_rule(tx, group_id: str, project_id: str, direction: str, ethertype: 
 
 
 def fetch(conn, ctx, group_id: str):
-    row = get_row(conn, T, group_id, "SecurityGroup")
-    if not owns(ctx, row.project_id):
-        raise errors.not_found("SecurityGroup", group_id)
-    return row
+    return owned_row(conn, ctx, T, group_id, "SecurityGroup")
 
 
 def show(conn, ctx, group_id: str) -> dict:
@@ -197,12 +202,7 @@ def show(conn, ctx, group_id: str) -> dict:
 
 
 def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
-    query = select(T)
-    if not ctx.is_admin:
-        query = query.where(T.c.project_id == ctx.project_id)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
-    return _views(conn, conn.execute(query).all())
+    return _views(conn, owned_rows(conn, ctx, T, columns))
 
 
 def create(tx, ctx, body) -> dict:
@@ -255,10 +255,7 @@ def delete_(tx, ctx, group_id: str) -> None:
 
 
 def _rule_fetch(conn, ctx, rule_id: str):
-    row = get_row(conn, R, rule_id, "SecurityGroupRule")
-    if not owns(ctx, row.project_id):
-        raise errors.not_found("SecurityGroupRule", rule_id)
-    return row
+    return owned_row(conn, ctx, R, rule_id, "SecurityGroupRule")
 
 
 def rule_show(conn, ctx, rule_id: str) -> dict:
@@ -268,13 +265,8 @@ def rule_show(conn, ctx, rule_id: str) -> dict:
 
 
 def rule_list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
-    query = select(R)
-    if not ctx.is_admin:
-        query = query.where(R.c.project_id == ctx.project_id)
-    for col, values in columns.items():
-        query = query.where(R.c[col].in_(values))
     defaults = set(conn.execute(select(T.c.id).where(T.c.name == "default")).scalars())
-    return [rule_view(r, defaults) for r in conn.execute(query)]
+    return [rule_view(r, defaults) for r in owned_rows(conn, ctx, R, columns)]
 
 
 def rule_create(tx, ctx, body) -> dict:

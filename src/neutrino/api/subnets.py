@@ -14,7 +14,7 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors, networks
 from .attrs import Attr, boolean, integer, parse_body, spec, string, uuid_str
-from .common import bump, new_standard, owns, require_writer, save, standard
+from .common import bump, filtered, new_standard, owns, require_writer, save, standard
 
 T = schema.subnets
 
@@ -112,8 +112,7 @@ def show(conn, ctx, subnet_id: str) -> dict:
 
 def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
     query = _visible_query(ctx)
-    for col, values in columns.items():
-        query = query.where(T.c[col].in_(values))
+    query = filtered(query, T, columns)
     return [view(r) for r in conn.execute(query)]
 
 

@@ -52,8 +52,9 @@ def _flow(b: Build, bridge: str, table: int, priority: int, match: dict, actions
 
 def plan_ovs(b: Build, view: HostView, vlans: dict[str, int]) -> None:
     b.bridges += [Bridge(names.INT), Bridge(names.TUN), Bridge(names.EX)]
-    _br_int(b, view, vlans)
-    _br_tun(b, view, vlans)
+    gateways = _gateway_macs(view)
+    _br_int(b, view, vlans, gateways)
+    _br_tun(b, view, vlans, gateways)
     _br_ex(b, view, vlans)
     for port in view.vm_ports:
         if port.network_id in vlans:
@@ -73,7 +74,7 @@ def _gateway_macs(view: HostView) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def _br_int(b: Build, view: HostView, vlans: dict[str, int]) -> None:
+def _br_int(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> None:
     b.ovs_ports.append(OvsPort(names.INT, "patch-tun", "patch", None, (("peer", "patch-int"),)))
     b.ovs_ports.append(OvsPort(names.INT, "int-br-ex", "patch", None, (("peer", "phy-br-ex"),)))
     _flow(b, names.INT, 0, 0, {}, (Normal(),))
@@ -98,7 +99,6 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int]) -> None:
                 (ModVlanVid(vlans[net.id]), Normal()),
             )
     _flow(b, names.INT, 0, 4, {"in_port": "int-br-ex"}, ())
-    gateways = _gateway_macs(view)
     local = [(p, names.dev("tap", p.id)) for p in view.vm_ports]
     for r in view.routers:
         if "snat" in r.roles or "legacy" in r.roles:
@@ -118,7 +118,7 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int]) -> None:
     _flow(b, names.INT, 1, 0, {}, ())
 
 
-def _br_tun(b: Build, view: HostView, vlans: dict[str, int]) -> None:
+def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> None:
     b.ovs_ports.append(OvsPort(names.TUN, "patch-int", "patch", None, (("peer", "patch-tun"),)))
     tunnels = {}
     for peer in view.peers:
@@ -136,7 +136,7 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int]) -> None:
         _flow(b, names.TUN, 0, 1, {"in_port": name}, (Resubmit(4),))
     _flow(b, names.TUN, 0, 1, {"in_port": "patch-int"}, (Resubmit(1),))
     _flow(b, names.TUN, 0, 0, {}, ())
-    for _subnet, (mac, ip, network_id) in sorted(_gateway_macs(view).items()):
+    for _subnet, (mac, ip, network_id) in sorted(gateways.items()):
         vlan = vlans.get(network_id)
         if vlan is None:
             continue

@@ -29,6 +29,7 @@ class SimCloud:
             cloud, self.states, vms, topology.external_cidr, topology.external_gateway, masters
         )
         self.kernel = self.world.kernel
+        self.vms = self.world.vms
 
     def close(self) -> None:
         if self._tmp is not None:

@@ -40,9 +40,7 @@ class Control:
         return self.db.write(lambda tx: reschedule(tx))
 
     def plans(self) -> dict[str, HostState]:
-        cloud, current = self.cloud()
-        placement = place_routers(cloud, current)
-        return {h: plan_host(view_for_host(cloud, placement, h)) for h in sorted(cloud.hosts)}
+        return {host: plan_host(view) for host, view in self.views().items()}
 
     def views(self):
         cloud, current = self.cloud()
