@@ -13,6 +13,8 @@ by its remote IP (the underlay part after it is not followed).
 import re
 from dataclasses import dataclass
 
+from neutrino.ovs.syntax import split_top_level
+
 
 @dataclass(frozen=True, order=True)
 class Sent:
@@ -58,7 +60,7 @@ def outputs(
 ) -> list[Sent]:
     """Run the datapath actions on a packet; dp_ports and tunnels (by remote IP) name the ports."""
     sent: list[Sent] = []
-    _run(_split(actions), _State(dl_src, dl_dst, list(vlans)), dp_ports, tunnels, sent)
+    _run(split_top_level(actions), _State(dl_src, dl_dst, list(vlans)), dp_ports, tunnels, sent)
     return sent
 
 
@@ -82,7 +84,7 @@ def _run(tokens, state: _State, dp_ports, tunnels, sent: list[Sent]) -> None:
             if state.vlans:
                 state.vlans.pop(0)
         elif token.startswith("clone(") and token.endswith(")"):
-            _run(_split(token[6:-1]), state.copy(), dp_ports, tunnels, sent)
+            _run(split_top_level(token[6:-1]), state.copy(), dp_ports, tunnels, sent)
         elif token.startswith("tnl_push("):
             remote = re.search(r"ipv4\(src=[\d.]+,dst=([\d.]+)", token).group(1)
             vni = int(re.search(r"vni=(0x[0-9a-f]+|\d+)", token).group(1), 0)
@@ -91,17 +93,3 @@ def _run(tokens, state: _State, dp_ports, tunnels, sent: list[Sent]) -> None:
             return  # what follows is the underlay carrying the encapsulated packet
         else:
             raise UnknownAction(f"datapath action {token!r} is not understood")
-
-
-def _split(text: str) -> list[str]:
-    tokens, depth, current = [], 0, []
-    for ch in text:
-        if ch == "," and depth == 0:
-            tokens.append("".join(current).strip())
-            current = []
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        current.append(ch)
-    tokens.append("".join(current).strip())
-    return [t for t in tokens if t]

@@ -242,7 +242,7 @@ def _vlan_tci(value: str, text: str) -> int:
 def _parse_actions(text: str, names, has_vlan: bool, line: str) -> tuple:
     if text == "drop":
         return ()
-    tokens = _split_top_level(text)
+    tokens = split_top_level(text)
     actions = []
     i = 0
     while i < len(tokens):
@@ -336,7 +336,8 @@ def _parse_port(value: str, names: dict[int, str], line: str) -> PortRef:
     return names.get(number, number)
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
+    """Comma-separated items, keeping commas inside parentheses (ovs-ofctl and datapath actions)."""
     tokens, depth, current = [], 0, []
     for ch in text:
         if ch == "," and depth == 0:
