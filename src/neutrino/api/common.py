@@ -101,5 +101,13 @@ def require_writer(ctx, action: str) -> None:
         raise errors.forbidden(action)
 
 
+def require_owner(ctx, project_id: str, action: str) -> None:
+    """Changing a resource others may see (shared networks and their subnets): the
+    owner's project (or an admin), and not as a reader; 403 otherwise."""
+    if not owns(ctx, project_id):
+        raise errors.forbidden(action)
+    require_writer(ctx, action)
+
+
 def owns(ctx, project_id: str) -> bool:
     return ctx.is_admin or project_id == ctx.project_id

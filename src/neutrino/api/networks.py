@@ -12,7 +12,15 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors
 from .attrs import Attr, boolean, integer, one_of, parse_body, spec, string
-from .common import filtered, get_row, new_standard, owns, require_writer, save, standard
+from .common import (
+    filtered,
+    get_row,
+    new_standard,
+    require_owner,
+    require_writer,
+    save,
+    standard,
+)
 
 T = schema.networks
 NETWORK_TYPES = ("vxlan", "vlan", "flat")
@@ -206,9 +214,7 @@ def create(tx, ctx, body) -> dict:
 def update(tx, ctx, network_id: str, body) -> dict:
     values = parse_body(body, "network", ATTRS, ctx, "update")
     row = fetch(tx.conn, ctx, network_id, lock=True)
-    if not owns(ctx, row.project_id):
-        raise errors.forbidden("update_network")
-    require_writer(ctx, "update_network")
+    require_owner(ctx, row.project_id, "update_network")
     columns = {}
     for key, col in (
         ("name", "name"),
@@ -252,9 +258,7 @@ def update(tx, ctx, network_id: str, body) -> dict:
 
 def delete_(tx, ctx, network_id: str) -> None:
     row = fetch(tx.conn, ctx, network_id, lock=True)
-    if not owns(ctx, row.project_id):
-        raise errors.forbidden("delete_network")
-    require_writer(ctx, "delete_network")
+    require_owner(ctx, row.project_id, "delete_network")
     port = tx.execute(
         select(schema.ports.c.id).where(schema.ports.c.network_id == network_id)
     ).first()

@@ -14,7 +14,16 @@ from ..db import schema
 from ..ipam import InvalidInput
 from . import errors, networks
 from .attrs import Attr, boolean, integer, parse_body, spec, string, uuid_str
-from .common import bump, filtered, new_standard, owns, require_writer, save, standard
+from .common import (
+    bump,
+    filtered,
+    new_standard,
+    owns,
+    require_owner,
+    require_writer,
+    save,
+    standard,
+)
 
 T = schema.subnets
 
@@ -191,9 +200,7 @@ def create(tx, ctx, body) -> dict:
 def update(tx, ctx, subnet_id: str, body) -> dict:
     values = parse_body(body, "subnet", ATTRS, ctx, "update")
     row = fetch(tx.conn, ctx, subnet_id)
-    if not owns(ctx, row.project_id):
-        raise errors.forbidden("update_subnet")
-    require_writer(ctx, "update_subnet")
+    require_owner(ctx, row.project_id, "update_subnet")
     net = ipam.parse_cidr(row.cidr)
     columns = {
         k: values[k]
@@ -228,9 +235,7 @@ def update(tx, ctx, subnet_id: str, body) -> dict:
 
 def delete_(tx, ctx, subnet_id: str) -> None:
     row = fetch(tx.conn, ctx, subnet_id)
-    if not owns(ctx, row.project_id):
-        raise errors.forbidden("delete_subnet")
-    require_writer(ctx, "delete_subnet")
+    require_owner(ctx, row.project_id, "delete_subnet")
     used = tx.execute(
         select(schema.ipallocations.c.port_id).where(schema.ipallocations.c.subnet_id == subnet_id)
     ).first()
