@@ -5,13 +5,19 @@ V VMs, R distributed routers with two subnets each, a floating IP on every tenth
 Every host is planned and realized in the model; reachability of every VM pair is
 then decided by UDP probes walked through the model (`sim.reach`: one probe per
 pair of (host, subnet) classes within a router, and per class one probe for all
-destination subnets that no namespace on its path mentions). `--check` also walks
-every class pair and compares (slow: for small clouds).
+destination subnets that no namespace on its path mentions). The walks are split
+over --workers forked copies of the model (default: one per CPU). The underlay is
+routed (a link per host to one router) unless --underlay bridge (one L2 segment,
+as in the lab). `--check` also walks every class pair and compares (slow: for
+small clouds).
 
-    .venv/bin/python bench/reachability.py [--hosts 100 --vms 1000 --routers 100] [--check]
+    .venv/bin/python bench/reachability.py [--hosts 100 --vms 1000 --routers 100]
+        [--workers N] [--underlay routed|bridge] [--check]
 """
 
 import argparse
+import os
+import resource
 import time
 
 from neutrino.plan import plan_host
@@ -21,13 +27,13 @@ from neutrino.sim.synthetic import EXTERNAL, EXTERNAL_GATEWAY, synthetic_cloud
 from neutrino.sim.world import World
 
 
-def build(hosts: int, vms: int, routers: int):
+def build(hosts: int, vms: int, routers: int, underlay: str):
     cloud, placement, names = synthetic_cloud(hosts, vms, routers)
     t1 = time.perf_counter()
     states = {h: plan_host(view_for_host(cloud, placement, h)) for h in cloud.hosts}
     t2 = time.perf_counter()
     masters = {hs[0] for hs in placement.central.values() if hs}
-    world = World(cloud, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters)
+    world = World(cloud, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters, underlay)
     return world, states, t1, t2
 
 
@@ -36,12 +42,14 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--vms", type=int, default=1000)
     parser.add_argument("--routers", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--underlay", choices=("routed", "bridge"), default="routed")
     parser.add_argument("--check", action="store_true", help="also walk every class pair")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    world, states, t1, t2 = build(args.hosts, args.vms, args.routers)
+    world, states, t1, t2 = build(args.hosts, args.vms, args.routers, args.underlay)
     t3 = time.perf_counter()
-    result = reachability(world, states)
+    result = reachability(world, states, workers=args.workers)
     t4 = time.perf_counter()
     print(
         f"cloud: {args.hosts} hosts, {args.vms} VMs, {args.routers} routers; "
@@ -49,8 +57,12 @@ def main() -> None:
     )
     print(
         f"generate {t1 - t0:.1f} s, plan every host {t2 - t1:.1f} s, build the model {t3 - t2:.1f} s, "
-        f"reachability {t4 - t3:.1f} s; in all {t4 - t0:.1f} s"
+        f"reachability {t4 - t3:.1f} s ({args.workers} workers, {args.underlay} underlay); "
+        f"in all {t4 - t0:.1f} s"
     )
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(f"peak memory: {own:.1f} GB (this process), {workers:.1f} GB (the largest worker)")
     print(describe(result))
     per_router: dict[str, int] = {}
     cloud = world.cloud
@@ -65,9 +77,9 @@ def main() -> None:
         f"{expected:,} reachable pairs; {verdict}"
     )
     if args.check:
-        world, states, _, _ = build(args.hosts, args.vms, args.routers)
+        world, states, _, _ = build(args.hosts, args.vms, args.routers, args.underlay)
         t5 = time.perf_counter()
-        full = reachability(world, states, probe_all=True)
+        full = reachability(world, states, probe_all=True, workers=args.workers)
         same = (full.vm_pairs, full.reachable_pairs, full.reachable) == (
             result.vm_pairs,
             result.reachable_pairs,

@@ -1,5 +1,6 @@
 """All-pairs reachability with its reductions gives the answer of walking every pair."""
 
+import pytest
 from sim_support import cloud
 
 from neutrino.plan import plan_host
@@ -9,23 +10,54 @@ from neutrino.sim.synthetic import EXTERNAL, EXTERNAL_GATEWAY, synthetic_cloud
 from neutrino.sim.world import World
 
 
-def _synthetic(hosts, vms, routers):
+def _synthetic(hosts, vms, routers, underlay="bridge"):
     c, placement, names = synthetic_cloud(hosts, vms, routers)
     states = {h: plan_host(view_for_host(c, placement, h)) for h in c.hosts}
     masters = {hs[0] for hs in placement.central.values()}
-    return World(c, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters), states
+    world = World(c, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters, underlay)
+    return world, states
+
+
+def _answer(r):
+    return r.vm_pairs, r.reachable_pairs, r.reachable
 
 
 def test_reductions_agree_with_walking_every_pair():
     fast = reachability(*_synthetic(12, 80, 8))
     full = reachability(*_synthetic(12, 80, 8), probe_all=True)
-    assert (fast.vm_pairs, fast.reachable_pairs, fast.reachable) == (
-        full.vm_pairs,
-        full.reachable_pairs,
-        full.reachable,
-    )
+    assert _answer(fast) == _answer(full)
     assert fast.vm_pairs == 80 * 79
     assert fast.walks < full.walks / 2 and fast.by_equivalence > 0
+
+
+def test_routed_underlay_and_workers_give_the_same_answer():
+    """A link per host to an underlay router instead of one segment, and the walks
+    split over two forked workers: the same pairs reach each other."""
+    one = reachability(*_synthetic(12, 80, 8))
+    routed = reachability(*_synthetic(12, 80, 8, "routed"), workers=2)
+    full = reachability(*_synthetic(12, 80, 8, "routed"), probe_all=True)
+    assert _answer(routed) == _answer(one) == _answer(full)
+    assert routed.reachable_pairs == 8 * 10 * 9  # ten VMs a router, each pair both ways
+
+
+def test_routed_underlay_carries_the_tunnels():
+    world, _ = _synthetic(12, 80, 8, "routed")
+    a, b = next((a, b) for a in world.vms for b in world.vms if _far(world, a, b))
+    trace = world.send(a, b, "udp", dport=7)
+    assert any(ns == b for ns, _ in trace.received)
+    assert any(s.ns == "underlay" for s in trace.steps)  # the VXLAN packet was routed there
+    assert "fabric" not in {s.ns for s in trace.steps}  # no underlay bridge to cross
+
+
+def _far(world, a, b):
+    """Two VMs of one router's same subnet on different hosts."""
+    pa, pb = (world.cloud.ports[world.vms[v]] for v in (a, b))
+    return pa.fixed_ips[0][0] == pb.fixed_ips[0][0] and pa.host != pb.host
+
+
+def test_unknown_underlay_is_refused():
+    with pytest.raises(ValueError, match="underlay 'mesh': use one of bridge, routed"):
+        _synthetic(2, 2, 1, "mesh")
 
 
 def _named(sim, result) -> set:

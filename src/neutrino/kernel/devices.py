@@ -199,6 +199,7 @@ def set_mac(link: Link, mac: str) -> None:
         raise KernelError("EADDRNOTAVAIL")
     link.mac = mac.lower()
     link.mac_set = True
+    link.local_macs = None
     if link.master is not None:
         _recalc_bridge_mac(link.master)
 
@@ -269,6 +270,7 @@ def _del_port(br: Link, port: Link) -> None:
 
 
 def _recalc_bridge_mac(br: Link) -> None:
+    br.local_macs = None  # called whenever a port joins or leaves or changes its MAC
     if br.mac_set or not br.ports:
         return
     br.mac = min(p.mac for p in br.ports)

@@ -191,7 +191,9 @@ def switch(walk, br, port, frame) -> None:
     if port is not None:
         fdb[frame.smac] = port
     dmac = frame.dmac
-    local_macs = {br.mac} | {p.mac for p in br.ports}
+    if br.local_macs is None:
+        br.local_macs = frozenset([br.mac, *(p.mac for p in br.ports)])
+    local_macs = br.local_macs
     describe = frame.describe()
     if dmac == BROADCAST_MAC or int(dmac.split(":")[0], 16) & 1:
         walk.trace.add(ns.name, "bridge", f"{br.name} floods {describe}", FULL)

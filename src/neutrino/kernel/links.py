@@ -64,6 +64,9 @@ class Link:
     # netdev_rx_handler: who takes the frames arriving on this device instead of the
     # stack (an Open vSwitch bridge in the simulator); fn(walk, dev, frame)
     rx_handler: object = field(default=None, repr=False, compare=False)
+    # bridges: the MACs of the bridge and its ports (the fdb's local entries); None when
+    # a port joined or left or a MAC changed since it was last made
+    local_macs: frozenset | None = field(default=None, repr=False, compare=False)
 
     @property
     def carrier(self) -> bool:

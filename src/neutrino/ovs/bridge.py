@@ -22,7 +22,6 @@ What it models (the subset in `flow`), as OVS's ofproto-dpif translates it:
 with one `Step` per flow table visited, in the order OVS visits them.
 """
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -45,7 +44,7 @@ from .flow import (
 from .normal import MacTable, normal
 from .packet import Frame, OfPacket
 from .ports import Port as BridgePort
-from .syntax import render, render_action
+from .syntax import flow_text
 
 MAX_DEPTH = 64
 MAX_RESUBMITS = MAX_DEPTH * MAX_DEPTH
@@ -123,7 +122,7 @@ class _StepBuilder:
             table=self.table,
             priority=None if flow is None else flow.priority,
             cookie=None if flow is None else flow.cookie,
-            flow="" if flow is None else render(flow),
+            flow="" if flow is None else flow_text(flow)[0],
             actions=tuple(self.actions) or ("drop",),
             depth=self.depth,
         )
@@ -151,6 +150,8 @@ class Bridge:
         self.name = name
         self.fail_mode = fail_mode
         self.ports: dict[str, BridgePort] = {name: BridgePort(name, LOCAL, "internal")}
+        self._ofports = {LOCAL}  # the OpenFlow port numbers in use
+        self._free_from = 1  # no number below this one is free
         self._flows: dict[int, dict[tuple, tuple[int, Flow]]] = {}  # table -> key -> (seq, flow)
         self._seq = 0
         self._index: dict[int, TableIndex] = {}
@@ -175,10 +176,12 @@ class Bridge:
         """Add a port; without ofport it gets the lowest free number, as OVS gives one."""
         if name in self.ports:
             raise ValueError(f"port {name} is already on bridge {self.name}")
-        used = {p.ofport for p in self.ports.values()}
         if ofport is None:
-            ofport = next(n for n in range(1, LOCAL) if n not in used)
-        elif ofport in used:
+            ofport = self._free_from
+            while ofport in self._ofports:
+                ofport += 1
+            self._free_from = ofport  # every number below it is in use
+        elif ofport in self._ofports:
             raise ValueError(f"OpenFlow port {ofport} is already used on bridge {self.name}")
         port = BridgePort(
             name,
@@ -191,13 +194,18 @@ class Bridge:
             key=key,
         )
         self.ports[name] = port
+        self._ofports.add(ofport)
+        if ofport == self._free_from:
+            self._free_from += 1
         self._index.clear()  # flows may name this port
         return port
 
     def del_port(self, name: str) -> None:
         if name == self.name:
             raise ValueError(f"the bridge's own port {name} cannot be deleted")
-        del self.ports[name]
+        port = self.ports.pop(name)
+        self._ofports.discard(port.ofport)
+        self._free_from = min(self._free_from, port.ofport)
         self._index.clear()
 
     def ofports(self) -> dict[str, int]:
@@ -304,10 +312,9 @@ class Bridge:
     def _actions(
         self, walk: _Walk, flow: Flow, pkt: OfPacket, step: _StepBuilder, level: int
     ) -> OfPacket:
-        for action, push in zip(flow.actions, flow.pushes):
+        for action, push, text in zip(flow.actions, flow.pushes, flow_text(flow)[1]):
             if walk.error:
                 break
-            text = render_action(action)
             match action:
                 case Output(port=ref):
                     name = self.port_name(ref)
@@ -325,7 +332,7 @@ class Bridge:
                     decision = normal(self.ports, self.macs, pkt, walk.learn)
                     step.note(f"{text} -> {decision.reason}")
                     for name, vlans in decision.outputs:
-                        self._output(walk, name, dataclasses.replace(pkt, vlans=vlans), level)
+                        self._output(walk, name, pkt.with_vlans(vlans), level)
                 case ModDlSrc(mac=mac):
                     step.note(text)
                     pkt = pkt.with_macs(smac=mac)
@@ -340,7 +347,7 @@ class Bridge:
                     pkt = pkt.pop_vlan()
                 case SetTunnel(tun_id=tun_id):
                     step.note(text)
-                    pkt = dataclasses.replace(pkt, tun_id=tun_id)
+                    pkt = OfPacket(pkt.frame, pkt.in_port, pkt.vlans, tun_id)
                 case Resubmit(table=table) | GotoTable(table=table):
                     step.note(text)
                     pkt = self._resubmit(walk, flow.table, table, pkt, level)

@@ -188,11 +188,12 @@ class Flow:
         object.__setattr__(self, "match", match)
         object.__setattr__(self, "actions", actions)
         object.__setattr__(self, "pushes", _vlan_walk(self.table, match, actions))
+        object.__setattr__(self, "_key", (self.table, self.priority, match))
 
     @property
     def key(self) -> tuple:
         """What identifies a flow in a bridge: a flow with the same key replaces it."""
-        return (self.table, self.priority, self.match)
+        return self._key
 
 
 def normalize_match(match) -> tuple[tuple[str, object], ...]:
@@ -207,13 +208,22 @@ def normalize_match(match) -> tuple[tuple[str, object], ...]:
             raise FlowError(f"unknown match field {name!r}; known: {', '.join(FIELDS)}")
         if name in values:
             raise FlowError(f"match field {name!r} given twice")
-        normalized = _normalize_value(name, value)
+        try:
+            normalized = _normalize_value_cached(name, value)
+        except TypeError:  # an unhashable value: checked (and refused) uncached
+            normalized = _normalize_value(name, value)
         if normalized is not None:
             values[name] = normalized
     for name, needed in _NEEDS_TYPE.items():
         if name in values and values.get("dl_type") != needed:
             raise FlowError(f"matching {name} needs dl_type=0x{needed:04x} in the same match")
     return tuple((name, values[name]) for name in FIELDS if name in values)
+
+
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _normalize_value_cached(name: str, value):
+    """The same answers; planners give the same MACs and prefixes again and again."""
+    return _normalize_value(name, value)
 
 
 def _normalize_value(name: str, value):

@@ -51,18 +51,21 @@ class OfPacket:
             changes["smac"] = smac
         if dmac is not None:
             changes["dmac"] = dmac
-        return dataclasses.replace(self, frame=copy_frame(self.frame, **changes))
+        return OfPacket(copy_frame(self.frame, **changes), self.in_port, self.vlans, self.tun_id)
+
+    def with_vlans(self, vlans: tuple[int, ...]) -> "OfPacket":
+        return OfPacket(self.frame, self.in_port, vlans, self.tun_id)
 
     def push_vlan(self, vid: int) -> "OfPacket":
         """A new outer header; a third one pushes the innermost out, as OVS's flow does."""
-        return dataclasses.replace(self, vlans=((vid,) + self.vlans)[:MAX_VLAN_HEADERS])
+        return self.with_vlans(((vid,) + self.vlans)[:MAX_VLAN_HEADERS])
 
     def set_vid(self, vid: int) -> "OfPacket":
         """Rewrite the outer VID (on a frame without a header this makes one, as OVS does)."""
-        return dataclasses.replace(self, vlans=(vid,) + self.vlans[1:])
+        return self.with_vlans((vid,) + self.vlans[1:])
 
     def pop_vlan(self) -> "OfPacket":
-        return dataclasses.replace(self, vlans=self.vlans[1:])
+        return self.with_vlans(self.vlans[1:])
 
     def describe(self) -> str:
         vlan = ",".join(f"vlan {v}" for v in self.vlans) or "untagged"

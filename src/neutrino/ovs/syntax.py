@@ -74,6 +74,16 @@ def render(flow: Flow, ports: dict[str, int] | None = None) -> str:
     return ",".join(parts)
 
 
+def flow_text(flow: Flow) -> tuple[str, tuple[str, ...]]:
+    """(render(flow), each action rendered) without port numbers; made once per flow
+    (flows are frozen) and kept on it, as traces quote the same flows again and again."""
+    texts = flow.__dict__.get("_texts")
+    if texts is None:
+        texts = (render(flow), tuple(render_action(a) for a in flow.actions))
+        object.__setattr__(flow, "_texts", texts)
+    return texts
+
+
 def render_match(flow: Flow, ports: dict[str, int] | None = None) -> str:
     """table, priority and match: what `ovs-ofctl --strict del-flows` needs to delete this flow."""
     match = render_match_fields(flow, ports)

@@ -69,7 +69,11 @@ class Build:
 
 def _flow_order(item):
     bridge, flow = item
-    return (bridge, flow.table, -flow.priority, repr(flow.match), repr(flow.actions))
+    order = flow.__dict__.get("_plan_order")  # flows are frozen and shared between plans
+    if order is None:
+        order = (flow.table, -flow.priority, repr(flow.match), repr(flow.actions))
+        object.__setattr__(flow, "_plan_order", order)
+    return (bridge, *order)
 
 
 __all__ = [

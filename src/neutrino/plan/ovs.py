@@ -11,9 +11,13 @@ br-tun  secure; table 0 splits by in_port; table 1 is DVR: ARP for a router
         broadcast/multicast (22); 20 sends known remote MACs to their host's tunnel
         and drops other frames this host routed (their destination is local), 22
         floods to every host that has a port on the network; 4 maps VNI to local
-        VLAN for frames from tunnels.
+        VLAN for frames from tunnels. As with Neutron's l2population (which DVR
+        needs), there are VXLAN ports only to the hosts that share a network with
+        this one, not a full mesh.
 br-ex   the external (flat) network: local VLAN stripped on the way out.
 """
+
+import functools
 
 from ..ovs.flow import (
     Flow,
@@ -36,18 +40,15 @@ ARP, IP = 0x0806, 0x0800
 
 
 def _flow(b: Build, bridge: str, table: int, priority: int, match: dict, actions: tuple) -> None:
-    b.flows.append(
-        (
-            bridge,
-            Flow(
-                table=table,
-                priority=priority,
-                cookie=names.COOKIE,
-                match=tuple(match.items()),
-                actions=actions,
-            ),
-        )
-    )
+    b.flows.append((bridge, _shared_flow(table, priority, tuple(match.items()), actions)))
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _shared_flow(table: int, priority: int, match: tuple, actions: tuple) -> Flow:
+    """Flows are frozen, and hosts plan many of the same ones (a flow per peer's DVR
+    MAC on every host, a flow per remote port on each host sharing its network):
+    made and checked once, shared by every plan that has them."""
+    return Flow(table=table, priority=priority, cookie=names.COOKIE, match=match, actions=actions)
 
 
 def plan_ovs(b: Build, view: HostView, vlans: dict[str, int]) -> None:
@@ -120,8 +121,14 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
 
 def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> None:
     b.ovs_ports.append(OvsPort(names.TUN, "patch-int", "patch", None, (("peer", "patch-tun"),)))
+    hosts_on: dict[str, set[str]] = {}
+    for rp in view.remote_ports:
+        hosts_on.setdefault(rp.network_id, set()).add(rp.host)
+    wanted = set().union(*hosts_on.values()) if hosts_on else set()
     tunnels = {}
     for peer in view.peers:
+        if peer.name not in wanted:
+            continue  # as l2population: tunnels only to hosts sharing a network with this one
         name = names.vxlan_port(peer.tunnel_ip)
         tunnels[peer.name] = name
         b.ovs_ports.append(
@@ -158,11 +165,10 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     # destination is local, never flood it into the tunnels
     _flow(b, names.TUN, 20, 1, {"dl_src": view.host.dvr_mac}, ())
     _flow(b, names.TUN, 4, 0, {}, ())
-    hosts_on: dict[str, set[str]] = {}
+    network_of = {n.id: n for n in view.networks}
     for rp in view.remote_ports:
-        hosts_on.setdefault(rp.network_id, set()).add(rp.host)
         if rp.network_id in vlans and rp.host in tunnels:
-            net = next(n for n in view.networks if n.id == rp.network_id)
+            net = network_of[rp.network_id]
             _flow(
                 b,
                 names.TUN,

@@ -128,9 +128,13 @@ class CloudIndex:
                 self.ports_by_subnet.setdefault(subnet_id, []).append(port)
         for subnet in sorted(cloud.subnets.values(), key=lambda s: s.id):
             self.subnets_by_network.setdefault(subnet.network_id, []).append(subnet)
+        self.fips_by_router: dict[str, list[FloatingIP]] = {}  # by floating address
         for fip in sorted(cloud.floatingips.values(), key=lambda f: f.id):
             if fip.port_id:
                 self.fips_by_port.setdefault(fip.port_id, []).append(fip)
+        for fip in sorted(cloud.floatingips.values(), key=lambda f: f.floating_ip):
+            if fip.router_id:
+                self.fips_by_router.setdefault(fip.router_id, []).append(fip)
         self.interfaces: dict[str, list[Port]] = {}
         self.snat_ports: dict[str, list[Port]] = {}
         self.router_subnets: dict[str, list[str]] = {}

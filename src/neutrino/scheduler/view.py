@@ -119,8 +119,8 @@ def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -
         gateway = port_view(cloud, cloud.ports[router.gw_port_id])
     snat_ports = tuple(port_view(cloud, p) for p in idx.snat_ports[router.id])
     fips = []
-    for f in sorted(cloud.floatingips.values(), key=lambda f: f.floating_ip):
-        if f.router_id != router.id or not f.port_id or f.fixed_ip is None:
+    for f in idx.fips_by_router.get(router.id, ()):
+        if not f.port_id or f.fixed_ip is None:
             continue
         port = cloud.ports.get(f.port_id)
         if router.distributed and (port is None or port.host != host):

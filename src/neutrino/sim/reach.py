@@ -12,21 +12,23 @@ both are checked, not assumed per cloud:
   crossed is listed with every IP prefix its configuration mentions (addresses,
   routes but the default, rules, permanent neighbours, iptables -s/-d, OVS nw_src
   and nw_dst; not arp_tpa, which only ARP frames meet, and ARP is only sent for
-  next hops that routes decide). Any other subnet that overlaps none of those prefixes meets exactly
-  the same decisions along that path, so it shares the probe's fate; subnets
-  that do overlap are walked themselves, class by class.
+  next hops that routes decide). Any other address in a subnet that overlaps none
+  of those prefixes (the probe's own subnet included: its other VMs) meets
+  exactly the same decisions along that path, so it shares the probe's fate;
+  subnets that do overlap are walked themselves, class by class.
 
 Pairs within one router's subnets (the ones expected to reach each other) are
 all walked class by class.
 """
 
 import bisect
+import multiprocessing
 from collections import defaultdict
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
 from ..plan.state import HostState
-from .world import UNDERLAY_PREFIXLEN, World
+from .world import World
 
 
 @dataclass
@@ -69,12 +71,8 @@ def namespace_prefixes(world: World, states: dict[str, HostState]) -> dict[str, 
             for key, value in flow.match:
                 if key in ("nw_src", "nw_dst"):  # arp_tpa matches ARP frames only
                     out[host].add(str(value))
-        out[host].add(f"{world.cloud.hosts[host].tunnel_ip}/{UNDERLAY_PREFIXLEN}")
-    for vm, port_id in world.vms.items():
-        subnet = world.cloud.subnets[world.cloud.ports[port_id].fixed_ips[0][0]]
-        out[vm].add(subnet.cidr)
-    out["upstream"].update([world.external_cidr, "203.0.113.0/24"])
-    out["internet"].add("203.0.113.0/24")
+    for ns, mentioned in world.mentions.items():
+        out[ns].update(mentioned)
     return {ns: [IPv4Network(p, strict=False) for p in prefixes] for ns, prefixes in out.items()}
 
 
@@ -96,95 +94,163 @@ class _SubnetIndex:
 
 
 def reachability(
-    world: World, states: dict[str, HostState], probe_all: bool = False
+    world: World, states: dict[str, HostState], probe_all: bool = False, workers: int = 1
 ) -> Reachability:
-    cloud = world.cloud
-    classes: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for name, port_id in sorted(world.vms.items()):
-        port = cloud.ports[port_id]
-        classes[(port.host, port.fixed_ips[0][0])].append(name)
-    router_of = {}
-    for rid, subnets in cloud.index().router_subnets.items():
-        for s in subnets:
-            router_of[s] = rid
-    group = {s: router_of.get(s, f"alone:{s}") for _, s in classes}
-    by_subnet: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for key in classes:
-        by_subnet[key[1]].append(key)
-    prefixes = namespace_prefixes(world, states)
-    index = _SubnetIndex({s: IPv4Network(cloud.subnets[s].cidr) for s in by_subnet})
-    vms_in = {s: sum(len(classes[k]) for k in keys) for s, keys in by_subnet.items()}
-    result = Reachability(classes=len(classes))
+    """Decide every VM pair. workers > 1 splits the source classes, router by router,
+    over that many forked copies of the model (each walks its share in its own copy)."""
+    plan = _Plan(world, states, probe_all)
+    groups: dict[str, list] = defaultdict(list)
+    for a in plan.classes:
+        groups[plan.group[a[1]]].append(a)
+    shares = list(groups.values())
+    if workers <= 1 or len(shares) < 2:
+        return _merge(plan, [plan.walk_from([a for share in shares for a in share])])
+    global _FORKED
+    _FORKED = plan
+    try:
+        chunks = [shares[i :: workers * 8] for i in range(workers * 8)]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_walk_share, [[a for share in c for a in share] for c in chunks])
+    finally:
+        _FORKED = None
+    return _merge(plan, parts)
 
-    def probe(a, b) -> tuple[bool, set[str]]:
-        src = classes[a][0]
-        dst = classes[b][-1] if a == b else classes[b][0]
-        if src == dst:
-            return True, set()
-        trace = world.send(src, dst, "udp", dport=7)
-        result.walks += 1
-        pid = next(s.pid for s in trace.steps if s.ns == src and s.kind == "send")
-        path = {s.ns for s in trace.steps if s.pid == pid}
-        return any(ns == dst for ns, _ in trace.received), path
 
-    def count(a, b, ok: bool, equivalent: bool = False) -> None:
-        n = len(classes[a]) * len(classes[b]) - (len(classes[a]) if a == b else 0)
-        result.vm_pairs += n
-        if equivalent:
-            result.by_equivalence += n
-        if ok:
-            result.reachable_pairs += n
-            result.reachable.add((a, b))
+_FORKED = None  # the _Plan a forked worker inherits
 
-    subnets_of: dict[str, list[str]] = defaultdict(list)
-    for s in by_subnet:
-        subnets_of[group[s]].append(s)
 
-    def touched_by(path: set[str]) -> set[str]:
+def _walk_share(sources: list) -> Reachability:
+    return _FORKED.walk_from(sources)
+
+
+def _merge(plan, parts: list[Reachability]) -> Reachability:
+    total = Reachability(classes=len(plan.classes))
+    for part in parts:
+        total.vm_pairs += part.vm_pairs
+        total.reachable_pairs += part.reachable_pairs
+        total.walks += part.walks
+        total.by_equivalence += part.by_equivalence
+        total.reachable |= part.reachable
+    return total
+
+
+class _Plan:
+    """The classes, groups and prefixes of one cloud, and the walks from a source class."""
+
+    def __init__(self, world: World, states: dict[str, HostState], probe_all: bool):
+        self.world, self.probe_all = world, probe_all
+        cloud = world.cloud
+        classes: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for name, port_id in sorted(world.vms.items()):
+            port = cloud.ports[port_id]
+            classes[(port.host, port.fixed_ips[0][0])].append(name)
+        router_of = {}
+        for rid, subnets in cloud.index().router_subnets.items():
+            for sub in subnets:
+                router_of[sub] = rid
+        self.classes = classes
+        self.group = {sub: router_of.get(sub, f"alone:{sub}") for _, sub in classes}
+        self.by_subnet: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for key in classes:
+            self.by_subnet[key[1]].append(key)
+        self.prefixes = namespace_prefixes(world, states)
+        self.index = _SubnetIndex(
+            {sub: IPv4Network(cloud.subnets[sub].cidr) for sub in self.by_subnet}
+        )
+        self.vms_in = {
+            sub: sum(len(classes[k]) for k in keys) for sub, keys in self.by_subnet.items()
+        }
+        self.subnets_of: dict[str, list[str]] = defaultdict(list)
+        for sub in self.by_subnet:
+            self.subnets_of[self.group[sub]].append(sub)
+
+        self._foreign: dict[str, list[str]] = {}
+        everyone = sum(self.vms_in.values())
+        self._foreign_vms = {
+            g: everyone - sum(self.vms_in[sub] for sub in subs)
+            for g, subs in self.subnets_of.items()
+        }
+
+    def foreign(self, group: str) -> list[str]:
+        """The subnets of every other group (router), in a fixed order."""
+        if group not in self._foreign:
+            self._foreign[group] = [
+                sub for g, subs in self.subnets_of.items() if g != group for sub in subs
+            ]
+        return self._foreign[group]
+
+    def touched_by(self, path: set[str]) -> set[str]:
         found = set()
         for ns in path:
-            for prefix in prefixes.get(ns, ()):
+            for prefix in self.prefixes.get(ns, ()):
                 if prefix.prefixlen:
-                    found |= index.overlapping(prefix)
+                    found |= self.index.overlapping(prefix)
         return found
 
-    for a in classes:
-        mine = group[a[1]]
-        for s in by_subnet if probe_all else subnets_of[mine]:
-            for b in by_subnet[s]:
-                count(a, b, probe(a, b)[0])
-        if probe_all:
-            continue
-        foreign = [s for g, subs in subnets_of.items() if g != mine for s in subs]
-        walked: set[str] = set()
-        # find a probe whose destination subnet its own path never mentions: then every
-        # other such subnet is decided exactly as it was
-        for candidate in foreign[:5]:
-            rep = by_subnet[candidate][0]
-            ok, path = probe(a, rep)
-            count(a, rep, ok)
-            touched = touched_by(path)
-            for b in by_subnet[candidate][1:]:
-                count(a, b, probe(a, b)[0])
-            walked.add(candidate)
-            if candidate not in touched:
-                break
-        else:
-            touched, ok = set(foreign), False  # no clean probe: walk them all
-        for s in foreign:
-            if s in walked or s not in touched:
+    def walk_from(self, sources: list) -> Reachability:
+        classes, by_subnet, world = self.classes, self.by_subnet, self.world
+        result = Reachability(classes=len(classes))
+
+        def probe(a, b) -> tuple[bool, set[str]]:
+            src = classes[a][0]
+            dst = classes[b][-1] if a == b else classes[b][0]
+            if src == dst:
+                return True, set()
+            trace = world.send(src, dst, "udp", dport=7)
+            result.walks += 1
+            pid = next(s.pid for s in trace.steps if s.ns == src and s.kind == "send")
+            path = {s.ns for s in trace.steps if s.pid == pid}
+            return any(ns == dst for ns, _ in trace.received), path
+
+        def count(a, b, ok: bool, equivalent: bool = False) -> None:
+            n = len(classes[a]) * len(classes[b]) - (len(classes[a]) if a == b else 0)
+            result.vm_pairs += n
+            if equivalent:
+                result.by_equivalence += n
+            if ok:
+                result.reachable_pairs += n
+                result.reachable.add((a, b))
+
+        for a in sources:
+            mine = self.group[a[1]]
+            for sub in by_subnet if self.probe_all else self.subnets_of[mine]:
+                for b in by_subnet[sub]:
+                    count(a, b, probe(a, b)[0])
+            if self.probe_all:
                 continue
-            walked.add(s)
-            for b in by_subnet[s]:
-                count(a, b, probe(a, b)[0])
-        same = [s for s in foreign if s not in walked]
-        n = len(classes[a]) * sum(vms_in[s] for s in same)
-        result.vm_pairs += n
-        result.by_equivalence += n
-        if ok and same:
-            result.reachable_pairs += n
-            result.reachable.update((a, b) for s in same for b in by_subnet[s])
-    return result
+            foreign = self.foreign(mine)
+            walked: set[str] = set()
+            # find a probe whose destination subnet its own path never mentions: then every
+            # other such subnet is decided exactly as it was
+            for candidate in foreign[:5]:
+                rep = by_subnet[candidate][0]
+                ok, path = probe(a, rep)
+                count(a, rep, ok)
+                touched = self.touched_by(path)
+                walked.add(candidate)
+                if candidate not in touched:
+                    for b in by_subnet[candidate][1:]:  # the same subnet: the same fate
+                        count(a, b, ok, equivalent=True)
+                    break
+                for b in by_subnet[candidate][1:]:
+                    count(a, b, probe(a, b)[0])
+            else:
+                touched, ok = set(foreign), False  # no clean probe: walk them all
+            for sub in foreign:
+                if sub in walked or sub not in touched:
+                    continue
+                walked.add(sub)
+                for b in by_subnet[sub]:
+                    count(a, b, probe(a, b)[0])
+            vms = self._foreign_vms[mine] - sum(self.vms_in[sub] for sub in walked)
+            n = len(classes[a]) * vms
+            result.vm_pairs += n
+            result.by_equivalence += n
+            if ok and n:
+                result.reachable_pairs += n
+                same = [sub for sub in foreign if sub not in walked]
+                result.reachable.update((a, b) for sub in same for b in by_subnet[sub])
+        return result
 
 
 def describe(r: Reachability) -> str:

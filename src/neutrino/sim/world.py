@@ -1,16 +1,33 @@
 """`World`: a cloud's hosts, VMs and outside world in the kernel model, running plans.
 
 Naming (written once, as in Mininet):
-    <host>                 each host's own namespace: eth-tun (underlay, 172.30.0.x/16),
-                           eth-ex (on br-ex, to the external network), its OVS bridges
+    <host>                 each host's own namespace: eth-tun (underlay: its tunnel
+                           address), eth-ex (on br-ex, to the external network), its
+                           OVS bridges
     <host>:<namespace>     the router and fip namespaces the planner gave that host
-    fabric                 Linux bridges br-underlay and br-external joining the hosts
+    fabric                 Linux bridges br-external (and br-underlay) joining the hosts
+    underlay               with underlay="routed": the router of the tunnel network
     upstream               the external network's router: 198.51.100.1 (the topology's
                            external gateway) and 203.0.113.1 towards `internet`
     internet               the outside world, 203.0.113.10, a web server on port 80
     <vm>                   each VM: eth0 (its port's MAC and address, MTU of its network),
                            default route to its subnet's gateway, a web server on port 80
+
+The underlay is one of two kinds:
+    bridge   (the lab's) one L2 segment: every eth-tun on fabric's br-underlay, the
+             tunnel addresses in one /16; ARP for a peer reaches every host
+    routed   (a leaf-spine fabric, for clouds of hundreds of hosts) a point-to-point
+             link per host to the `underlay` router: eth-tun holds the tunnel
+             address as a /32 and routes the underlay via the router's link address
+             (169.254.x.y); the router holds a /32 route to each tunnel address. ARP
+             stays on each link instead of reaching every host.
+
+`mentions` lists, per namespace the World itself configured, every prefix that
+configuration mentions (the planner's part is in the hosts' states).
 """
+
+import ipaddress
+from collections import defaultdict
 
 from ..kernel import Kernel
 from ..kernel.packet import icmp_echo, tcp, udp
@@ -21,6 +38,7 @@ from .dataplane import SimDataplane, ns_name
 INTERNET = "203.0.113.10"
 UPSTREAM_INSIDE = "203.0.113.1"
 UNDERLAY_PREFIXLEN = 16  # one underlay segment for every host, however many
+UNDERLAYS = ("bridge", "routed")
 
 
 class World:
@@ -37,7 +55,12 @@ class World:
         external_cidr: str,
         external_gateway: str,
         masters: set[str],
+        underlay: str = "bridge",
     ):
+        if underlay not in UNDERLAYS:
+            raise ValueError(f"underlay {underlay!r}: use one of {', '.join(UNDERLAYS)}")
+        self.underlay = underlay
+        self.mentions: dict[str, set[str]] = defaultdict(set)
         self.cloud = cloud
         self.states = states
         self.vms = vms
@@ -61,9 +84,15 @@ class World:
     def _fabric(self) -> None:
         k = self.kernel
         fabric = k.netns("fabric")
-        for br in ("br-underlay", "br-external"):
+        for br in ("br-underlay", "br-external") if self.underlay == "bridge" else ("br-external",):
             fabric.ip(f"link add {br} type bridge".split())
             fabric.ip(f"link set {br} up".split())
+        if self.underlay == "routed":
+            router = k.netns("underlay")
+            router.ip("link set lo up".split())
+            router.sysctl("net.ipv4.ip_forward", 1)
+            tunnel_ips = [ipaddress.IPv4Address(h.tunnel_ip) for h in self.cloud.hosts.values()]
+            self.underlay_cover = str(_covering(tunnel_ips))
         up = k.netns("upstream")
         net = k.netns("internet")
         up.ip("link set lo up".split())
@@ -81,6 +110,8 @@ class World:
         net.ip("link set eth0 up".split())
         net.ip(f"route add default via {UPSTREAM_INSIDE}".split())
         net.listen("tcp", 80)
+        self.mentions["upstream"].update([self.external_cidr, "203.0.113.0/24"])
+        self.mentions["internet"].add("203.0.113.0/24")
 
     def _host(self, i: int, host: str) -> None:
         k = self.kernel
@@ -88,16 +119,34 @@ class World:
         ns = k.netns(host)
         ns.ip("link set lo up".split())
         tunnel_ip = self.cloud.hosts[host].tunnel_ip
-        ns.ip(f"link add eth-tun type veth peer name u{i} netns fabric".split())
-        fabric.ip(f"link set u{i} master br-underlay up".split())
-        ns.ip(f"addr add {tunnel_ip}/{UNDERLAY_PREFIXLEN} dev eth-tun".split())
-        ns.ip("link set eth-tun up".split())
+        if self.underlay == "bridge":
+            ns.ip(f"link add eth-tun type veth peer name u{i} netns fabric".split())
+            fabric.ip(f"link set u{i} master br-underlay up".split())
+            ns.ip(f"addr add {tunnel_ip}/{UNDERLAY_PREFIXLEN} dev eth-tun".split())
+            ns.ip("link set eth-tun up".split())
+            self.mentions[host].add(f"{tunnel_ip}/{UNDERLAY_PREFIXLEN}")
+        else:
+            self._routed_link(i, host, tunnel_ip)
         ns.ip(f"link add eth-ex type veth peer name x{i} netns fabric".split())
         fabric.ip(f"link set x{i} master br-external up".split())
         ns.ip("link set eth-ex up".split())
         dp = self.dataplanes[host] = SimDataplane(k, host, tunnel_ip)
         dp.ovs.bridge("br-ex", "secure")
         dp.ovs.add_port("br-ex", "eth-ex", "system", None, {})
+
+    def _routed_link(self, i: int, host: str, tunnel_ip: str) -> None:
+        ns, router = self.kernel.netns(host), self.kernel.netns("underlay")
+        gateway = str(ipaddress.IPv4Address("169.254.0.1") + i)
+        ns.ip(f"link add eth-tun type veth peer name f{i} netns underlay".split())
+        ns.ip(f"addr add {tunnel_ip}/32 dev eth-tun".split())
+        ns.ip("link set eth-tun up".split())
+        ns.ip(f"route add {gateway} dev eth-tun".split())
+        ns.ip(f"route add {self.underlay_cover} via {gateway} dev eth-tun".split())
+        router.ip(f"addr add {gateway}/32 dev f{i}".split())
+        router.ip(f"link set f{i} up".split())
+        router.ip(f"route add {tunnel_ip} dev f{i}".split())
+        self.mentions[host].update([tunnel_ip, gateway, self.underlay_cover])
+        self.mentions["underlay"].update([tunnel_ip, gateway])
 
     def _vm(self, vm: str) -> None:
         port = self.cloud.ports[self.vms[vm]]
@@ -115,6 +164,7 @@ class World:
             ns.ip(f"route add default via {subnet.gateway_ip}".split())
         ns.listen("tcp", 80)
         ns.listen("udp", 7)  # a one-way probe target (reachability)
+        self.mentions[vm].add(subnet.cidr)
 
     # --- using it -----------------------------------------------------------------
 
@@ -137,3 +187,10 @@ class World:
         else:
             raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
         return self.kernel.send(src, pkt)
+
+
+def _covering(addresses: list) -> ipaddress.IPv4Network:
+    """The smallest prefix that holds every address."""
+    low, high = int(min(addresses)), int(max(addresses))
+    prefixlen = 32 - (low ^ high).bit_length()
+    return ipaddress.IPv4Network((low, prefixlen), strict=False)

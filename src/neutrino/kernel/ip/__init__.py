@@ -178,24 +178,34 @@ def parse_options(argv: list[str], opts: Options | None = None) -> tuple[Options
     return opts, argv[i:]
 
 
+_HANDLERS: dict = {}
+
+
+def _handlers() -> dict:
+    """The object handlers (imported on first use: they import this package)."""
+    if not _HANDLERS:
+        from .addr import do_addr
+        from .link import do_link
+        from .neigh import do_neigh
+        from .netns import do_netns
+        from .route import do_route
+        from .rule import do_rule
+
+        _HANDLERS.update(
+            address=do_addr,
+            route=do_route,
+            rule=do_rule,
+            link=do_link,
+            netns=do_netns,
+            neighbor=do_neigh,
+            neighbour=do_neigh,
+        )
+    return _HANDLERS
+
+
 def dispatch(ctx: IpContext, argv: list[str]) -> None:
     """do_cmd: find the object by prefix, in iproute2's table order."""
-    from .addr import do_addr
-    from .link import do_link
-    from .neigh import do_neigh
-    from .netns import do_netns
-    from .route import do_route
-    from .rule import do_rule
-
-    handlers = {
-        "address": do_addr,
-        "route": do_route,
-        "rule": do_rule,
-        "link": do_link,
-        "netns": do_netns,
-        "neighbor": do_neigh,
-        "neighbour": do_neigh,
-    }
+    handlers = _handlers()
     if not argv:
         raise Exit("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n")
     word = argv[0]
