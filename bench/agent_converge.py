@@ -6,6 +6,8 @@ the tests make it. For N = 10, 100, 500 (or --routers) it prints:
     apply      ms for the whole HostState from empty (kernel + iptables + OVS), ms/router
     kernel     the part of it spent on kernel objects (netns, links, addresses, routes,
                rules, neighbours, sysctls, iptables), for comparison with the floor
+    ovs        the part spent on OVS bridges, ports and flows (they are written in a
+               thread beside the kernel objects: kernel + ovs is more than apply)
     floor      the same kernel objects made directly with pyroute2's own API
                (netns.create, IPRoute(netns=...), one request per object) plus one
                iptables-restore per namespace

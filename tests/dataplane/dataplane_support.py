@@ -5,11 +5,14 @@
 in a fresh namespace that plays the host's namespace) and a unique namespace
 prefix; at the end everything of ours is removed and the daemons stopped, also
 when the test fails. The read-back helpers use `ip -j`, `iptables-save` and
-`ovs-vsctl`/`ovs-ofctl` — tools independent of the code under test.
+`ovs-vsctl`/`ovs-ofctl` — tools independent of the code under test;
+`parse_save` reads our chains from iptables-save's text (what the data plane
+read before it read nf_tables over netlink: the two must agree).
 """
 
 import contextlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -79,3 +82,34 @@ def ip(dp: LinuxDataplane, ns: str, *args: str):
 
 def run(*argv: str) -> str:
     return subprocess.run(list(argv), capture_output=True, text=True, check=True).stdout
+
+
+_MARK = re.compile(r'--comment "?neutrino:([0-9a-f]+)"?')
+_JUMP = re.compile(r"-j (neutrino-\S+)\s*$")
+
+
+def parse_save(text: str) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    """{(table, chain): (hooks jumping to it, rule marks)} of our chains in iptables-save output."""
+    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    table = ""
+    jumps: list[tuple[str, str, str]] = []
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            name = line[1:].split()[0]
+            if name.startswith("neutrino-"):
+                out[(table, name)] = ([], [])
+        elif line.startswith("-A "):
+            chain, _, rest = line[3:].partition(" ")
+            if chain.startswith("neutrino-"):
+                m = _MARK.search(rest)
+                out.setdefault((table, chain), ([], []))[1].append(m.group(1) if m else "?")
+            else:
+                m = _JUMP.search(rest)
+                if m:
+                    jumps.append((table, chain, m.group(1)))
+    for table, hook, target in jumps:
+        if (table, target) in out:
+            out[(table, target)][0].append(hook)
+    return out

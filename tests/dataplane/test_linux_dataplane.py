@@ -184,6 +184,33 @@ def test_removing_a_floating_ip_and_a_router_removes_exactly_their_objects():
         assert dp.apply(empty).total_writes == 0
 
 
+def test_a_port_renumbered_by_hand_gets_its_flows_rewritten_by_the_next_apply(dvr):
+    from neutrino.dataplane.ovs import MARK, flow_ports
+
+    state = dvr.plans()["compute1"]
+    with private_host("renum") as dp:
+        assert dp.apply(state).ok
+        ovs = dp.test_ovs
+        port = next(
+            p
+            for p in state.ovs_ports
+            if p.kind == "patch" and any(p.name in flow_ports(f) for _b, f in state.flows)
+        )
+        old = ovs.ofports(port.bridge)[port.name]
+        ovs.vsctl("del-port", port.bridge, port.name)
+        ovs.vsctl(
+            "add-port", port.bridge, port.name, MARK, "--", "set", "interface", port.name,
+            "type=patch", *(f"options:{k}={v}" for k, v in port.options),
+            f"ofport_request={old + 100}",
+        )  # fmt: skip
+        assert ovs.ofports(port.bridge)[port.name] == old + 100
+        assert any("ovs-flow" in d for d in dp.drift(state))
+        result = dp.apply(state)  # no resync: the new port number alone makes it read again
+        assert result.ok and result.writes["ovs-flow"] > 0, result
+        assert dp.drift(state) == []
+        check_host(dp, state)
+
+
 def test_a_broken_kernel_shows_as_drift_and_apply_repairs_it(dvr):
     state = dvr.plans()["compute1"]
     with private_host("brk") as dp:

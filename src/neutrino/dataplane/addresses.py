@@ -15,15 +15,14 @@ Thread safety:
 
 import errno
 import os
-import socket
 from ipaddress import IPv4Interface
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 
+from . import nlmsg
 from .delta import Table
-from .netlink import Namespaces, message
+from .netlink import Namespaces
 from .owner import is_our_device
 
 
@@ -77,15 +76,14 @@ class AddressTable(Table):
                 iface = IPv4Interface(cidr)
                 ip = str(iface.ip)
                 msgs.append(
-                    message(
-                        ifaddrmsg,
+                    nlmsg.address(
                         mtype,
                         flags,
-                        family=socket.AF_INET,
-                        prefixlen=iface.network.prefixlen,
-                        index=index,
-                        attrs=[("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)],
-                    )
+                        index,
+                        iface.network.prefixlen,
+                        nlmsg.ipv4(nlmsg.IFA_LOCAL, ip),
+                        nlmsg.ipv4(nlmsg.IFA_ADDRESS, ip),
+                    )  # fmt: skip
                 )
                 sent.append(key)
             for key, err in zip(sent, self.ns.nl(ns).request(msgs) if msgs else []):

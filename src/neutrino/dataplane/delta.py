@@ -67,6 +67,15 @@ class ApplyResult:
     reads: Counter = field(default_factory=Counter)
     seconds: Counter = field(default_factory=Counter)  # time spent per kind (reads and writes)
 
+    def merge(self, other: "ApplyResult", pending: bool = True) -> None:
+        """Add what another part of the same apply did (the OVS tables run beside the kernel's)."""
+        self.writes.update(other.writes)
+        if pending:
+            self.pending += other.pending
+        self.errors += other.errors
+        self.reads.update(other.reads)
+        self.seconds.update(other.seconds)
+
     @property
     def total_writes(self) -> int:
         return sum(self.writes.values())

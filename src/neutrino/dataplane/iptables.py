@@ -4,66 +4,50 @@ What it models:
     {(ns, table, chain): (hook, rule hashes)}: each chain of the state, the one
     built-in chain that jumps to it, and its rules in order. Every rule carries a
     comment `neutrino:<hash of chain and rule>` (as Felix marks its rules), so what
-    iptables-save prints back is compared by hash, not by its re-ordered text.
+    the kernel holds is compared by hash, not by its text.
 Goals:
     Never touch a chain that is not ours: only `neutrino-*` chains are created,
     flushed and deleted, and only the jumps to them are added to or deleted from
     built-in chains. Only changed chains are rewritten, per namespace in one
     `iptables-restore --noflush` (atomic per table).
 How it works:
-    read() runs `iptables-save` in every namespace in scope; write() declares each
-    changed chain (`:neutrino-X - [0:0]` creates or flushes it), appends its rules,
-    and fixes its jump; delete() removes the jumps, flushes and deletes the chain.
-    The process runs inside the namespace: this thread enters it and the child
-    inherits it (no `ip netns exec`). Namespaces are handled by a few threads in
-    parallel (a process costs milliseconds).
+    read() reads our chains, their rules' marks and the jumps to them from the
+    kernel (nf_tables over netlink, in-process: see `nftables`) in every
+    namespace in scope. write() declares each changed chain (`:neutrino-X - [0:0]`
+    creates or flushes it), appends its rules, and fixes its jump; delete()
+    removes the jumps, flushes and deletes the chain. The iptables-restore process
+    runs inside the namespace: this thread enters it and the child inherits it
+    (no `ip netns exec`). Namespaces are written by a few threads in parallel (a
+    process costs milliseconds).
 Thread safety:
     None for callers: one owner (it uses worker threads internally).
 """
 
 import hashlib
-import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 from .delta import Table
 from .netlink import Namespaces
-from .owner import CHAIN_PREFIX
+from .nftables import read_chains
 
 WORKERS = 4
-_MARK = re.compile(r'--comment "?neutrino:([0-9a-f]+)"?')
-_JUMP = re.compile(r"-j (" + re.escape(CHAIN_PREFIX) + r"\S+)\s*$")
+_backend: list[str] = []
+
+
+def _check_backend() -> None:
+    """The rules are read from nf_tables: iptables must use that backend (checked once)."""
+    if not _backend:
+        done = subprocess.run(["iptables-restore", "--version"], capture_output=True, text=True)
+        _backend.append(done.stdout.strip() or done.stderr.strip())
+    if "nf_tables" not in _backend[0]:
+        raise RuntimeError(
+            f"iptables must use its nf_tables backend (iptables-nft); this one is {_backend[0]!r}"
+        )
 
 
 def rule_hash(chain: str, rule: str) -> str:
     return hashlib.sha1(f"{chain}\0{rule}".encode()).hexdigest()[:16]
-
-
-def parse_save(text: str) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
-    """{(table, chain): (hooks jumping to it, rule hashes)} of our chains in iptables-save output."""
-    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    table = ""
-    jumps: list[tuple[str, str, str]] = []
-    for line in text.splitlines():
-        if line.startswith("*"):
-            table = line[1:].strip()
-        elif line.startswith(":"):
-            name = line[1:].split()[0]
-            if name.startswith(CHAIN_PREFIX):
-                out[(table, name)] = ([], [])
-        elif line.startswith("-A "):
-            chain, _, rest = line[3:].partition(" ")
-            if chain.startswith(CHAIN_PREFIX):
-                m = _MARK.search(rest)
-                out.setdefault((table, chain), ([], []))[1].append(m.group(1) if m else "?")
-            else:
-                m = _JUMP.search(rest)
-                if m:
-                    jumps.append((table, chain, m.group(1)))
-    for table, hook, target in jumps:
-        if (table, target) in out:
-            out[(table, target)][0].append(hook)
-    return out
 
 
 class IptablesTable(Table):
@@ -84,21 +68,14 @@ class IptablesTable(Table):
             out[key] = (c.hook, tuple(rule_hash(c.name, r) for r in c.rules))
         return out
 
-    def _save(self, ns: str) -> str:
-        with self.ns.inside(ns):
-            done = subprocess.run(["iptables-save"], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"iptables-save in {self.ns.describe(ns)}: {done.stderr.strip()}")
-        return done.stdout
-
     def read(self) -> dict:
-        namespaces = [ns for ns in self.scope() if self.ns.exists(ns)]
-        with ThreadPoolExecutor(WORKERS) as pool:
-            texts = list(pool.map(self._save, namespaces))
+        _check_backend()
         out = {}
         self.jumps = {}
-        for ns, text in zip(namespaces, texts):
-            for (table, chain), (hooks, hashes) in parse_save(text).items():
+        for ns in self.scope():
+            if not self.ns.exists(ns):
+                continue
+            for (table, chain), (hooks, hashes) in read_chains(self.ns.nf(ns)).items():
                 key = (ns, table, chain)
                 self.jumps[key] = hooks
                 hook = hooks[0] if len(hooks) == 1 else ",".join(hooks) or None

@@ -13,8 +13,11 @@ Goals:
     its peer too.
 How it works:
     Pairs to create are sent, batched, from the socket of the router end's
-    namespace with the peer's namespace given by fd (IFLA_NET_NS_FD); changed
-    attributes are set in place (RTM_NEWLINK on the index).
+    namespace with the peer's namespace given by fd (IFLA_NET_NS_FD), one queue
+    each way; then, before the peers go up: transmit checksum offload and IPv6
+    off on every end (dataplane.offload), and promiscuous mode on on the host's
+    ends (OVS ports), so ovs-vswitchd has fewer events and packets to process.
+    Changed attributes are set in place (RTM_NEWLINK on the index).
 Thread safety:
     None: one owner.
 """
@@ -24,12 +27,17 @@ import os
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL
 from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
+from . import nlmsg
 from .delta import Table
-from .netlink import IFF_UP, Namespaces, message
-from .offload import tx_checksum_off
+from .netlink import IFF_UP, Namespaces
+from .offload import ipv6_off, tx_checksum_off
 from .owner import is_our_device
+
+IFF_PROMISC = 0x100
+# one transmit and one receive queue per end (the default is one per possible CPU, each
+# with its sysfs objects: registration cost grows with the machine; a veth needs one)
+ONE_QUEUE = nlmsg.u32(nlmsg.IFLA_NUM_TX_QUEUES, 1) + nlmsg.u32(nlmsg.IFLA_NUM_RX_QUEUES, 1)
 
 
 class LinkTable(Table):
@@ -97,12 +105,8 @@ class LinkTable(Table):
         peers: list = []
         for ns, pairs in by_ns.items():
             done += self._create_pairs(ns, pairs, result, peers)
-        # the kernel cannot set a peer up while it makes the pair (veth_open: no peer yet)
-        by_peer_ns: dict[str, list] = {}
-        for b, value in peers:
-            by_peer_ns.setdefault(b[0], []).append((b, value))
-        for peer_ns, group in by_peer_ns.items():
-            done += self._set(peer_ns, group, result)
+        self._prepare_ends([(a[0], v.name) for a, _b, v in creates.values()] + peers)
+        done += self._peers_up(peers, result)
         by_ns_changes: dict[str, list] = {}
         for key, value in changes:
             by_ns_changes.setdefault(key[0], []).append((key, value))
@@ -117,32 +121,35 @@ class LinkTable(Table):
             for _a, b, v in pairs:
                 if b[0] not in fds:
                     fds[b[0]] = self.ns.fd(b[0])
-                attrs = [("IFLA_IFNAME", v.name), ("IFLA_MTU", v.mtu)]
-                if v.mac:
-                    attrs.append(("IFLA_ADDRESS", v.mac.lower()))
-                peer = {
-                    "attrs": [
-                        ("IFLA_IFNAME", v.peer),
-                        ("IFLA_MTU", v.mtu),
-                        ("IFLA_NET_NS_FD", fds[b[0]]),
-                    ],
-                }
-                info = {"attrs": [("VETH_INFO_PEER", peer)]}
-                attrs.append(
+                peer = nlmsg.ifinfo() + b"".join(
                     (
-                        "IFLA_LINKINFO",
-                        {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_DATA", info)]},
+                        nlmsg.string(nlmsg.IFLA_IFNAME, v.peer),
+                        nlmsg.u32(nlmsg.IFLA_MTU, v.mtu),
+                        nlmsg.u32(nlmsg.IFLA_NET_NS_FD, fds[b[0]]),
+                        ONE_QUEUE,
                     )
                 )
+                info = nlmsg.nested(
+                    nlmsg.IFLA_LINKINFO,
+                    nlmsg.string(nlmsg.IFLA_INFO_KIND, "veth"),
+                    nlmsg.nested(nlmsg.IFLA_INFO_DATA, nlmsg.attr(nlmsg.VETH_INFO_PEER, peer)),
+                )
+                parts = [
+                    nlmsg.string(nlmsg.IFLA_IFNAME, v.name),
+                    nlmsg.u32(nlmsg.IFLA_MTU, v.mtu),
+                    ONE_QUEUE,
+                ]
+                if v.mac:
+                    parts.append(nlmsg.mac(nlmsg.IFLA_ADDRESS, v.mac))
                 msgs.append(
-                    message(
-                        ifinfmsg,
+                    nlmsg.link(
                         RTM_NEWLINK,
                         NLM_F_CREATE | NLM_F_EXCL,
+                        *parts,
+                        info,
                         flags=IFF_UP,
                         change=IFF_UP,
-                        attrs=attrs,
-                    )
+                    )  # fmt: skip
                 )
             errs = self.ns.nl(ns).request(msgs)
         finally:
@@ -159,14 +166,18 @@ class LinkTable(Table):
                 )
                 continue
             done.append(a)
-            peers.append((b, (None, v.mtu, True)))
-        self._offload_off(
-            [(a[0], v.name) for a, _b, v in pairs] + [(b[0], v.peer) for _a, b, v in pairs]
-        )
+            peers.append(b)
         return done
 
-    def _offload_off(self, ends: list[tuple[str, str]]) -> None:
-        """No transmit checksum offload on new veth ends (see dataplane.offload)."""
+    def _prepare_ends(self, ends: list[tuple[str, str]]) -> None:
+        """New ends, before their peers go up (no carrier yet: nothing sent): no transmit
+        checksum offload (see dataplane.offload) and no IPv6. neutrino routes IPv4 only;
+        with a link-local address every router end would send solicitations and MLD
+        reports into the tenant networks (through OVS's slow path: up to 1 s of
+        ovs-vswitchd's CPU per 1,000 ends as they come up), traffic the plan and the
+        kernel model know nothing of; the host's ends are OVS ports, layer 2 only
+        (os-vif too turns IPv6 off on its veths), and their address and route events
+        would cost ovs-vswitchd a scan of all the host's devices each."""
         by_ns: dict[str, list[str]] = {}
         for ns, name in ends:
             by_ns.setdefault(ns, []).append(name)
@@ -175,8 +186,37 @@ class LinkTable(Table):
                 for name in names:
                     try:
                         tx_checksum_off(name)
+                        ipv6_off(name)
                     except OSError:
                         pass  # not made (reported above) or already gone
+
+    def _peers_up(self, peers: list[tuple[str, str]], result) -> list:
+        """The peer ends of new pairs up (the kernel cannot do it while it makes the pair:
+        veth_open finds no peer yet), by name: their namespaces need not be dumped. The
+        host's ends, which are OVS ports, are made promiscuous at once too, as ovs-vswitchd
+        makes its ports: it then has no flag to change and no event to process."""
+        by_ns: dict[str, list[str]] = {}
+        for ns, name in peers:
+            by_ns.setdefault(ns, []).append(name)
+        done = []
+        for ns, names in by_ns.items():
+            flags = IFF_UP | (IFF_PROMISC if ns == "" else 0)
+            msgs = [
+                nlmsg.link(
+                    RTM_NEWLINK, 0, nlmsg.string(nlmsg.IFLA_IFNAME, name), flags=flags, change=flags
+                )
+                for name in names
+            ]
+            errs = self.ns.nl(ns).request(msgs)
+            self.ns.links_changed(ns)
+            for name, err in zip(names, errs):
+                if err:
+                    result.errors.append(
+                        f"link: set {name} up in {self.ns.describe(ns)}: {os.strerror(err)}"
+                    )
+                else:
+                    done.append((ns, name))
+        return done
 
     def _set(self, ns, group, result) -> list:
         links = self.ns.links(ns)
@@ -186,21 +226,20 @@ class LinkTable(Table):
             if link is None:
                 result.errors.append(f"link: {key[1]} in {self.ns.describe(ns)} has vanished")
                 continue
-            attrs = []
+            parts = []
             if mac is not None and mac != link.mac:
-                attrs.append(("IFLA_ADDRESS", mac))
+                parts.append(nlmsg.mac(nlmsg.IFLA_ADDRESS, mac))
             if mtu is not None and mtu != link.mtu:
-                attrs.append(("IFLA_MTU", mtu))
+                parts.append(nlmsg.u32(nlmsg.IFLA_MTU, mtu))
             msgs.append(
-                message(
-                    ifinfmsg,
+                nlmsg.link(
                     RTM_NEWLINK,
                     0,
+                    *parts,
                     index=link.index,
                     flags=IFF_UP if up else 0,
                     change=IFF_UP,
-                    attrs=attrs,
-                )
+                )  # fmt: skip
             )
             keys.append(key)
         errs = self.ns.nl(ns).request(msgs) if msgs else []
@@ -230,7 +269,7 @@ class LinkTable(Table):
                 if name == "lo" or name not in links:
                     done.append((ns, name))
                     continue
-                msgs.append(message(ifinfmsg, RTM_DELLINK, 0, index=links[name].index))
+                msgs.append(nlmsg.link(RTM_DELLINK, 0, index=links[name].index))
                 keys.append((ns, name))
             errs = self.ns.nl(ns).request(msgs) if msgs else []
             for key, err in zip(keys, errs):

@@ -14,13 +14,11 @@ Thread safety:
 """
 
 import errno
-import socket
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELNEIGH, RTM_NEWNEIGH
-from pyroute2.netlink.rtnl.ndmsg import ndmsg
 
-from .netlink import message
+from . import nlmsg
 from .owner import is_our_device
 from .routing import _PerNamespace
 
@@ -51,18 +49,11 @@ class NeighbourTable(_PerNamespace):
 
     def _build(self, ns, key, mac, mtype):
         _, dev, ip = key
-        attrs = [("NDA_DST", ip)]
+        parts = [nlmsg.ipv4(nlmsg.NDA_DST, ip)]
         if mtype == RTM_NEWNEIGH:
-            attrs.append(("NDA_LLADDR", mac))
-        return message(
-            ndmsg,
-            mtype,
-            NLM_F_CREATE | NLM_F_REPLACE if mtype == RTM_NEWNEIGH else 0,
-            family=socket.AF_INET,
-            ifindex=self.ns.index(ns, dev),
-            state=NUD_PERMANENT,
-            attrs=attrs,
-        )
+            parts.append(nlmsg.mac(nlmsg.NDA_LLADDR, mac))
+        flags = NLM_F_CREATE | NLM_F_REPLACE if mtype == RTM_NEWNEIGH else 0
+        return nlmsg.neighbour(mtype, flags, self.ns.index(ns, dev), NUD_PERMANENT, *parts)
 
     def write(self, items, result):
         return self._send(

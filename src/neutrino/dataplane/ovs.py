@@ -16,27 +16,34 @@ How it works:
     `OvsView` runs the commands: ovs-vsctl with --db, ovs-ofctl on the bridge's
     management socket `unix:<OVS run dir>/<bridge>.mgmt` (unix sockets: the
     commands run from anywhere, the vswitchd runs in the host's namespace), and
-    keeps one snapshot of the database (one `ovs-vsctl list` of bridges, ports and
-    interfaces) until a write invalidates it. Flows are rendered with OpenFlow port
-    numbers by `ovs.syntax.render` and read back by `ovs.syntax.parse_dump`; when a
-    bridge's port numbers change, its flows are read again.
+    keeps one snapshot of the database (one select of bridges, ports and
+    interfaces over the database protocol, see `ovsdb`): taken afresh at the
+    start of every apply and drift (`LinuxDataplane` invalidates it) and after
+    each write. Flows are rendered with OpenFlow port numbers by
+    `ovs.syntax.render` and read back by `ovs.syntax.parse_dump` (the bridges'
+    dumps run in parallel); when a bridge's port numbers change, its flows are
+    read again.
 Thread safety:
-    None: one owner.
+    None for callers: one owner (it dumps the bridges' flows in a few threads).
 """
 
-import json
 import os
 import subprocess
-from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from ..ovs.flow import LOCAL, Flow, Output
 from ..ovs.syntax import parse_dump, render, render_match
+from . import ovsdb
 from .delta import Table
-from .netlink import Namespaces
 from .owner import COOKIE, OVS_MARK
 
 PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")
 MARK = f"external_ids:{OVS_MARK[0]}={OVS_MARK[1]}"
+SNAPSHOT = [  # (table, columns) read for the snapshot
+    ("Bridge", ["name", "fail_mode", "datapath_type", "protocols", "ports", "external_ids"]),
+    ("Port", ["_uuid", "name", "tag", "interfaces", "external_ids"]),
+    ("Interface", ["_uuid", "name", "type", "options", "ofport"]),
+]
 
 
 class OvsError(RuntimeError):
@@ -56,6 +63,7 @@ class OvsView:
             )
         self.run_dir = run_dir
         self._snapshot: dict | None = None
+        self._ofports: dict[str, dict[str, int]] = {}
 
     def vsctl(self, *args: str) -> str:
         argv = ["ovs-vsctl", "--timeout=30"]
@@ -79,23 +87,18 @@ class OvsView:
 
     def invalidate(self) -> None:
         self._snapshot = None
+        self._ofports = {}
 
     def snapshot(self) -> dict:
-        """{"bridges": {name: {...}}, "ports": {name: {...}}} from one ovs-vsctl call."""
+        """{"bridges": {name: {...}}, "ports": {name: {...}}} from one database read."""
         if self._snapshot is None:
-            out = self.vsctl(
-                "-f", "json", "-d", "json",
-                "--columns=name,fail_mode,datapath_type,protocols,ports,external_ids", "list", "Bridge",
-                "--", "--columns=_uuid,name,tag,interfaces,external_ids", "list", "Port",
-                "--", "--columns=_uuid,name,type,options,ofport", "list", "Interface",
-            )  # fmt: skip
-            bridges_t, ports_t, ifaces_t = (json.loads(line) for line in out.splitlines() if line)
+            bridges_t, ports_t, ifaces_t = ovsdb.select(self.db, SNAPSHOT)
             ifaces = {}
-            for row in _rows(ifaces_t):
+            for row in ifaces_t:
                 ifaces[row["_uuid"][1]] = row
             ports, port_bridge = {}, {}
             bridges = {}
-            for row in _rows(bridges_t):
+            for row in bridges_t:
                 bridges[row["name"]] = {
                     "fail_mode": _scalar(row["fail_mode"]) or "",
                     "datapath_type": row["datapath_type"],
@@ -104,7 +107,7 @@ class OvsView:
                 }
                 for uuid in _set(row["ports"]):
                     port_bridge[uuid[1] if isinstance(uuid, list) else uuid] = row["name"]
-            for row in _rows(ports_t):
+            for row in ports_t:
                 iface = (
                     ifaces.get(row["interfaces"][1], {}) if row["interfaces"][0] == "uuid" else {}
                 )
@@ -121,19 +124,19 @@ class OvsView:
         return self._snapshot
 
     def ofports(self, bridge: str) -> dict[str, int]:
-        """{port name: OpenFlow number} of a bridge's working ports, the bridge itself LOCAL."""
-        ports = {
-            name: p["ofport"]
-            for name, p in self.snapshot()["ports"].items()
-            if p["bridge"] == bridge and p["ofport"] > 0
-        }
-        ports[bridge] = LOCAL
+        """{port name: OpenFlow number} of a bridge's working ports, the bridge itself LOCAL.
+
+        Computed once per snapshot; callers must not change the dict."""
+        ports = self._ofports.get(bridge)
+        if ports is None:
+            ports = {
+                name: p["ofport"]
+                for name, p in self.snapshot()["ports"].items()
+                if p["bridge"] == bridge and p["ofport"] > 0
+            }
+            ports[bridge] = LOCAL
+            self._ofports[bridge] = ports
         return ports
-
-
-def _rows(table: dict) -> Iterable[dict]:
-    for data in table["data"]:
-        yield dict(zip(table["headings"], data))
 
 
 def _scalar(value):
@@ -166,7 +169,6 @@ class BridgeTable(Table):
         return {b.name: (b.fail_mode, self.datapath_type, PROTOCOLS) for b in state.bridges}
 
     def read(self) -> dict:
-        self.view.invalidate()
         out = {}
         for name, b in self.view.snapshot()["bridges"].items():
             if b["owned"] or name in self.delta.desired:
@@ -196,10 +198,12 @@ class BridgeTable(Table):
 class PortTable(Table):
     kind = "ovs-port"
 
-    def __init__(self, view: OvsView, namespaces: Namespaces):
+    def __init__(self, view: OvsView):
         super().__init__()
         self.view = view
-        self.ns = namespaces
+        # names of the devices in the host's namespace, given before each use (the
+        # owner lists them: this table may run in another thread, without netlink)
+        self.devices: set[str] = set()
 
     def desired_from(self, state) -> dict:
         return {
@@ -207,7 +211,6 @@ class PortTable(Table):
         }
 
     def read(self) -> dict:
-        self.view.invalidate()
         out = {}
         desired_names = {name for _b, name in self.delta.desired}
         for name, p in self.view.snapshot()["ports"].items():
@@ -218,11 +221,10 @@ class PortTable(Table):
         return out
 
     def find_pending(self) -> dict:
-        devices = self.ns.links("")
         return {
             key: "its device does not exist yet"
             for key, (kind, _t, _o) in self.delta.desired.items()
-            if kind == "system" and key[1] not in devices
+            if kind == "system" and key[1] not in self.devices
         }
 
     def write(self, items, result):
@@ -288,17 +290,25 @@ class FlowTable(Table):
         return sorted(b for b in existing if b in self.known_bridges or existing[b]["owned"])
 
     def read(self) -> dict:
-        out = {}
         self.ports_seen = {}
-        for bridge in self._bridges():
-            ports = self.view.ofports(bridge)
-            self.ports_seen[bridge] = ports
-            text = self.view.ofctl(
-                bridge, "dump-flows", "--no-stats", "--no-names", f"cookie={COOKIE:#x}/-1"
-            )
-            for flow in parse_dump(text, ports, cookie=COOKIE):
+        return self._read(self._bridges())
+
+    def _read(self, bridges: list[str]) -> dict:
+        """Our flows on these bridges (dumped in parallel), read with their current port numbers."""
+        out = {}
+        for bridge in bridges:
+            self.ports_seen[bridge] = self.view.ofports(bridge)
+        with ThreadPoolExecutor(max(1, len(bridges))) as pool:
+            texts = list(pool.map(self._dump, bridges))
+        for bridge, text in zip(bridges, texts):
+            for flow in parse_dump(text, self.ports_seen[bridge], cookie=COOKIE):
                 out[(bridge, flow.key)] = flow
         return out
+
+    def _dump(self, bridge: str) -> str:
+        return self.view.ofctl(
+            bridge, "dump-flows", "--no-stats", "--no-names", f"cookie={COOKIE:#x}/-1"
+        )
 
     def find_pending(self) -> dict:
         out = {}
@@ -314,9 +324,22 @@ class FlowTable(Table):
         return out
 
     def resync_if_queued(self, result) -> None:
-        for bridge, ports in self.ports_seen.items():
-            if self.view.snapshot()["bridges"].get(bridge) and self.view.ofports(bridge) != ports:
-                self.queue_resync()  # port numbers changed: rendered flows are stale
+        existing = self.view.snapshot()["bridges"]
+        stale = [
+            bridge
+            for bridge, ports in self.ports_seen.items()
+            if bridge in existing and self.view.ofports(bridge) != ports
+        ]
+        if stale and not self.resync_queued:
+            # its port numbers changed: the flows read or written with the old ones are stale
+            try:
+                fresh = self._read(stale)
+            except Exception:  # noqa: BLE001 - the full read below tries again, and reports
+                self.queue_resync()
+            else:
+                result.reads[self.kind] += 1
+                kept = {k: v for k, v in self.delta.dataplane.items() if k[0] not in stale}
+                self.delta.replace_dataplane({**kept, **fresh})
         super().resync_if_queued(result)
 
     def apply_updates(self, result, skip=lambda key: False) -> None:

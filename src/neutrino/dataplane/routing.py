@@ -18,21 +18,20 @@ Thread safety:
 
 import errno
 import os
-import socket
 from ipaddress import IPv4Network
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELROUTE, RTM_DELRULE, RTM_NEWROUTE, RTM_NEWRULE
-from pyroute2.netlink.rtnl.fibmsg import fibmsg
-from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
+from . import nlmsg
 from .delta import Table
-from .netlink import Namespaces, message
+from .netlink import Namespaces
 from .owner import ROUTE_PROTO
 
 MAIN = 254
 COMPAT = 252  # RT_TABLE_COMPAT: the u8 table field when the id is in RTA_TABLE
 SCOPE_UNIVERSE, SCOPE_LINK, SCOPE_NOWHERE = 0, 253, 255
+RTN_UNICAST = 1
 FR_ACT_TO_TBL = 1
 
 
@@ -89,7 +88,7 @@ class RouteTable(_PerNamespace):
             if not self.ns.exists(ns):
                 continue
             names = None
-            for r in self.ns.nl(ns).routes():
+            for r in self.ns.nl(ns).routes(ROUTE_PROTO):
                 if r["proto"] != ROUTE_PROTO:
                     continue
                 if names is None:
@@ -101,30 +100,29 @@ class RouteTable(_PerNamespace):
     def _build(self, ns, key, value, delete=False):
         _, table, dst = key
         number = table_number(table)
-        attrs = [("RTA_TABLE", number)]
+        parts = [nlmsg.u32(nlmsg.RTA_TABLE, number)]
         dst_len = 0
         if dst != "default":
             net = IPv4Network(dst)
             dst_len = net.prefixlen
-            attrs.append(("RTA_DST", str(net.network_address)))
+            parts.append(nlmsg.ipv4(nlmsg.RTA_DST, str(net.network_address)))
         fields = dict(
-            family=socket.AF_INET,
             dst_len=dst_len,
             table=number if number < 256 else COMPAT,
             proto=ROUTE_PROTO,
-            type=1,
+            rtype=RTN_UNICAST,
         )
         if delete:
-            return message(rtmsg, RTM_DELROUTE, 0, scope=SCOPE_NOWHERE, attrs=attrs, **fields)
+            return nlmsg.route(RTM_DELROUTE, 0, *parts, scope=SCOPE_NOWHERE, **fields)
         dev, via, src = value
-        attrs.append(("RTA_OIF", self.ns.index(ns, dev)))
+        parts.append(nlmsg.u32(nlmsg.RTA_OIF, self.ns.index(ns, dev)))
         if via:
-            attrs.append(("RTA_GATEWAY", via))
+            parts.append(nlmsg.ipv4(nlmsg.RTA_GATEWAY, via))
         if src:
-            attrs.append(("RTA_PREFSRC", src))
+            parts.append(nlmsg.ipv4(nlmsg.RTA_PREFSRC, src))
         scope = SCOPE_UNIVERSE if via else SCOPE_LINK
-        return message(
-            rtmsg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, scope=scope, attrs=attrs, **fields
+        return nlmsg.route(
+            RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, *parts, scope=scope, **fields
         )
 
     def write(self, items, result):
@@ -161,23 +159,21 @@ class RuleTable(_PerNamespace):
 
     def _build(self, ns, key, value, mtype):
         _, priority, src, table = key
-        attrs = [("FRA_PRIORITY", priority), ("FRA_TABLE", table), ("FRA_PROTOCOL", ROUTE_PROTO)]
+        parts = [
+            nlmsg.u32(nlmsg.FRA_PRIORITY, priority),
+            nlmsg.u32(nlmsg.FRA_TABLE, table),
+            nlmsg.u8(nlmsg.FRA_PROTOCOL, ROUTE_PROTO),
+        ]
         src_len = 0
         if src != "all":
             net = IPv4Network(src)
             src_len = net.prefixlen
-            attrs.append(("FRA_SRC", str(net.network_address)))
+            parts.append(nlmsg.ipv4(nlmsg.FRA_SRC, str(net.network_address)))
         flags = NLM_F_CREATE | NLM_F_EXCL if mtype == RTM_NEWRULE else 0
-        return message(
-            fibmsg,
-            mtype,
-            flags,
-            family=socket.AF_INET,
-            src_len=src_len,
-            table=table if table < 256 else 0,
+        return nlmsg.rule(
+            mtype, flags, *parts, src_len=src_len, table=table if table < 256 else 0,
             action=FR_ACT_TO_TBL,
-            attrs=attrs,
-        )
+        )  # fmt: skip
 
     def write(self, items, result):
         return self._send(

@@ -13,6 +13,8 @@ Thread safety:
     None: one owner.
 """
 
+import os
+
 from .delta import Table
 from .netlink import Namespaces
 
@@ -24,6 +26,14 @@ def is_device_key(key: str) -> bool:
 
 def _path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
+
+
+def _read(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode().strip()
+    finally:
+        os.close(fd)
 
 
 class SysctlTable(Table):
@@ -46,8 +56,7 @@ class SysctlTable(Table):
             with self.ns.inside(ns):
                 for key in keys:
                     try:
-                        with open(_path(key)) as f:
-                            out[(ns, key)] = f.read().strip()
+                        out[(ns, key)] = _read(_path(key))
                     except OSError:
                         pass
         return out
