@@ -54,6 +54,20 @@ def _packet_value(pkt: OfPacket, name: str):
     raise AssertionError(name)
 
 
+def _shape(flow: Flow) -> tuple[bool, tuple[str, ...]]:
+    """(every field matched exactly?, the fields) of a flow's match; kept on the flow,
+    which is frozen and often shared by many bridges (the planner shares them)."""
+    shape = flow.__dict__.get("_shape")
+    if shape is None:
+        shape = (all(_exact(n, v) for n, v in flow.match), tuple(n for n, _ in flow.match))
+        object.__setattr__(flow, "_shape", shape)
+    return shape
+
+
+def _order(entry: tuple[int, int, Flow]) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
 class Subtable:
     def __init__(self, fields: tuple[str, ...]):
         self.fields = fields
@@ -61,10 +75,18 @@ class Subtable:
         self.top = -1
 
     def add(self, key: tuple, seq: int, flow: Flow) -> None:
-        bucket = self.buckets.setdefault(key, [])
+        """Add a flow; `finish` puts each bucket in order once all are added."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = []
         bucket.append((-flow.priority, seq, flow))
-        bucket.sort(key=lambda e: (e[0], e[1]))
-        self.top = max(self.top, flow.priority)
+        if flow.priority > self.top:
+            self.top = flow.priority
+
+    def finish(self) -> None:
+        for bucket in self.buckets.values():
+            if len(bucket) > 1:
+                bucket.sort(key=_order)
 
 
 class TableIndex:
@@ -75,13 +97,18 @@ class TableIndex:
         subtables: dict[tuple[str, ...], Subtable] = {}
         self.masked: list[tuple[int, int, Flow]] = []
         for seq, flow in flows:
-            if all(_exact(n, v) for n, v in flow.match):
-                fields = tuple(n for n, _ in flow.match)
+            exact, fields = _shape(flow)
+            if exact:
                 key = tuple(port_name(v) if n == "in_port" else v for n, v in flow.match)
-                subtables.setdefault(fields, Subtable(fields)).add(key, seq, flow)
+                sub = subtables.get(fields)
+                if sub is None:
+                    sub = subtables[fields] = Subtable(fields)
+                sub.add(key, seq, flow)
             else:
                 self.masked.append((-flow.priority, seq, flow))
-        self.masked.sort(key=lambda e: (e[0], e[1]))
+        for sub in subtables.values():
+            sub.finish()
+        self.masked.sort(key=_order)
         self.subtables = sorted(subtables.values(), key=lambda s: -s.top)
 
     def lookup(self, pkt: OfPacket) -> Flow | None:
