@@ -57,7 +57,7 @@ def main() -> None:
     )
     print(
         f"generate {t1 - t0:.1f} s, plan every host {t2 - t1:.1f} s, build the model {t3 - t2:.1f} s, "
-        f"reachability {t4 - t3:.1f} s ({args.workers} workers, {args.underlay} underlay); "
+        f"reachability {t4 - t3:.1f} s ({args.workers} worker{'s' if args.workers > 1 else ''}, {args.underlay} underlay); "
         f"in all {t4 - t0:.1f} s"
     )
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
