@@ -89,12 +89,13 @@ def _play(directory: Path, state, api: LabApi, write) -> int:
         )
     write("   the agents have built it: every port is ACTIVE")
     ip = {vm: state.vms[vm]["ip"] for vm in state.vms}
-    _wait(
-        "vm1 to reach vm2",
-        lambda: (
-            vms.run_in(directory, "vm1", ["ping", "-c", "1", "-W", "1", ip["vm2"]]).returncode == 0
-        ),
-    )
+    for target in (ip["vm2"], INTERNET):  # east-west, and out through the network host
+        _wait(
+            f"vm1 to reach {target}",
+            lambda t=target: (
+                vms.run_in(directory, "vm1", ["ping", "-c", "1", "-W", "1", t]).returncode == 0
+            ),
+        )
     world, _ = world_from_database(f"sqlite:///{directory}/neutrino.db")
 
     write(f"\n3. East-west: vm1 ({ip['vm1']}, compute1) pings vm2 ({ip['vm2']}, compute2)")
