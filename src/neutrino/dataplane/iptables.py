@@ -23,6 +23,7 @@ Thread safety:
     None for callers: one owner (it uses worker threads internally).
 """
 
+import functools
 import hashlib
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -32,17 +33,20 @@ from .netlink import Namespaces
 from .nftables import read_chains
 
 WORKERS = 4
-_backend: list[str] = []
+
+
+@functools.cache
+def _iptables_version() -> str:
+    done = subprocess.run(["iptables-restore", "--version"], capture_output=True, text=True)
+    return done.stdout.strip() or done.stderr.strip()
 
 
 def _check_backend() -> None:
-    """The rules are read from nf_tables: iptables must use that backend (checked once)."""
-    if not _backend:
-        done = subprocess.run(["iptables-restore", "--version"], capture_output=True, text=True)
-        _backend.append(done.stdout.strip() or done.stderr.strip())
-    if "nf_tables" not in _backend[0]:
+    """The rules are read from nf_tables: iptables must use that backend (asked once)."""
+    version = _iptables_version()
+    if "nf_tables" not in version:
         raise RuntimeError(
-            f"iptables must use its nf_tables backend (iptables-nft); this one is {_backend[0]!r}"
+            f"iptables must use its nf_tables backend (iptables-nft); this one is {version!r}"
         )
 
 

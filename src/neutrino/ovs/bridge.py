@@ -195,8 +195,6 @@ class Bridge:
         )
         self.ports[name] = port
         self._ofports.add(ofport)
-        if ofport == self._free_from:
-            self._free_from += 1
         self._index.clear()  # flows may name this port
         return port
 

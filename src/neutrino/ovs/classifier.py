@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..kernel.inet import fmt
 from ..kernel.packet import ArpMessage, Packet
-from .flow import NO_VLAN, Flow
+from .flow import NO_VLAN, Flow, kept
 from .packet import ARP_OPS, OfPacket, matches
 
 NEVER = object()  # a packet value no flow value equals
@@ -55,13 +55,12 @@ def _packet_value(pkt: OfPacket, name: str):
 
 
 def _shape(flow: Flow) -> tuple[bool, tuple[str, ...]]:
-    """(every field matched exactly?, the fields) of a flow's match; kept on the flow,
-    which is frozen and often shared by many bridges (the planner shares them)."""
-    shape = flow.__dict__.get("_shape")
-    if shape is None:
-        shape = (all(_exact(n, v) for n, v in flow.match), tuple(n for n, _ in flow.match))
-        object.__setattr__(flow, "_shape", shape)
-    return shape
+    """(every field matched exactly?, the fields) of a flow's match, kept on the flow."""
+    return kept(flow, "_shape", _make_shape)
+
+
+def _make_shape(flow: Flow) -> tuple[bool, tuple[str, ...]]:
+    return all(_exact(n, v) for n, v in flow.match), tuple(n for n, _ in flow.match)
 
 
 def _order(entry: tuple[int, int, Flow]) -> tuple[int, int]:

@@ -196,6 +196,17 @@ class Flow:
         return self._key
 
 
+def kept(flow: Flow, name: str, make):
+    """make(flow), made once and kept on the flow under `name`: flows are frozen, and
+    planners share them between plans and bridges, so what is derived from one
+    (its text, its classifier shape, its order in a plan) need not be made again."""
+    value = flow.__dict__.get(name)
+    if value is None:
+        value = make(flow)
+        object.__setattr__(flow, name, value)
+    return value
+
+
 def normalize_match(match) -> tuple[tuple[str, object], ...]:
     """The canonical form of a match given as pairs or a mapping (FlowError if invalid)."""
     pairs = list(match.items()) if isinstance(match, Mapping) else list(match)

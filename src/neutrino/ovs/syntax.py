@@ -48,6 +48,7 @@ from .flow import (
     Resubmit,
     SetTunnel,
     StripVlan,
+    kept,
 )
 
 STATS_KEYS = {"duration", "n_packets", "n_bytes", "idle_age", "hard_age"}
@@ -75,13 +76,13 @@ def render(flow: Flow, ports: dict[str, int] | None = None) -> str:
 
 
 def flow_text(flow: Flow) -> tuple[str, tuple[str, ...]]:
-    """(render(flow), each action rendered) without port numbers; made once per flow
-    (flows are frozen) and kept on it, as traces quote the same flows again and again."""
-    texts = flow.__dict__.get("_texts")
-    if texts is None:
-        texts = (render(flow), tuple(render_action(a) for a in flow.actions))
-        object.__setattr__(flow, "_texts", texts)
-    return texts
+    """(render(flow), each action rendered) without port numbers, kept on the flow:
+    traces quote the same flows again and again."""
+    return kept(flow, "_texts", _texts)
+
+
+def _texts(flow: Flow) -> tuple[str, tuple[str, ...]]:
+    return render(flow), tuple(render_action(a) for a in flow.actions)
 
 
 def render_match(flow: Flow, ports: dict[str, int] | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field, fields
 
+from ..ovs.flow import Flow, kept
 from .state import Address, Chain, HostState, Neighbour, OvsPort, Route, Rule, Sysctl, Veth, Vrrp
 
 
@@ -69,11 +70,11 @@ class Build:
 
 def _flow_order(item):
     bridge, flow = item
-    order = flow.__dict__.get("_plan_order")  # flows are frozen and shared between plans
-    if order is None:
-        order = (flow.table, -flow.priority, repr(flow.match), repr(flow.actions))
-        object.__setattr__(flow, "_plan_order", order)
-    return (bridge, *order)
+    return (bridge, *kept(flow, "_plan_order", _order_of))
+
+
+def _order_of(flow: Flow) -> tuple:
+    return flow.table, -flow.priority, repr(flow.match), repr(flow.actions)
 
 
 __all__ = [

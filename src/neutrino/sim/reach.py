@@ -99,10 +99,7 @@ def reachability(
     """Decide every VM pair. workers > 1 splits the source classes, router by router,
     over that many forked copies of the model (each walks its share in its own copy)."""
     plan = _Plan(world, states, probe_all)
-    groups: dict[str, list] = defaultdict(list)
-    for a in plan.classes:
-        groups[plan.group[a[1]]].append(a)
-    shares = list(groups.values())
+    shares = plan.by_router()
     if workers <= 1 or len(shares) < 2:
         return _merge(plan, [plan.walk_from([a for share in shares for a in share])])
     global _FORKED
@@ -170,6 +167,13 @@ class _Plan:
             g: everyone - sum(self.vms_in[sub] for sub in subs)
             for g, subs in self.subnets_of.items()
         }
+
+    def by_router(self) -> list[list[tuple[str, str]]]:
+        """The classes, one list per group (router, or lone subnet)."""
+        groups: dict[str, list] = defaultdict(list)
+        for a in self.classes:
+            groups[self.group[a[1]]].append(a)
+        return list(groups.values())
 
     def foreign(self, group: str) -> list[str]:
         """The subnets of every other group (router), in a fixed order."""
