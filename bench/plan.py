@@ -3,8 +3,9 @@
 A compute host with one VM on each subnet of N distributed routers (two subnets
 each, every tenth VM with a floating IP), and the network host with their N SNAT
 namespaces. Prints milliseconds per host for N = 10, 100, 1000 (or --routers).
-Each repetition plans from nothing: the flows the planner shares between plans
-(a running agent keeps them from one plan to the next) are dropped first.
+Each repetition plans from nothing: the flows and other frozen objects the planner
+shares between plans (a running agent keeps them from one plan to the next) are
+dropped first.
 
     .venv/bin/python bench/plan.py [--routers 10 100 1000] [--repeat 3]
 """
@@ -13,6 +14,7 @@ import argparse
 import time
 
 from neutrino.plan import plan_host
+from neutrino.plan.build import forget_shared_objects
 from neutrino.plan.ovs import forget_shared_flows
 from neutrino.scheduler import place_routers, view_for_host
 from neutrino.sim.synthetic import synthetic_cloud
@@ -26,6 +28,7 @@ def measure(routers: int, repeat: int) -> dict:
         for _ in range(repeat):
             cloud._index = None
             forget_shared_flows()
+            forget_shared_objects()
             t0 = time.perf_counter()
             placement = place_routers(cloud, placement.central)
             t1 = time.perf_counter()

@@ -44,7 +44,6 @@ from .inet import (
     is_loopback,
     is_multicast,
     is_zeronet,
-    mask,
 )
 from .routes import Route
 
@@ -134,11 +133,10 @@ def table_lookup(tables: list, flow: Flow, ns, ignore_linkstate: bool = False):
 
 
 def _merged_candidates(tables: list, addr: int):
-    plens = sorted({p for t in tables for p in t.plens_desc()}, reverse=True)
-    for plen in plens:
-        net = addr & mask(plen)
-        for table in tables:
-            routes = table.aliases(net, plen)
+    for netmask, levels in tables[0].merged_levels(tables):
+        net = addr & netmask
+        for level in levels:
+            routes = level.get(net)
             if routes:
                 yield routes
 

@@ -127,9 +127,15 @@ class ArpMessage:
     dmac: str = BROADCAST_MAC
 
     def describe(self) -> str:
-        if self.op == "request":
-            return f"ARP who-has {fmt(self.tip)} tell {fmt(self.sip)}"
-        return f"ARP {fmt(self.sip)} is-at {self.sha}"
+        """A one-line summary, made once: a broadcast is one frame that every host describes."""
+        text = self.__dict__.get("_text")
+        if text is None:
+            if self.op == "request":
+                text = f"ARP who-has {fmt(self.tip)} tell {fmt(self.sip)}"
+            else:
+                text = f"ARP {fmt(self.sip)} is-at {self.sha}"
+            self.__dict__["_text"] = text
+        return text
 
 
 def udp(src, dst, sport: int, dport: int, **kw) -> Packet:

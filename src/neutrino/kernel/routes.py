@@ -82,6 +82,8 @@ class RouteTable:
         self.by_plen: dict[int, dict[int, list[Route]]] = {}
         self._plens_desc: list[int] = []
         self._levels: list[tuple[int, dict]] = []  # (netmask, routes by network), longest first
+        self.shape = 0
+        self._merged: tuple = ((), [])  # (shapes, levels) of the last merged view led by this one
         self.count = 0
         self.num_default = 0
 
@@ -128,6 +130,17 @@ class RouteTable:
     def _reindex(self) -> None:
         self._plens_desc = sorted(self.by_plen, reverse=True)
         self._levels = [(mask(p), self.by_plen[p]) for p in self._plens_desc]
+        self.shape += 1  # which prefix lengths it has changed (merged views are redone)
+
+    def merged_levels(self, tables: list["RouteTable"]) -> list[tuple[int, list[dict]]]:
+        """(netmask, each table's routes by network) for every prefix length of any of
+        tables (this one first), longest first: the levels of one merged trie."""
+        shapes = tuple((id(t), t.shape) for t in tables)
+        if self._merged[0] != shapes:
+            plens = sorted({p for t in tables for p in t.by_plen}, reverse=True)
+            levels = [(mask(p), [t.by_plen[p] for t in tables if p in t.by_plen]) for p in plens]
+            self._merged = (shapes, levels)
+        return self._merged[1]
 
     def candidates(self, addr: int):
         """Route lists covering addr, longest prefix first."""

@@ -19,7 +19,7 @@ LEVELS = (FULL, SUMMARY, MINIMAL)
 _RANK = {MINIMAL: 0, SUMMARY: 1, FULL: 2}
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One decision or event of a walk."""
 

@@ -19,7 +19,9 @@ What it models (the subset in `flow`), as OVS's ofproto-dpif translates it:
 `process` is pure apart from NORMAL's MAC learning (as `ofproto/trace
 -generate` learns; pass learn=False for a side-effect-free look). It returns a
 `Result`: the outputs (port, packet as it leaves, VNI for tunnels) and a trace
-with one `Step` per flow table visited, in the order OVS visits them.
+with one `Step` per flow table visited, in the order OVS visits them. Given a
+`megaflow.Recording`, it also notes what the translation read and did, so that
+the `Switch` can keep it as a megaflow; `version` counts changes of flows and ports.
 """
 
 from collections.abc import Callable, Iterable
@@ -41,7 +43,7 @@ from .flow import (
     SetTunnel,
     StripVlan,
 )
-from .normal import MacTable, normal
+from .normal import MacTable, flooding, normal
 from .packet import Frame, OfPacket
 from .ports import Port as BridgePort
 from .syntax import flow_text
@@ -80,12 +82,17 @@ class Step:
     depth: int
 
     def describe(self) -> str:
-        pad = "    " * self.depth
-        if self.priority is None:
-            head = f"{pad}{self.bridge} table {self.table}: no match"
-        else:
-            head = f"{pad}{self.bridge} table {self.table}: {self.flow}"
-        return "\n".join([head] + [f"{pad}    {a}" for a in self.actions])
+        """The step in lines, made once (megaflows share steps between packets)."""
+        text = self.__dict__.get("_text")
+        if text is None:
+            pad = "    " * self.depth
+            if self.priority is None:
+                head = f"{pad}{self.bridge} table {self.table}: no match"
+            else:
+                head = f"{pad}{self.bridge} table {self.table}: {self.flow}"
+            text = "\n".join([head] + [f"{pad}    {a}" for a in self.actions])
+            object.__setattr__(self, "_text", text)
+        return text
 
 
 @dataclass(frozen=True)
@@ -104,12 +111,13 @@ class Result:
         return "\n".join(lines)
 
 
-PatchFollower = Callable[[BridgePort, OfPacket, int, int, bool], Result]
+PatchFollower = Callable[[BridgePort, OfPacket, int, int, bool, object], Result]
 
 
 class _StepBuilder:
-    def __init__(self, bridge: str, table: int, flow: Flow | None, depth: int):
+    def __init__(self, bridge: str, table: int, flow: Flow | None, depth: int, index: int):
         self.bridge, self.table, self.flow, self.depth = bridge, table, flow, depth
+        self.index = index  # its place in the whole translation's trace (recorded ones only)
         self.actions: list[str] = []
 
     def note(self, text: str) -> None:
@@ -131,10 +139,11 @@ class _StepBuilder:
 class _Walk:
     """The state of one translation: outputs, steps, the depth and resubmit counters."""
 
-    def __init__(self, learn: bool, patch: PatchFollower | None, depth: int):
+    def __init__(self, learn: bool, patch: PatchFollower | None, depth: int, record):
         self.learn = learn
         self.patch = patch
         self.depth = depth
+        self.record = record  # a megaflow.Recording, or None
         self.resubmits = 0
         self.outputs: list[PortOutput] = []
         self.steps: list[_StepBuilder | Step] = []
@@ -155,7 +164,9 @@ class Bridge:
         self._flows: dict[int, dict[tuple, tuple[int, Flow]]] = {}  # table -> key -> (seq, flow)
         self._seq = 0
         self._index: dict[int, TableIndex] = {}
+        self._floods: dict[tuple[int, int], tuple] = {}  # NORMAL's flood sets, by VLAN
         self.macs = MacTable()
+        self.version = 0  # counts changes of flows and ports (megaflows made before are stale)
         if fail_mode == "standalone":
             self.add_flow(Flow(priority=0, actions=(Normal(),)))
 
@@ -196,6 +207,8 @@ class Bridge:
         self.ports[name] = port
         self._ofports.add(ofport)
         self._index.clear()  # flows may name this port
+        self._floods.clear()
+        self.version += 1
         return port
 
     def del_port(self, name: str) -> None:
@@ -205,6 +218,8 @@ class Bridge:
         self._ofports.discard(port.ofport)
         self._free_from = min(self._free_from, port.ofport)
         self._index.clear()
+        self._floods.clear()
+        self.version += 1
 
     def ofports(self) -> dict[str, int]:
         """{port name: OpenFlow port number}, the map `syntax.render` takes."""
@@ -241,6 +256,7 @@ class Bridge:
         table.pop(flow.key, None)
         table[flow.key] = (self._seq, flow)
         self._index.pop(flow.table, None)
+        self.version += 1
 
     def add_flows(self, flows: Iterable[Flow]) -> None:
         for flow in flows:
@@ -255,20 +271,29 @@ class Bridge:
             else:
                 del self._flows[table_id]
         self._index.clear()
+        self.version += 1
 
     def replace_flows(self, flows: Iterable[Flow]) -> None:
         """Make the flow tables exactly these flows."""
         self._flows = {}
         self._index.clear()
+        self.version += 1
         self.add_flows(flows)
 
-    def lookup(self, table: int, pkt: OfPacket) -> Flow | None:
-        """The flow of a table that takes the packet: the highest-priority match."""
+    def lookup(self, table: int, pkt: OfPacket, seen: set[str] | None = None) -> Flow | None:
+        """The flow of a table that takes the packet: the highest-priority match
+        (`seen` gets the packet fields the search read)."""
         index = self._index.get(table)
         if index is None:
             flows = sorted(self._flows.get(table, {}).values(), key=lambda e: e[0])
             index = self._index[table] = TableIndex(flows, self.port_name)
-        return index.lookup(pkt)
+        return index.lookup(pkt, seen)
+
+    def _flooding(self, xvlan: tuple[int, int]) -> tuple:
+        found = self._floods.get(xvlan)
+        if found is None:
+            found = self._floods[xvlan] = flooding(self.ports, xvlan)
+        return found
 
     # ---------------------------------------------------------------- packets
 
@@ -283,6 +308,7 @@ class Bridge:
         patch: PatchFollower | None = None,
         level: int = 0,
         depth: int = 0,
+        record=None,
     ) -> Result:
         """Run one frame arriving on in_port through the tables, from table 0.
 
@@ -292,7 +318,7 @@ class Bridge:
         if in_port not in self.ports:
             raise ValueError(f"in_port {in_port} is not a port of bridge {self.name}")
         pkt = OfPacket(frame, in_port, tuple(vlans), tun_id)
-        walk = _Walk(learn, patch, depth)
+        walk = _Walk(learn, patch, depth, record)
         self._table(walk, 0, pkt, level)
         steps = tuple(s.freeze() if isinstance(s, _StepBuilder) else s for s in walk.steps)
         if walk.error:
@@ -300,8 +326,13 @@ class Bridge:
         return Result(tuple(walk.outputs), steps)
 
     def _table(self, walk: _Walk, table: int, pkt: OfPacket, level: int) -> OfPacket:
-        flow = self.lookup(table, pkt)
-        step = _StepBuilder(self.name, table, flow, level)
+        record = walk.record
+        if record is None:
+            flow = self.lookup(table, pkt)
+            step = _StepBuilder(self.name, table, flow, level, 0)
+        else:
+            flow = self.lookup(table, pkt, record.seen)
+            step = _StepBuilder(self.name, table, flow, level, record.new_step())
         walk.steps.append(step)
         if flow is None:
             return pkt
@@ -327,16 +358,22 @@ class Bridge:
                     step.note(text)
                     self._output(walk, pkt.in_port, pkt, level)
                 case Normal():
-                    decision = normal(self.ports, self.macs, pkt, walk.learn)
+                    decision = normal(self.ports, self.macs, pkt, walk.learn, self._flooding)
+                    if walk.record is not None:
+                        walk.record.normal(self, step, f"{text} -> ", decision, pkt.dl_src)
                     step.note(f"{text} -> {decision.reason}")
                     for name, vlans in decision.outputs:
                         self._output(walk, name, pkt.with_vlans(vlans), level)
                 case ModDlSrc(mac=mac):
                     step.note(text)
                     pkt = pkt.with_macs(smac=mac)
+                    if walk.record is not None:
+                        walk.record.rewrote("dl_src")
                 case ModDlDst(mac=mac):
                     step.note(text)
                     pkt = pkt.with_macs(dmac=mac)
+                    if walk.record is not None:
+                        walk.record.rewrote("dl_dst")
                 case ModVlanVid(vid=vid):
                     step.note(f"{text} -> {'push' if push else 'set'} VLAN {vid}")
                     pkt = pkt.push_vlan(vid) if push else pkt.set_vid(vid)
@@ -373,7 +410,7 @@ class Bridge:
             if walk.depth >= MAX_DEPTH:
                 walk.error = "recursion too deep"
                 return
-            sub = walk.patch(port, pkt, level + 1, walk.depth + 1, walk.learn)
+            sub = walk.patch(port, pkt, level + 1, walk.depth + 1, walk.learn, walk.record)
             walk.steps.extend(sub.trace)
             walk.outputs.extend(sub.outputs)
             return

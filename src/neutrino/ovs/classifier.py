@@ -6,6 +6,9 @@ those fields' values to its flows, highest priority first. A lookup visits the
 subtables in order of their highest priority, hashes the packet's values, and
 stops as soon as no later subtable can hold a better flow. Flows with masked
 fields (MAC masks, address prefixes) share one subtable that is scanned in order.
+Asked which packet fields it read (for a megaflow), a lookup probes each subtable
+field by field and stops at the first value no flow there has, as OVS's staged
+lookup does, so a subtable that cannot match does not make its other fields count.
 
 Among equal priorities the flow added first wins, as in the linear scan this
 replaces (OVS leaves overlapping equal-priority flows undefined).
@@ -29,7 +32,8 @@ def _exact(name: str, value) -> bool:
     return True
 
 
-def _packet_value(pkt: OfPacket, name: str):
+def field_value(pkt: OfPacket, name: str):
+    """The value of a match field in a packet, as flows write it (NEVER: a field it lacks)."""
     frame = pkt.frame
     if name == "in_port":
         return pkt.in_port
@@ -72,6 +76,7 @@ class Subtable:
         self.fields = fields
         self.buckets: dict[tuple, list[tuple[int, int, Flow]]] = {}
         self.top = -1
+        self.prefixes: list[set[tuple]] | None = None  # per field but the last: leading values
 
     def add(self, key: tuple, seq: int, flow: Flow) -> None:
         """Add a flow; `finish` puts each bucket in order once all are added."""
@@ -86,6 +91,24 @@ class Subtable:
         for bucket in self.buckets.values():
             if len(bucket) > 1:
                 bucket.sort(key=_order)
+
+    def probe(self, pkt: OfPacket, seen: set[str]):
+        """The bucket for the packet, reading its fields one by one and stopping at the
+        first whose value no key has (`seen` gets the fields read): OVS's staged lookup,
+        one stage per field."""
+        if not self.fields:
+            return self.buckets.get(())
+        if self.prefixes is None:
+            self.prefixes = [{key[:n] for key in self.buckets} for n in range(1, len(self.fields))]
+        values: tuple = ()
+        for name, prefixes in zip(self.fields, self.prefixes):
+            seen.add(name)
+            values += (field_value(pkt, name),)
+            if values not in prefixes:
+                return None
+        last = self.fields[-1]
+        seen.add(last)
+        return self.buckets.get(values + (field_value(pkt, last),))
 
 
 class TableIndex:
@@ -110,18 +133,23 @@ class TableIndex:
         self.masked.sort(key=_order)
         self.subtables = sorted(subtables.values(), key=lambda s: -s.top)
 
-    def lookup(self, pkt: OfPacket) -> Flow | None:
+    def lookup(self, pkt: OfPacket, seen: set[str] | None = None) -> Flow | None:
+        """The best flow for the packet; with `seen`, also which of its fields the
+        search read (what a megaflow must match on), adding them to that set."""
         best: tuple[int, int, Flow] | None = None
         for sub in self.subtables:
             if best is not None and -best[0] > sub.top:
                 break
-            bucket = sub.buckets.get(tuple(_packet_value(pkt, n) for n in sub.fields))
+            if seen is None:
+                bucket = sub.buckets.get(tuple(field_value(pkt, n) for n in sub.fields))
+            else:
+                bucket = sub.probe(pkt, seen)
             if bucket and (best is None or bucket[0][:2] < best[:2]):
                 best = bucket[0]
         for entry in self.masked:
             if best is not None and entry[:2] > best[:2]:
                 break
-            if matches(pkt, entry[2].match, self.port_name):
+            if matches(pkt, entry[2].match, self.port_name, seen):
                 best = entry
                 break
         return None if best is None else best[2]

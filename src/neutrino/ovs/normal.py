@@ -15,6 +15,8 @@ For a packet that reaches NORMAL:
 Outputs are (port name, VLAN headers) pairs; the packet itself is not changed.
 """
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .packet import OfPacket
@@ -32,6 +34,7 @@ def is_multicast(mac: str) -> bool:
     return int(mac[:2], 16) & 1 == 1
 
 
+@functools.lru_cache(maxsize=65536)
 def is_reserved(mac: str) -> bool:
     """eth_addr_is_reserved: link-local protocol addresses a switch never forwards."""
     return int(mac.replace(":", ""), 16) in _RESERVED
@@ -61,14 +64,50 @@ class MacTable:
 
 @dataclass(frozen=True)
 class NormalResult:
-    """Where NORMAL sends the packet, with which VLAN headers, and why (one line)."""
+    """Where NORMAL sends the packet, with which VLAN headers, and why (`reason`, one line).
+
+    Also what it learned and what it looked up, for `megaflow` to replay and check."""
 
     outputs: tuple[tuple[str, tuple[int, ...]], ...]
-    reason: str
+    decision: str  # what was done with the packet
+    vlan: int | None = None  # the VLAN it was switched in (None: dropped before)
+    in_port: str | None = None
+    learned: str | None = None  # a source MAC new (or moved) in the MAC table
+    looked_up: str | None = None  # the unicast destination MAC looked up in the MAC table
+    found: str | None = None  # the port the MAC table gave for it
+
+    @property
+    def reason(self) -> str:
+        if self.learned is None:
+            return self.decision
+        return learned_text(self.learned, self.in_port, self.vlan) + self.decision
 
 
-def normal(ports: dict[str, Port], macs: MacTable, pkt: OfPacket, learn: bool) -> NormalResult:
-    """xlate_normal for one packet; ports is the bridge's {name: Port}."""
+def learned_text(mac: str, port: str, vlan: int) -> str:
+    return f"learned {mac} on {port} in VLAN {vlan}; "
+
+
+Flooding = Callable[[tuple[int, int]], tuple[tuple[str, tuple[int, ...]], ...]]
+
+
+def flooding(ports: dict[str, Port], xvlan: tuple[int, int]):
+    """(port name, VLAN headers) of every port that carries xvlan, by OpenFlow number."""
+    return tuple(
+        (p.name, _output_vlans(p, xvlan))
+        for p in sorted(ports.values(), key=lambda p: p.ofport)
+        if _includes_vlan(p, xvlan)
+    )
+
+
+def normal(
+    ports: dict[str, Port],
+    macs: MacTable,
+    pkt: OfPacket,
+    learn: bool,
+    flood: Flooding | None = None,
+) -> NormalResult:
+    """xlate_normal for one packet; ports is the bridge's {name: Port}, flood(xvlan) the
+    bridge's `flooding` (which a bridge keeps while its ports stay the same)."""
     in_port = ports.get(pkt.in_port)
     if in_port is None:
         return NormalResult((), "no input port, dropping")
@@ -79,26 +118,29 @@ def normal(ports: dict[str, Port], macs: MacTable, pkt: OfPacket, learn: bool) -
     vlan = xvlan[0]
     if is_reserved(pkt.dl_dst):
         return NormalResult((), "packet has reserved destination MAC, dropping")
-    learned = ""
-    if learn and not is_multicast(pkt.dl_src):
-        if macs.learn(vlan, pkt.dl_src, in_port.name):
-            learned = f"learned {pkt.dl_src} on {in_port.name} in VLAN {vlan}; "
-    where = macs.lookup(vlan, pkt.dl_dst)
+    learned = None
+    if learn and not is_multicast(pkt.dl_src) and macs.learn(vlan, pkt.dl_src, in_port.name):
+        learned = pkt.dl_src
+    dst = pkt.dl_dst
+    looked_up = None if is_multicast(dst) else dst
+    where = None if looked_up is None else macs.lookup(vlan, dst)
+
+    def result(outputs, decision: str) -> NormalResult:
+        return NormalResult(outputs, decision, vlan, in_port.name, learned, looked_up, where)
+
     if where is not None:
         if where == in_port.name:
-            return NormalResult((), learned + "learned port is input port, dropping")
+            return result((), "learned port is input port, dropping")
         out = ports.get(where)
         if out is None:
-            return NormalResult((), learned + "learned port is unknown, dropping")
-        outputs = ((out.name, _output_vlans(out, xvlan)),)
-        return NormalResult(outputs, learned + f"forwarding to learned port {out.name}")
-    outputs = tuple(
-        (p.name, _output_vlans(p, xvlan))
-        for p in sorted(ports.values(), key=lambda p: p.ofport)
-        if p.name != in_port.name and _includes_vlan(p, xvlan)
-    )
+            return result((), "learned port is unknown, dropping")
+        return result(
+            ((out.name, _output_vlans(out, xvlan)),), f"forwarding to learned port {out.name}"
+        )
+    everywhere = flooding(ports, xvlan) if flood is None else flood(xvlan)
+    outputs = tuple(out for out in everywhere if out[0] != in_port.name)
     names = ", ".join(name for name, _ in outputs) or "nowhere"
-    return NormalResult(outputs, learned + f"flooding VLAN {vlan} to {names}")
+    return result(outputs, f"flooding VLAN {vlan} to {names}")
 
 
 def _xvlan(vlans: tuple[int, ...]) -> tuple[int, int]:

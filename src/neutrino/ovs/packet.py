@@ -80,11 +80,14 @@ def copy_frame(frame: Frame, **changes) -> Frame:
     return dataclasses.replace(frame, **changes)
 
 
-def matches(pkt: OfPacket, match, port_name) -> bool:
+def matches(pkt: OfPacket, match, port_name, seen: set[str] | None = None) -> bool:
     """Does the packet match every (field, value) of a normalized match?
 
-    port_name maps a flow's port reference (a name or an OpenFlow number) to a port name."""
+    port_name maps a flow's port reference (a name or an OpenFlow number) to a port name.
+    The fields are read in order up to the first that differs; `seen` gets their names."""
     for name, value in match:
+        if seen is not None:
+            seen.add(name)
         if not _field_matches(pkt, name, value, port_name):
             return False
     return True

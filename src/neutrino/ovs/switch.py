@@ -5,12 +5,14 @@ patch port into the peer bridge at the moment OVS would (the packet as it is
 then, entering the peer's table 0 on the peer port, with tun_id cleared, as
 patch_port_output does), so the caller gets only outputs on real ports:
 internal, system (veth) and vxlan. The trace holds the steps of every bridge
-visited, the peer's indented one level deeper.
+visited, the peer's indented one level deeper. Translations are kept as
+megaflows (`megaflow`) and replayed for the packets they cover.
 """
 
 from collections.abc import Iterable
 
 from .bridge import Bridge, Result
+from .megaflow import Megaflows
 from .packet import Frame, OfPacket
 from .ports import Port
 
@@ -20,6 +22,7 @@ class Switch:
 
     def __init__(self, bridges: Iterable[Bridge] = ()):
         self.bridges: dict[str, Bridge] = {}
+        self.megaflows = Megaflows()
         for bridge in bridges:
             self.add(bridge)
 
@@ -31,6 +34,10 @@ class Switch:
 
     def __getitem__(self, name: str) -> Bridge:
         return self.bridges[name]
+
+    def version(self) -> int:
+        """Changes whenever a bridge is added or a bridge's flows or ports change."""
+        return len(self.bridges) + sum(b.version for b in self.bridges.values())
 
     def owner(self, port_name: str) -> Bridge | None:
         """The bridge a port is on (port names are unique on a host)."""
@@ -49,14 +56,19 @@ class Switch:
         tun_id: int = 0,
         learn: bool = True,
     ) -> Result:
-        """Run a frame arriving on bridge:in_port; outputs are on non-patch ports only."""
+        """Run a frame arriving on bridge:in_port; outputs are on non-patch ports only.
+        learn=False looks without side effects (and without megaflows)."""
         if bridge not in self.bridges:
             raise ValueError(f"no bridge {bridge}; bridges: {', '.join(sorted(self.bridges))}")
+        if learn and in_port in self.bridges[bridge].ports:
+            return self.megaflows.translate(self, bridge, frame, in_port, tuple(vlans), tun_id)
         return self.bridges[bridge].process(
-            frame, in_port, vlans=vlans, tun_id=tun_id, learn=learn, patch=self._follow
+            frame, in_port, vlans=vlans, tun_id=tun_id, learn=learn, patch=self.follow
         )
 
-    def _follow(self, port: Port, pkt: OfPacket, level: int, depth: int, learn: bool) -> Result:
+    def follow(
+        self, port: Port, pkt: OfPacket, level: int, depth: int, learn: bool, record
+    ) -> Result:
         peer = self.owner(port.peer) if port.peer else None
         if peer is None or peer.ports[port.peer].kind != "patch":
             return Result((), (), f"patch port {port.name} has no peer {port.peer}")
@@ -66,7 +78,8 @@ class Switch:
             vlans=pkt.vlans,
             tun_id=0,
             learn=learn,
-            patch=self._follow,
+            patch=self.follow,
             level=level,
             depth=depth,
+            record=record,
         )

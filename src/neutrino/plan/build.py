@@ -1,9 +1,27 @@
-"""`Build`: the planner's scratch pad, one list per kind of object, frozen at the end."""
+"""`Build`: the planner's scratch pad, one collection per kind of object, frozen at the end."""
 
+import functools
+import operator
 from dataclasses import dataclass, field, fields
 
-from ..ovs.flow import Flow, kept
 from .state import Address, Chain, HostState, Neighbour, OvsPort, Route, Rule, Sysctl, Veth, Vrrp
+
+
+def _shared(cls):
+    """cls, but each distinct object made once: hosts plan many equal small objects (a
+    router's qrouter is the same on every host that runs it), and frozen ones can be shared."""
+    return functools.lru_cache(maxsize=1 << 17)(cls)
+
+
+_address, _neighbour, _ovs_port, _route, _rule, _sysctl, _veth = map(
+    _shared, (Address, Neighbour, OvsPort, Route, Rule, Sysctl, Veth)
+)
+
+
+def forget_shared_objects() -> None:
+    """Drop the shared objects (benchmarks measure a plan made from nothing)."""
+    for cache in (_address, _neighbour, _ovs_port, _route, _rule, _sysctl, _veth):
+        cache.cache_clear()
 
 
 @dataclass
@@ -13,7 +31,8 @@ class Build:
     veths: list = field(default_factory=list)
     bridges: list = field(default_factory=list)
     ovs_ports: list = field(default_factory=list)
-    flows: list = field(default_factory=list)
+    # place in the plan's order -> (bridge, flow): see `plan.ovs`, which makes them
+    flows: dict = field(default_factory=dict)
     addresses: list = field(default_factory=list)
     sysctls: list = field(default_factory=list)
     rules: list = field(default_factory=list)
@@ -33,48 +52,57 @@ class Build:
             ("net.ipv4.conf.all.send_redirects", "0"),
             ("net.ipv4.conf.default.send_redirects", "0"),
         ):
-            self.sysctls.append(Sysctl(ns, key, value))
+            self.sysctls.append(_sysctl(ns, key, value))
 
     def port(self, ns: str, name: str, host_side: str, mac: str, mtu: int, vlan: int) -> None:
         """A router-namespace device wired to br-int: a veth whose host end is an access port."""
-        self.veths.append(Veth(ns, name, "", host_side, mac, mtu))
-        self.ovs_ports.append(OvsPort("br-int", host_side, "system", vlan))
+        self.veths.append(_veth(ns, name, "", host_side, mac, mtu))
+        self.ovs_ports.append(_ovs_port("br-int", host_side, "system", vlan))
 
     def address(self, ns: str, dev: str, cidr: str) -> None:
-        self.addresses.append(Address(ns, dev, cidr))
+        self.addresses.append(_address(ns, dev, cidr))
 
     def route(
         self, ns: str, dst: str, dev: str, via: str | None = None, table: str = "main"
     ) -> None:
-        self.routes.append(Route(ns, table, dst, dev, via))
+        self.routes.append(_route(ns, table, dst, dev, via))
 
     def rule(self, ns: str, priority: int, src: str, table: int) -> None:
-        self.rules.append(Rule(ns, priority, src, table))
+        self.rules.append(_rule(ns, priority, src, table))
 
     def neighbour(self, ns: str, dev: str, ip: str, mac: str) -> None:
-        self.neighbours.append(Neighbour(ns, dev, ip, mac))
+        self.neighbours.append(_neighbour(ns, dev, ip, mac))
 
     def chain(self, ns: str, table: str, hook: str, rules: list[str]) -> None:
         if rules:
             self.chains.append(Chain(ns, table, hook, f"neutrino-{hook}", tuple(rules)))
 
     def freeze(self) -> HostState:
-        def tidy(items):
-            return tuple(sorted(set(items)))
-
-        kinds = {f.name for f in fields(HostState)} - {"host", "notes", "flows"}
-        state = {k: tidy(getattr(self, k)) for k in kinds}
-        state["flows"] = tuple(sorted(set(self.flows), key=_flow_order))
-        return HostState(host=self.host, **state)
+        state = {kind: _tidy(getattr(self, kind)) for kind in _KINDS}
+        # a flow's place is (bridge, table, -priority, match, actions): equal flows have
+        # equal places, different flows different ones (they all carry neutrino's cookie)
+        state["flows"] = tuple(map(self.flows.get, sorted(self.flows)))
+        return HostState(host=self.host, namespaces=tuple(sorted(self.namespaces)), **state)
 
 
-def _flow_order(item):
-    bridge, flow = item
-    return (bridge, *kept(flow, "_plan_order", _order_of))
+_KINDS = [
+    f.name for f in fields(HostState) if f.name not in ("host", "notes", "namespaces", "flows")
+]
 
 
-def _order_of(flow: Flow) -> tuple:
-    return flow.table, -flow.priority, repr(flow.match), repr(flow.actions)
+def _tidy(items: list) -> tuple:
+    """Sorted, each once. As the classes compare (and hash) by their fields' tuple,
+    that tuple is the key: the same order, found without a Python call per comparison."""
+    if not items:
+        return ()
+    key = _fields_of(type(items[0]))
+    unique = {key(item): item for item in items}
+    return tuple(map(unique.get, sorted(unique)))
+
+
+@functools.cache
+def _fields_of(cls) -> operator.attrgetter:
+    return operator.attrgetter(*(f.name for f in fields(cls)))
 
 
 __all__ = [

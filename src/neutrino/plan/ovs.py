@@ -30,7 +30,7 @@ from ..ovs.flow import (
     SetTunnel,
     StripVlan,
 )
-from ..scheduler.view import HostView
+from ..scheduler.view import DVR_MODES, HostView
 from . import names
 from .build import Build
 from .state import Bridge, OvsPort
@@ -40,20 +40,101 @@ ARP, IP = 0x0806, 0x0800
 
 
 def _flow(b: Build, bridge: str, table: int, priority: int, match: dict, actions: tuple) -> None:
-    b.flows.append((bridge, _shared_flow(table, priority, tuple(match.items()), actions)))
+    """One of the few flows every host has (or has once)."""
+    _add(b, _shared_flow(bridge, table, priority, tuple(match.items()), actions))
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _shared_flow(table: int, priority: int, match: tuple, actions: tuple) -> Flow:
-    """Flows are frozen, and hosts plan many of the same ones (a flow per peer's DVR
-    MAC on every host, a flow per remote port on each host sharing its network):
-    made and checked once, shared by every plan that has them."""
-    return Flow(table=table, priority=priority, cookie=names.COOKIE, match=match, actions=actions)
+def _add(b: Build, entry: tuple) -> None:
+    place, item = entry
+    b.flows[place] = item
+
+
+def _placed(bridge: str, table: int, priority: int, match: tuple, actions: tuple) -> tuple:
+    """(place in the plan's order, (bridge, flow)): the flow made and checked."""
+    flow = Flow(table=table, priority=priority, cookie=names.COOKIE, match=match, actions=actions)
+    return (bridge, table, -priority, repr(flow.match), repr(flow.actions)), (bridge, flow)
+
+
+# Flows are frozen, and hosts plan many of the same ones (a flow per peer's DVR MAC
+# on every host, a flow per remote port on each host sharing its network): each is
+# made, checked and placed once, and shared by every plan that has it. The kinds a
+# host has one of per peer, port, tunnel or network are made by the functions below,
+# cached on plain values (quick to look up); the few others by `_flow`.
+_CACHE_SIZE = 1 << 17
+_shared_flow = functools.lru_cache(maxsize=_CACHE_SIZE)(_placed)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _from_dvr_mac(dvr_mac: str) -> tuple:
+    """br-int: a frame from a tunnel with a peer's DVR MAC as source goes to table 1."""
+    return _placed(
+        names.INT, 0, 10, (("in_port", "patch-tun"), ("dl_src", dvr_mac)), (GotoTable(1),)
+    )
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _to_local_port(vlan: int, mac: str, gateway_mac: str, port: str) -> tuple:
+    """br-int: a routed frame for a port here, untagged, with its gateway's MAC as source."""
+    match = (("dl_vlan", vlan), ("dl_dst", mac))
+    return _placed(names.INT, 1, 4, match, (StripVlan(), ModDlSrc(gateway_mac), Output(port)))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _from_tunnel(port: str) -> tuple:
+    """br-tun: a frame from a tunnel goes to table 4 (VNI to local VLAN)."""
+    return _placed(names.TUN, 0, 1, (("in_port", port),), (Resubmit(4),))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _to_dvr_gateway(vlan: int, mac: str, ip: str) -> tuple:
+    """br-tun: ARP for a DVR gateway and frames to its MAC never enter a tunnel (two flows)."""
+    return (
+        _placed(names.TUN, 1, 3, (("dl_vlan", vlan), ("dl_type", ARP), ("arp_tpa", ip)), ()),
+        _placed(names.TUN, 1, 2, (("dl_vlan", vlan), ("dl_dst", mac)), ()),
+    )
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _routed_here(vlan: int, gateway_mac: str, dvr_mac: str) -> tuple:
+    """br-tun: a frame a DVR gateway here routed leaves with this host's DVR MAC as source."""
+    match = (("dl_vlan", vlan), ("dl_src", gateway_mac))
+    return _placed(names.TUN, 1, 1, match, (ModDlSrc(dvr_mac), Resubmit(2)))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _to_remote_port(vlan: int, mac: str, vni: int, tunnel: str) -> tuple:
+    """br-tun: a frame for a remote port leaves through its host's tunnel."""
+    match = (("dl_vlan", vlan), ("dl_dst", mac))
+    return _placed(names.TUN, 20, 2, match, (StripVlan(), SetTunnel(vni), Output(tunnel)))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _from_vni(vni: int, vlan: int) -> tuple:
+    """br-tun: a frame from a tunnel with the network's VNI gets its local VLAN."""
+    return _placed(names.TUN, 4, 1, (("tun_id", vni),), (ModVlanVid(vlan), Output("patch-int")))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _flood(vlan: int, vni: int, tunnels: tuple[str, ...]) -> tuple:
+    """br-tun: broadcast and multicast go to every host with a port on the network."""
+    outputs = tuple(Output(t) for t in tunnels)
+    return _placed(names.TUN, 22, 1, (("dl_vlan", vlan),), (StripVlan(), SetTunnel(vni), *outputs))
 
 
 def forget_shared_flows() -> None:
     """Drop the shared flows (benchmarks measure a plan made from nothing)."""
-    _shared_flow.cache_clear()
+    for cache in (
+        _shared_flow,
+        _from_dvr_mac,
+        _to_local_port,
+        _from_tunnel,
+        _to_dvr_gateway,
+        _routed_here,
+        _to_remote_port,
+        _from_vni,
+        _flood,
+    ):
+        cache.cache_clear()
 
 
 def plan_ovs(b: Build, view: HostView, vlans: dict[str, int]) -> None:
@@ -84,16 +165,8 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     b.ovs_ports.append(OvsPort(names.INT, "patch-tun", "patch", None, (("peer", "patch-int"),)))
     b.ovs_ports.append(OvsPort(names.INT, "int-br-ex", "patch", None, (("peer", "phy-br-ex"),)))
     _flow(b, names.INT, 0, 0, {}, (Normal(),))
-    for peer in view.peers:
-        if peer.mode in ("dvr", "dvr_snat"):
-            _flow(
-                b,
-                names.INT,
-                0,
-                10,
-                {"in_port": "patch-tun", "dl_src": peer.dvr_mac},
-                (GotoTable(1),),
-            )
+    # a flow per DVR peer: most of the flows of a host in a large cloud
+    b.flows.update(map(_from_dvr_mac, [p.dvr_mac for p in view.peers if p.mode in DVR_MODES]))
     for net in view.networks:
         if net.network_type == "flat":
             _flow(
@@ -113,14 +186,7 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
         gw = gateways.get(port.subnet_id)
         if gw is None or port.network_id not in vlans:
             continue
-        _flow(
-            b,
-            names.INT,
-            1,
-            4,
-            {"dl_vlan": vlans[port.network_id], "dl_dst": port.mac},
-            (StripVlan(), ModDlSrc(gw[0]), Output(ovs_name)),
-        )
+        _add(b, _to_local_port(vlans[port.network_id], port.mac, gw[0], ovs_name))
     _flow(b, names.INT, 1, 0, {}, ())
 
 
@@ -145,23 +211,15 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
                 (("key", "flow"), ("local_ip", view.host.tunnel_ip), ("remote_ip", peer.tunnel_ip)),
             )
         )
-        _flow(b, names.TUN, 0, 1, {"in_port": name}, (Resubmit(4),))
+        _add(b, _from_tunnel(name))
     _flow(b, names.TUN, 0, 1, {"in_port": "patch-int"}, (Resubmit(1),))
     _flow(b, names.TUN, 0, 0, {}, ())
     for _subnet, (mac, ip, network_id) in sorted(gateways.items()):
         vlan = vlans.get(network_id)
         if vlan is None:
             continue
-        _flow(b, names.TUN, 1, 3, {"dl_vlan": vlan, "dl_type": ARP, "arp_tpa": ip}, ())
-        _flow(b, names.TUN, 1, 2, {"dl_vlan": vlan, "dl_dst": mac}, ())
-        _flow(
-            b,
-            names.TUN,
-            1,
-            1,
-            {"dl_vlan": vlan, "dl_src": mac},
-            (ModDlSrc(view.host.dvr_mac), Resubmit(2)),
-        )
+        b.flows.update(_to_dvr_gateway(vlan, mac, ip))
+        _add(b, _routed_here(vlan, mac, view.host.dvr_mac))
     _flow(b, names.TUN, 1, 0, {}, (Resubmit(2),))
     _flow(b, names.TUN, 2, 1, {"dl_dst": MULTICAST}, (Resubmit(22),))
     _flow(b, names.TUN, 2, 0, {}, (Resubmit(20),))
@@ -173,37 +231,16 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     network_of = {n.id: n for n in view.networks}
     for rp in view.remote_ports:
         if rp.network_id in vlans and rp.host in tunnels:
-            net = network_of[rp.network_id]
-            _flow(
-                b,
-                names.TUN,
-                20,
-                2,
-                {"dl_vlan": vlans[rp.network_id], "dl_dst": rp.mac},
-                (StripVlan(), SetTunnel(net.segmentation_id), Output(tunnels[rp.host])),
-            )
+            vni = network_of[rp.network_id].segmentation_id
+            _add(b, _to_remote_port(vlans[rp.network_id], rp.mac, vni, tunnels[rp.host]))
     for net in view.networks:
         if net.network_type != "vxlan":
             continue
         vlan = vlans[net.id]
-        _flow(
-            b,
-            names.TUN,
-            4,
-            1,
-            {"tun_id": net.segmentation_id},
-            (ModVlanVid(vlan), Output("patch-int")),
-        )
-        outs = tuple(Output(tunnels[h]) for h in sorted(hosts_on.get(net.id, ())) if h in tunnels)
+        _add(b, _from_vni(net.segmentation_id, vlan))
+        outs = tuple(tunnels[h] for h in sorted(hosts_on.get(net.id, ())) if h in tunnels)
         if outs:
-            _flow(
-                b,
-                names.TUN,
-                22,
-                1,
-                {"dl_vlan": vlan},
-                (StripVlan(), SetTunnel(net.segmentation_id), *outs),
-            )
+            _add(b, _flood(vlan, net.segmentation_id, outs))
 
 
 def _br_ex(b: Build, view: HostView, vlans: dict[str, int]) -> None:

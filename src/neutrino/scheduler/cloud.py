@@ -119,6 +119,8 @@ class CloudIndex:
         self.ports_by_host: dict[str, list[Port]] = {}
         self.subnets_by_network: dict[str, list[Subnet]] = {}
         self.fips_by_port: dict[str, list[FloatingIP]] = {}
+        # (host, external network id) -> that host's fg- port there (the lowest id)
+        self.fip_gateways: dict[tuple[str, str], Port] = {}
         for port in sorted(cloud.ports.values(), key=lambda p: p.id):
             self.ports_by_device.setdefault(port.device_id, []).append(port)
             self.ports_by_network.setdefault(port.network_id, []).append(port)
@@ -126,6 +128,8 @@ class CloudIndex:
                 self.ports_by_host.setdefault(port.host, []).append(port)
             for subnet_id, _ in port.fixed_ips:
                 self.ports_by_subnet.setdefault(subnet_id, []).append(port)
+            if port.device_owner == FIP_AGENT_GATEWAY:
+                self.fip_gateways.setdefault((port.host, port.network_id), port)
         for subnet in sorted(cloud.subnets.values(), key=lambda s: s.id):
             self.subnets_by_network.setdefault(subnet.network_id, []).append(subnet)
         self.fips_by_router: dict[str, list[FloatingIP]] = {}  # by floating address
@@ -149,3 +153,8 @@ class CloudIndex:
         for router_id, subnets in sorted(self.router_subnets.items()):
             for subnet_id in subnets:
                 self.routers_by_subnet.setdefault(subnet_id, []).append(router_id)
+        self.routers = sorted(cloud.routers.values(), key=lambda r: r.id)
+        self.up_hosts = sorted((h for h in cloud.hosts.values() if h.up), key=lambda h: h.name)
+        # router id -> the parts of its view that are the same on every host (`view`
+        # makes them on first use)
+        self.router_parts: dict[str, tuple] = {}

@@ -13,6 +13,7 @@ placed), ties broken by host name, so the same inputs always give the same answe
 HA routers get a VRRP id unique in the cloud, lowest free, also sticky.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 from .cloud import Cloud
@@ -28,6 +29,20 @@ class Placement:
     qrouter: dict[str, tuple[str, ...]] = field(default_factory=dict)  # DVR qrouter hosts
     fip: dict[str, tuple[str, ...]] = field(default_factory=dict)  # host -> external networks
     vrid: dict[str, int] = field(default_factory=dict)  # HA router -> VRRP id
+
+    def routers_on(self, host: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(routers with a DVR qrouter on host, routers with their central part on host)."""
+        return self._routers_by_host.get(host, (frozenset(), frozenset()))
+
+    @functools.cached_property
+    def _routers_by_host(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+        """`routers_on` of every host, worked out once (a placement is not changed)."""
+        parts: dict[str, tuple[set[str], set[str]]] = {}
+        for part, placed in enumerate((self.qrouter, self.central)):
+            for router_id, hosts in placed.items():
+                for host in hosts:
+                    parts.setdefault(host, (set(), set()))[part].add(router_id)
+        return {h: (frozenset(q), frozenset(c)) for h, (q, c) in parts.items()}
 
 
 def _needs_central(router) -> bool:

@@ -1,13 +1,16 @@
 """`view_for_host`: the slice of the cloud one host needs, and nothing else. Pure.
 
 The agent fetches exactly this from the server; the planner turns it into the
-host's state. Everything in it is sorted, so equal clouds give equal views.
+host's state. Everything in it is sorted, so equal clouds give equal views. The
+parts of a router's view that are the same on every host are made once per
+snapshot (kept in the cloud's index) and shared by the views that have them.
 """
 
+import functools
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
-from .cloud import FIP_AGENT_GATEWAY, ROUTER_INTERFACE_DVR, Cloud, Host, Port
+from .cloud import ROUTER_INTERFACE_DVR, Cloud, Host, Port
 from .place import DVR_MODES, Placement
 
 
@@ -36,7 +39,12 @@ class PortView:
 
     @property
     def prefixlen(self) -> int:
-        return IPv4Network(self.cidr).prefixlen if self.cidr else 32
+        return _prefixlen(self.cidr) if self.cidr else 32
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _prefixlen(cidr: str) -> int:
+    return IPv4Network(cidr).prefixlen
 
 
 @dataclass(frozen=True)
@@ -113,11 +121,7 @@ def port_view(cloud: Cloud, port: Port) -> PortView:
 
 def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -> RouterView:
     idx = cloud.index()
-    interfaces = tuple(port_view(cloud, p) for p in idx.interfaces[router.id])
-    gateway = None
-    if router.gw_port_id and router.gw_port_id in cloud.ports:
-        gateway = port_view(cloud, cloud.ports[router.gw_port_id])
-    snat_ports = tuple(port_view(cloud, p) for p in idx.snat_ports[router.id])
+    interfaces, gateway, snat_ports, routes, neighbours = _router_parts(cloud, router)
     fips = []
     for f in idx.fips_by_router.get(router.id, ()):
         if not f.port_id or f.fixed_ip is None:
@@ -128,10 +132,6 @@ def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -
         fips.append(
             FloatingIPView(f.id, f.floating_ip, f.fixed_ip, f.port_id, f.floating_network_id)
         )
-    neighbours = []
-    for subnet_id in idx.router_subnets[router.id]:
-        for p in idx.ports_by_subnet.get(subnet_id, ()):
-            neighbours.append(port_view(cloud, p))
     central = placement.central.get(router.id, ())
     priority = 0
     if router.ha and host in central:
@@ -146,37 +146,59 @@ def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -
         snat_ports=snat_ports,
         enable_snat=router.enable_snat,
         floatingips=tuple(fips),
-        routes=tuple(sorted(router.routes)),
-        neighbours=tuple(sorted(neighbours, key=lambda p: (p.subnet_id or "", p.ip or ""))),
+        routes=routes,
+        neighbours=neighbours,
         central_hosts=central,
         vrid=placement.vrid.get(router.id, 0),
         ha_priority=priority,
     )
 
 
+def _router_parts(cloud: Cloud, router) -> tuple:
+    """(interfaces, gateway, snat ports, routes, neighbours): the parts of a router's
+    view that are the same on every host, made once per snapshot (kept in its index)."""
+    idx = cloud.index()
+    parts = idx.router_parts.get(router.id)
+    if parts is None:
+        gateway = None
+        if router.gw_port_id and router.gw_port_id in cloud.ports:
+            gateway = port_view(cloud, cloud.ports[router.gw_port_id])
+        neighbours = [
+            port_view(cloud, p)
+            for subnet_id in idx.router_subnets[router.id]
+            for p in idx.ports_by_subnet.get(subnet_id, ())
+        ]
+        parts = (
+            tuple(port_view(cloud, p) for p in idx.interfaces[router.id]),
+            gateway,
+            tuple(port_view(cloud, p) for p in idx.snat_ports[router.id]),
+            tuple(sorted(router.routes)),
+            tuple(sorted(neighbours, key=lambda p: (p.subnet_id or "", p.ip or ""))),
+        )
+        idx.router_parts[router.id] = parts
+    return parts
+
+
 def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostView:
     host = cloud.hosts[host_name]
     idx = cloud.index()
+    qrouter, central = placement.routers_on(host_name)
+    here = qrouter | central
     routers = []
-    for router in sorted(cloud.routers.values(), key=lambda r: r.id):
+    for router in idx.routers:
+        if router.id not in here:
+            continue
         roles = set()
-        if router.distributed and host_name in placement.qrouter.get(router.id, ()):
+        if router.distributed and router.id in qrouter:
             roles.add("dvr")
-        if host_name in placement.central.get(router.id, ()):
+        if router.id in central:
             roles.add("snat" if router.distributed else "legacy")
         if roles and router.admin_state_up:
             routers.append(_router_view(cloud, placement, router, host_name, roles))
     vm_ports = tuple(port_view(cloud, p) for p in idx.ports_by_host.get(host_name, ()) if p.is_vm)
     fip_namespaces = []
     for network_id in placement.fip.get(host_name, ()):
-        gateway = next(
-            (
-                p
-                for p in idx.ports_by_network.get(network_id, ())
-                if p.device_owner == FIP_AGENT_GATEWAY and p.host == host_name
-            ),
-            None,
-        )
+        gateway = idx.fip_gateways.get((host_name, network_id))
         if gateway is None:
             continue  # the server has not given this host its fg- address yet
         served = tuple(
@@ -207,11 +229,7 @@ def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostVie
             where = _location(placement, p)
             if where and where != host_name:
                 remote.append(RemotePort(network_id, p.mac, where))
-    peers = tuple(
-        sorted(
-            (h for h in cloud.hosts.values() if h.name != host_name and h.up), key=lambda h: h.name
-        )
-    )
+    peers = tuple(h for h in idx.up_hosts if h.name != host_name)
     return HostView(
         host=host,
         peers=peers,

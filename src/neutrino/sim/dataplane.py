@@ -6,15 +6,202 @@ order the real data plane makes them (namespaces, sysctls, links, addresses,
 routes, rules, neighbours, iptables, OVS, VRRP). A VRRP instance's addresses and
 routes are put on the host that is master, the one with the highest priority
 (the simulator has no keepalived; `master` says who is).
+
+As the real agent talks netlink rather than running `ip`, the model is changed
+through the kernel model's own calls (devices, addrconf, fibconfig, ruleconfig,
+the neighbour table), not through its `ip` parser: each of `add_veth`,
+`add_bridge`, `set_up`, `add_address`, `add_route`, `add_rule` and
+`set_neighbour` does what one `ip` command does, with the same attributes and the
+same refusals (`World` builds the fabric, hosts and VMs with them too). iptables
+chains go through `Namespace.iptables`, one command per chain and per rule. A
+refusal or a malformed object raises ValueError naming the namespace and the
+object.
 """
 
-from ..kernel import Kernel
-from ..plan.state import HostState, Route
+import shlex
+from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
+
+from ..kernel import Kernel, addrconf, devices, fibconfig, ruleconfig
+from ..kernel.consts import (
+    FR_ACT_TO_TBL,
+    RT_SCOPE_HOST,
+    RT_SCOPE_LINK,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_MAIN,
+    RTN_UNICAST,
+    RTPROT_BOOT,
+)
+from ..kernel.errors import KernelError
+from ..kernel.fibconfig import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RouteConfig
+from ..kernel.inet import parse_ipv4, parse_prefix, parse_uint
+from ..kernel.links import IfAddr, Link
+from ..kernel.netfilter.errors import IptablesError
+from ..kernel.netns import Namespace
+from ..plan.state import Chain, HostState, Route
 from .ovs_glue import OvsHost
 
 
 def ns_name(host: str, ns: str) -> str:
     return host if ns == "" else f"{host}:{ns}"
+
+
+# --- what `ip` commands do, through the kernel model's calls ---------------------------
+
+# Host after host names the same addresses, prefixes and MACs: each text is read once.
+_ipv4 = lru_cache(maxsize=1 << 16)(parse_ipv4)
+_prefix = lru_cache(maxsize=1 << 16)(parse_prefix)
+
+
+def device(ns: Namespace, name: str, what: str = "") -> Link:
+    """The device called name in ns; `what` names the object that needs it (for the error)."""
+    link = ns.links.get(name)
+    if link is None:
+        raise ValueError(f'{ns.name}: {what}{": " if what else ""}cannot find device "{name}"')
+    return link
+
+
+def peer_namespace(kernel: Kernel, name: str, what: str) -> Namespace:
+    """The namespace a veth's peer goes to: it must exist (`ip link add ... netns NAME`)."""
+    ns = kernel.namespaces.get(name)
+    if ns is None:
+        raise ValueError(f"{what}: no namespace {name!r} for the peer")
+    return ns
+
+
+def add_veth(ns: Namespace, name: str, peer_ns: Namespace, peer: str) -> Link:
+    """`ip link add NAME type veth peer name PEER netns PEER_NS`: both ends down, random MACs."""
+    try:
+        return devices.create_veth(ns, name, peer_ns, peer)
+    except KernelError as err:
+        raise _refused(ns, f"veth {name} (peer {peer} in {peer_ns.name})", err) from None
+
+
+def add_bridge(ns: Namespace, name: str) -> Link:
+    """`ip link add NAME type bridge`."""
+    try:
+        return devices.create_link(ns, name, "bridge")
+    except KernelError as err:
+        raise _refused(ns, f"bridge {name}", err) from None
+
+
+def set_up(
+    link: Link, mtu: int | None = None, mac: str | None = None, master: Link | None = None
+) -> None:
+    """`ip link set DEV [mtu MTU] [address MAC] [master BRIDGE] up`, in the order the
+    kernel applies one such request: MTU, address, master, then up."""
+    try:
+        if mtu is not None:
+            devices.set_mtu(link, mtu)
+        if mac is not None:
+            devices.set_mac(link, _mac(link.ns, f"device {link.name}", mac))
+        if master is not None:
+            devices.set_master(link, master)
+        devices.set_up(link)
+    except KernelError as err:
+        raise _refused(link.ns, f"device {link.name}", err) from None
+
+
+def add_address(ns: Namespace, dev: str, cidr: str) -> None:
+    """`ip address add CIDR dev DEV`: scope host for 127/8, else global; label DEV."""
+    what = f"address {cidr} on {dev}"
+    local = _prefix(cidr)
+    if local is None or not local.bytelen:
+        raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
+    scope = RT_SCOPE_HOST if local.addr >> 24 == 127 else RT_SCOPE_UNIVERSE
+    ifa = IfAddr(local=local.addr, address=local.addr, prefixlen=local.plen, scope=scope)
+    try:
+        addrconf.add_address(ns, device(ns, dev, what), ifa, NLM_F_CREATE | NLM_F_EXCL)
+    except KernelError as err:
+        raise _refused(ns, what, err) from None
+
+
+def add_route(
+    ns: Namespace,
+    dst: str,
+    dev: str | None = None,
+    via: str | None = None,
+    table: str = "main",
+    replace: bool = False,
+) -> None:
+    """`ip route add|replace DST [via VIA] [dev DEV] [table TABLE]`: a unicast route,
+    protocol boot, scope link without a gateway and global with one. DST is
+    "default" or a CIDR; TABLE "main" or a number."""
+    what = f"route {dst}{f' via {via}' if via else ''}{f' dev {dev}' if dev else ''} table {table}"
+    prefix = _prefix(dst)
+    gateway = 0 if via is None else _ipv4(via)
+    tid = RT_TABLE_MAIN if table == "main" else parse_uint(table)
+    if prefix is None or gateway is None or tid is None:
+        raise ValueError(f"{ns.name}: {what}: malformed")
+    cfg = RouteConfig(
+        table=tid,
+        dst=prefix.addr,
+        plen=prefix.plen,
+        type=RTN_UNICAST,
+        protocol=RTPROT_BOOT,
+        scope=RT_SCOPE_LINK if via is None else RT_SCOPE_UNIVERSE,
+        gateway=gateway,
+        oif=None if dev is None else device(ns, dev, what),
+        nlflags=NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL),
+    )
+    try:
+        fibconfig.insert_route(ns, cfg)
+    except KernelError as err:
+        raise _refused(ns, what, err) from None
+
+
+def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
+    """`ip rule add from SRC lookup TABLE priority PRIORITY`."""
+    what = f"rule from {src} lookup {table} priority {priority}"
+    prefix = _prefix(src)
+    if prefix is None or not 0 <= table <= 0xFFFFFFFF or not 0 <= priority <= 0xFFFFFFFF:
+        raise ValueError(f"{ns.name}: {what}: malformed")
+    req = ruleconfig.RuleRequest(
+        action=FR_ACT_TO_TBL, src=prefix.addr, src_len=prefix.plen, table=table, pref=priority
+    )
+    try:
+        ruleconfig.add_rule(ns, req)
+    except KernelError as err:
+        raise _refused(ns, what, err) from None
+
+
+def set_neighbour(ns: Namespace, dev: str, ip: str, mac: str) -> None:
+    """`ip neigh replace IP lladdr MAC dev DEV nud permanent`."""
+    what = f"neighbour {ip} lladdr {mac} dev {dev}"
+    addr = _ipv4(ip)
+    if addr is None:
+        raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
+    ns.neigh.set(device(ns, dev, what), addr, _mac(ns, what, mac), "PERMANENT")
+
+
+def _refused(ns: Namespace, what: str, err: KernelError) -> ValueError:
+    return ValueError(f"{ns.name}: {what}: {err.rtnetlink_text().strip()}")
+
+
+def _mac(ns: Namespace, what: str, text: str) -> str:
+    mac = _canonical_mac(text)
+    if mac is None:
+        raise ValueError(f'{ns.name}: {what}: "{text}" is invalid lladdr')
+    return mac
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical_mac(text: str) -> str | None:
+    """A MAC address as `ip` reads one (six hex octets), in lower case with two digits each."""
+    parts = text.split(":")
+    if len(parts) != 6:
+        return None
+    try:
+        octets = [int(p, 16) for p in parts]
+    except ValueError:
+        return None
+    if any(o > 255 for o in octets):
+        return None
+    return ":".join(f"{o:02x}" for o in octets)
+
+
+# --- one host's state -------------------------------------------------------------
 
 
 class SimDataplane:
@@ -23,61 +210,69 @@ class SimDataplane:
         self.host = host
         self.ovs = OvsHost(kernel, host, tunnel_ip)
 
-    def ns(self, ns: str):
+    def ns(self, ns: str) -> Namespace:
         return self.kernel.netns(ns_name(self.host, ns))
 
     def apply(self, state: HostState, master: bool = True) -> None:
-        for ns in state.namespaces:
-            self.ns(ns).ip("link set lo up".split())
+        spaces: dict[str, Namespace] = {}
+
+        def ns(name: str) -> Namespace:
+            space = spaces.get(name)
+            if space is None:
+                space = spaces[name] = self.ns(name)
+            return space
+
+        for name in state.namespaces:
+            set_up(device(ns(name), "lo"))
         device_sysctls = []
         for s in state.sysctls:
             if s.key.startswith("net.ipv4.conf.") and s.key.split(".")[3] not in ("all", "default"):
                 device_sysctls.append(s)
             else:
-                self.ns(s.ns).sysctl(s.key, s.value)
+                ns(s.ns).sysctl(s.key, s.value)
         for v in state.veths:
-            peer_ns = ns_name(self.host, v.peer_ns)
-            self.ns(v.ns).ip(
-                f"link add {v.name} type veth peer name {v.peer} netns {peer_ns}".split()
-            )
-            if v.mac:
-                self.ns(v.ns).ip(f"link set {v.name} address {v.mac}".split())
-            for ns, name in ((v.ns, v.name), (v.peer_ns, v.peer)):
-                self.ns(ns).ip(f"link set {name} mtu {v.mtu} up".split())
+            what = f"{ns(v.ns).name}: veth {v.name}"
+            peer_ns = peer_namespace(self.kernel, ns_name(self.host, v.peer_ns), what)
+            link = add_veth(ns(v.ns), v.name, peer_ns, v.peer)
+            set_up(link, mtu=v.mtu, mac=v.mac)
+            set_up(link.peer, mtu=v.mtu)
         for s in device_sysctls:
-            self.ns(s.ns).sysctl(s.key, s.value)
+            ns(s.ns).sysctl(s.key, s.value)
         for a in state.addresses:
-            self.ns(a.ns).ip(f"addr add {a.cidr} dev {a.dev}".split())
+            add_address(ns(a.ns), a.dev, a.cidr)
         for r in state.routes:
-            self._route(r)
+            self._route(ns(r.ns), r)
         for r in state.rules:
-            self.ns(r.ns).ip(
-                f"rule add from {r.src} lookup {r.table} priority {r.priority}".split()
-            )
+            add_rule(ns(r.ns), r.src, r.table, r.priority)
         for n in state.neighbours:
-            self.ns(n.ns).ip(
-                f"neigh replace {n.ip} lladdr {n.mac} dev {n.dev} nud permanent".split()
-            )
+            set_neighbour(ns(n.ns), n.dev, n.ip, n.mac)
         for c in state.chains:
-            ns = self.ns(c.ns)
-            ns.iptables(f"-t {c.table} -N {c.name}")
-            ns.iptables(f"-t {c.table} -A {c.hook} -j {c.name}")
-            for rule in c.rules:
-                ns.iptables(f"-t {c.table} -A {c.name} {rule}")
+            self._chain(ns(c.ns), c)
         for b in state.bridges:
             self.ovs.bridge(b.name, b.fail_mode)
         for p in state.ovs_ports:
             self.ovs.add_port(p.bridge, p.name, p.kind, p.tag, dict(p.options))
-        for bridge, flow in state.flows:
-            self.ovs.switch[bridge].add_flow(flow)
+        for bridge, flows in groupby(state.flows, key=itemgetter(0)):
+            self.ovs.switch[bridge].add_flows(map(itemgetter(1), flows))
         if master:
             for v in state.vrrp:
                 for cidr, dev in v.vips:
-                    self.ns(v.ns).ip(f"addr add {cidr} dev {dev}".split())
+                    add_address(ns(v.ns), dev, cidr)
                 for r in v.routes:
-                    self._route(r)
+                    self._route(ns(r.ns), r)
 
-    def _route(self, r: Route) -> None:
-        via = f" via {r.via}" if r.via else ""
-        table = "" if r.table == "main" else f" table {r.table}"
-        self.ns(r.ns).ip(f"route replace {r.dst}{via} dev {r.dev}{table}".split())
+    @staticmethod
+    def _route(ns: Namespace, r: Route) -> None:
+        add_route(ns, r.dst, r.dev, r.via, r.table, replace=True)
+
+    @staticmethod
+    def _chain(ns: Namespace, c: Chain) -> None:
+        """`iptables -t TABLE -N NAME`, `-A HOOK -j NAME`, then `-A NAME RULE` for each rule."""
+        commands = [["-N", c.name], ["-A", c.hook, "-j", c.name]]
+        commands += [["-A", c.name, *shlex.split(rule)] for rule in c.rules]
+        for argv in commands:
+            try:
+                ns.iptables(["-t", c.table, *argv])
+            except IptablesError as err:
+                command = shlex.join(["iptables", "-t", c.table, *argv])
+                raise ValueError(f"{ns.name}: {command}: {str(err).strip()}") from None

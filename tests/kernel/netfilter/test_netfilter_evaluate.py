@@ -407,3 +407,10 @@ def test_has_rules_follows_the_chains_the_kernel_has():
 )
 def test_uses_conntrack(commands, tracked):
     assert netfilter(*commands).uses_conntrack() is tracked
+
+
+def test_a_restore_that_adds_nat_starts_conntrack():
+    nf = Netfilter()
+    assert not nf.uses_conntrack()  # the answer is kept until the rules change
+    nf.restore("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n")
+    assert nf.uses_conntrack()

@@ -66,6 +66,7 @@ class Netfilter:
                      table: str | None = None) -> tuple[str, str, int]:  # fmt: skip
         """`iptables-restore [--noflush] [--counters] [--table T]` with `text` as input."""
         warnings: list[str] = []
+        self.generation += 1
         try:
             restore(self, text, noflush=noflush, counters=counters, table=table, warnings=warnings)
         except Problem as problem:
