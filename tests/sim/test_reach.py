@@ -80,3 +80,19 @@ def test_projects_and_lonely_networks_in_a_topology_file():
     assert (("compute1", "b-net"), ("compute3", "b-net")) in reach  # b1 -> b2
     assert (("compute1", "a-net"), ("compute3", "b-net")) not in reach  # a1 -> b2
     assert not any("alone" in (x[1], y[1]) for x, y in reach if x != y)
+
+
+def test_a_quiet_walk_crosses_the_namespaces_a_full_one_shows():
+    """Reachability walks keep only which namespaces each packet crossed: the same ones
+    a full trace shows, and the same deliveries, without the steps."""
+    full_world, _ = _synthetic(12, 80, 8, "routed")
+    quiet_world, _ = _synthetic(12, 80, 8, "routed")
+    vms = sorted(full_world.vms)
+    for src, dst in [(vms[0], vms[1]), (vms[0], vms[-1]), (vms[5], "internet")]:
+        full = full_world.send(src, dst, "udp", dport=7)
+        quiet = quiet_world.send(src, dst, "udp", dport=7, quiet=True)
+        crossed = {s.ns for s in full.steps if s.pid == full.first_pid}
+        assert src in crossed and len(crossed) > 3
+        assert quiet.namespaces_of(quiet.first_pid) == crossed
+        assert [ns for ns, _ in quiet.received] == [ns for ns, _ in full.received]
+        assert quiet.steps == [] and "quiet" in quiet.render()

@@ -112,14 +112,14 @@ def _nh_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
     return True
 
 
-def table_lookup(tables: list, flow: Flow, ns, ignore_linkstate: bool = False):
-    """fib_table_lookup over one table, or local+main merged: (errno or None, Route)."""
+def table_lookup(view: list, flow: Flow, ns, ignore_linkstate: bool = False):
+    """fib_table_lookup over a view (ns.table_view: one table, or local+main merged):
+    the longest prefix first; (errno or None, Route)."""
     addr = flow.daddr
-    if len(tables) == 1:
-        lists = tables[0].candidates(addr)
-    else:
-        lists = _merged_candidates(tables, addr)
-    for routes in lists:
+    for netmask, by_network in view:
+        routes = by_network.get(addr & netmask)
+        if not routes:
+            continue
         for route in routes:
             if not _alias_ok(route, flow, ns, ignore_linkstate):
                 continue
@@ -130,15 +130,6 @@ def table_lookup(tables: list, flow: Flow, ns, ignore_linkstate: bool = False):
                 flow.res_tos = route.tos
                 return None, route
     return "EAGAIN", None
-
-
-def _merged_candidates(tables: list, addr: int):
-    for netmask, levels in tables[0].merged_levels(tables):
-        net = addr & netmask
-        for level in levels:
-            routes = level.get(net)
-            if routes:
-                yield routes
 
 
 def _result(route: Route, tid: int | None, rule=None) -> FibResult:
@@ -523,13 +514,8 @@ def route_input(ns, flow: Flow, dev) -> RouteAnswer:
         raise LookupError_("EINVAL")
     if is_zeronet(daddr):
         raise LookupError_("EINVAL")
-    localnet = ns.conf.route_localnet(dev)
-    if is_loopback(daddr):
-        if not localnet:
-            raise LookupError_("EINVAL")
-    elif is_loopback(saddr):
-        if not localnet:
-            raise LookupError_("EINVAL")
+    if (is_loopback(daddr) or is_loopback(saddr)) and not ns.conf.route_localnet(dev):
+        raise LookupError_("EINVAL")
     forward = ns.conf.forwarding(dev)
     try:
         res = fib_lookup(ns, flow)

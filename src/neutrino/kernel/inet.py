@@ -7,6 +7,7 @@ name the zero prefix, and a prefix length may be a dotted netmask.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 ULONG_MAX = (1 << 64) - 1
 
@@ -19,6 +20,7 @@ def mask(plen: int) -> int:
     return MASKS[plen]
 
 
+@lru_cache(maxsize=1 << 16)  # traces write the same addresses again and again
 def fmt(addr: int) -> str:
     return f"{addr >> 24 & 255}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}"
 
@@ -120,6 +122,7 @@ def parse_int(text: str, low: int = -(1 << 31), high: int = (1 << 31) - 1) -> in
     return value
 
 
+@lru_cache(maxsize=1 << 16)  # walks read the same few texts again and again (tunnel ends)
 def parse_ipv4(text: str) -> int | None:
     """iproute2's get_addr_ipv4: '10.8' is 10.8.0.0; each part through strtoul(base 0)."""
     quad = text.split(".")

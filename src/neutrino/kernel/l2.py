@@ -129,19 +129,21 @@ def _arp_failed(walk, ns, dev, nexthop: int) -> None:
 
 def put_on_link(walk, ns, dev, frame) -> None:
     """A frame leaves dev: a veth hands it to its peer, a bridge switches it."""
-    if dev.kind == "bridge":
-        switch(walk, dev, None, frame)
-        return
-    if dev.kind == "veth":
+    kind = dev.kind
+    if kind == "veth":
         peer = dev.peer
-        if peer is None or not (dev.carrier and peer.up):
+        # a veth has carrier while both ends are up
+        if peer is None or not (dev.up and peer.up):
             _lost(walk, ns, frame, f"{dev.name} has no carrier")
             return
         receive_frame(walk, peer, frame)
         return
-    if dev.kind == "loopback":
+    if kind == "bridge":
+        switch(walk, dev, None, frame)
         return
-    _lost(walk, ns, frame, f"{dev.kind} {dev.name} goes nowhere")
+    if kind == "loopback":
+        return
+    _lost(walk, ns, frame, f"{kind} {dev.name} goes nowhere")
 
 
 def receive_frame(walk, dev, frame) -> None:

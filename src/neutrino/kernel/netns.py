@@ -13,7 +13,7 @@ from .conntrack import Conntrack
 from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
 from .links import Link
 from .neigh import NeighTable
-from .routes import RouteTable
+from .routes import RouteTable, merged_levels
 from .rules import RuleList
 from .sysctl import NetConf
 
@@ -31,6 +31,8 @@ class Namespace:
         self.rules = RuleList()
         self.conf = NetConf()
         self.custom_local_routes = False
+        # the levels of the merged local+main trie; None when a table was made or reshaped
+        self._merged: list | None = None
         self._addr_owners: dict[int, list] = {}
         self.neigh = NeighTable()
         self.conntrack = Conntrack()
@@ -73,27 +75,33 @@ class Namespace:
                 self.table(
                     RT_TABLE_MAIN, create=True
                 )  # the merged local table lives in main's trie
-            table = self.tables[tid] = RouteTable(tid)
+            table = self.tables[tid] = RouteTable(tid, self._reshaped)
+            self._merged = None
         return table
+
+    def _reshaped(self) -> None:
+        self._merged = None
 
     @property
     def merged(self) -> bool:
         """Local and main share one trie until the first custom rule (fib_unmerge)."""
         return not self.rules.custom
 
-    def table_view(self, tid: int) -> list[RouteTable] | None:
-        """The tables a lookup in `tid` sees: local+main together while merged."""
+    def table_view(self, tid: int) -> list | None:
+        """The levels a lookup in `tid` walks (see RouteTable.levels), None when there is
+        no such table: local and main together while merged."""
         if tid == 0:
             tid = RT_TABLE_MAIN
         table = self.tables.get(tid)
         if table is None:
             return None
-        if self.merged and tid in (RT_TABLE_LOCAL, RT_TABLE_MAIN):
-            views = [
-                t for t in (self.tables.get(RT_TABLE_LOCAL), self.tables.get(RT_TABLE_MAIN)) if t
-            ]
-            return views
-        return [table]
+        if self.rules.custom or (tid != RT_TABLE_LOCAL and tid != RT_TABLE_MAIN):
+            return table.levels
+        merged = self._merged
+        if merged is None:
+            both = (self.tables.get(RT_TABLE_LOCAL), self.tables.get(RT_TABLE_MAIN))
+            merged = self._merged = merged_levels([t for t in both if t is not None])
+        return merged
 
     # --- addresses
     def addr_owner(self, addr: int) -> Link | None:

@@ -81,8 +81,7 @@ class Packet:
     def copy(self, **changes) -> "Packet":
         """The same packet with some fields changed (packets are never changed in place)."""
         new = object.__new__(Packet)
-        new.__dict__.update(self.__dict__)
-        new.__dict__.update(changes)
+        new.__dict__ = self.__dict__ | changes
         return new
 
     @property

@@ -3,9 +3,11 @@
 A `RouteTable` keeps, per prefix length, a dict from network to the ordered list
 of routes for that prefix (the kernel's fib_alias list of one trie leaf). A
 lookup walks only the prefix lengths present, longest first: at most 33 dict
-probes whatever the size of the table. Within one prefix the order is the
-kernel's: tos descending, then metric ascending, then insertion order as
-chosen by add/append/prepend/replace.
+probes whatever the size of the table. Its `levels` list those prefix lengths
+in the form lookups take (`merged_levels` makes the same for several tables
+read as one trie, as local and main are until the first custom rule). Within
+one prefix the order is the kernel's: tos descending, then metric ascending,
+then insertion order as chosen by add/append/prepend/replace.
 
 Nexthop state is not copied into routes: whether a route is "linkdown" is read
 from its device when asked, as the kernel keeps the flag in step with carrier.
@@ -77,13 +79,14 @@ class Route:
 class RouteTable:
     """All routes of one table id."""
 
-    def __init__(self, tid: int):
+    def __init__(self, tid: int, reshaped=None):
         self.tid = tid
+        self.reshaped = reshaped  # called when the prefix lengths change (views are redone)
         self.by_plen: dict[int, dict[int, list[Route]]] = {}
         self._plens_desc: list[int] = []
-        self._levels: list[tuple[int, dict]] = []  # (netmask, routes by network), longest first
-        self.shape = 0
-        self._merged: tuple = ((), [])  # (shapes, levels) of the last merged view led by this one
+        # (netmask, routes by network) per prefix length, longest first: what a lookup
+        # walks (merged_levels makes the same of several tables)
+        self.levels: list[tuple[int, dict]] = []
         self.count = 0
         self.num_default = 0
 
@@ -129,25 +132,9 @@ class RouteTable:
 
     def _reindex(self) -> None:
         self._plens_desc = sorted(self.by_plen, reverse=True)
-        self._levels = [(mask(p), self.by_plen[p]) for p in self._plens_desc]
-        self.shape += 1  # which prefix lengths it has changed (merged views are redone)
-
-    def merged_levels(self, tables: list["RouteTable"]) -> list[tuple[int, list[dict]]]:
-        """(netmask, each table's routes by network) for every prefix length of any of
-        tables (this one first), longest first: the levels of one merged trie."""
-        shapes = tuple((id(t), t.shape) for t in tables)
-        if self._merged[0] != shapes:
-            plens = sorted({p for t in tables for p in t.by_plen}, reverse=True)
-            levels = [(mask(p), [t.by_plen[p] for t in tables if p in t.by_plen]) for p in plens]
-            self._merged = (shapes, levels)
-        return self._merged[1]
-
-    def candidates(self, addr: int):
-        """Route lists covering addr, longest prefix first."""
-        for netmask, level in self._levels:
-            lst = level.get(addr & netmask)
-            if lst:
-                yield lst
+        self.levels = [(mask(p), self.by_plen[p]) for p in self._plens_desc]
+        if self.reshaped is not None:
+            self.reshaped()
 
     def routes(self):
         """All routes in dump order: by network ascending, longer prefix first, then list order."""
@@ -160,3 +147,11 @@ class RouteTable:
 
     def all_routes(self) -> list[Route]:
         return [r for level in self.by_plen.values() for lst in level.values() for r in lst]
+
+
+def merged_levels(tables: list[RouteTable]) -> list[tuple[int, dict]]:
+    """The levels of several tables read as one trie: (netmask, routes by network) for
+    every prefix length of any of them, longest first, and within one prefix length
+    the tables in the order given. Valid until one of the tables is reshaped."""
+    plens = sorted({p for t in tables for p in t.by_plen}, reverse=True)
+    return [(mask(p), t.by_plen[p]) for p in plens for t in tables if p in t.by_plen]

@@ -66,6 +66,9 @@ ROUTE_ERROR_ICMP = {
     "ENETUNREACH": NET_UNREACH,
     "EACCES": PKT_FILTERED,
 }
+# what the raw table runs with: conntrack has not looked at the packet yet (one object
+# for every packet: hooks only read it)
+_RAW = Tracked(None, state="NEW")
 
 
 class _View:
@@ -509,7 +512,7 @@ class Walk:
     # ------------------------------------------------------------ conntrack and NAT
     def _track(self, ns, pkt: Packet, hook: str, iif, oif) -> Tracked | None:
         """The raw table, then conntrack; None when raw dropped the packet."""
-        verdict, out = self.hook(ns, "raw", hook, pkt, iif, oif, Tracked(None, state="NEW"))
+        verdict, out = self.hook(ns, "raw", hook, pkt, iif, oif, _RAW)
         if verdict != "ACCEPT":
             self.drop(ns, pkt, f"{verdict} in raw {hook}")
             return None
@@ -618,10 +621,10 @@ class Walk:
             self.note(ns, "route", f"{kind}{prefix}{via}{dev} (table {table})", pkt, SUMMARY)
 
 
-def _flow(pkt: Packet, **extra) -> Flow:
+def _flow(pkt: Packet, oif: int = 0, anysrc: bool = False) -> Flow:
     """The flow key of a packet for a route lookup."""
-    return Flow(daddr=pkt.dst, saddr=pkt.src, mark=pkt.mark, tos=pkt.tos & 0xFC, proto=pkt.proto,
-                sport=pkt.sport, dport=pkt.dport, **extra)  # fmt: skip
+    return Flow(daddr=pkt.dst, saddr=pkt.src, oif=oif, mark=pkt.mark, tos=pkt.tos & 0xFC,
+                proto=pkt.proto, sport=pkt.sport, dport=pkt.dport, anysrc=anysrc)  # fmt: skip
 
 
 def _segment(pkt: Packet, flags: int) -> Packet:

@@ -9,7 +9,9 @@ After ovn-trace, a trace has three levels:
 - minimal: only what changes the packet or moves it (links crossed, NAT,
   TTL expiry, delivery, drop), in a fixed format meant for golden tests.
 
-Steps are recorded as data (`Step`) and rendered on demand.
+Steps are recorded as data (`Step`) and rendered on demand. A quiet trace keeps
+no steps, only which namespaces each packet crossed (for tools that walk many
+packets and ask only where they went, like `sim.reach`).
 """
 
 from dataclasses import dataclass, field
@@ -46,11 +48,29 @@ class Trace:
         default_factory=list
     )  # (ns name, device name, "in"|"out", Packet): what tcpdump would see
     truncated: bool = False
+    quiet: bool = False  # keep no steps, only `crossed`
+    crossed: dict[int, set[str]] = field(default_factory=dict)  # quiet: pid -> namespaces
+    first_pid: int = 0  # the packet the walk started with
 
     def add(
         self, ns: str, kind: str, text: str, level: str = FULL, packet=None, pid: int = 0
     ) -> None:
+        if not self.first_pid:
+            self.first_pid = pid
+        if self.quiet:
+            if pid:
+                found = self.crossed.get(pid)
+                if found is None:
+                    found = self.crossed[pid] = set()
+                found.add(ns)
+            return
         self.steps.append(Step(ns, kind, text, level, packet, pid))
+
+    def namespaces_of(self, pid: int) -> set[str]:
+        """The namespaces where packet pid had a step."""
+        if self.quiet:
+            return set(self.crossed.get(pid, ()))
+        return {s.ns for s in self.steps if s.pid == pid}
 
     def end(self, pid: int, ns: str, outcome: str) -> None:
         self.outcomes.append((pid, ns, outcome))
@@ -58,6 +78,8 @@ class Trace:
     def render(self, level: str = SUMMARY) -> str:
         if level not in _RANK:
             raise ValueError(f"trace level {level!r}: use one of {', '.join(LEVELS)}")
+        if self.quiet:
+            return "(a quiet trace: only the namespaces each packet crossed were kept)\n"
         lines = []
         current = None
         shown: dict[int, str] = {}

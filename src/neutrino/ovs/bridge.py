@@ -26,6 +26,7 @@ the `Switch` can keep it as a megaflow; `version` counts changes of flows and po
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .classifier import TableIndex
 from .flow import (
@@ -53,8 +54,7 @@ MAX_RESUBMITS = MAX_DEPTH * MAX_DEPTH
 FAIL_MODES = ("secure", "standalone")
 
 
-@dataclass(frozen=True)
-class PortOutput:
+class PortOutput(NamedTuple):
     """A packet leaving a bridge port: the packet as it leaves; for vxlan, where and with which VNI."""
 
     bridge: str
@@ -95,8 +95,7 @@ class Step:
         return text
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """The outputs of one packet, the tables it visited, and the error if translation gave up."""
 
     outputs: tuple[PortOutput, ...]
@@ -164,7 +163,7 @@ class Bridge:
         self._flows: dict[int, dict[tuple, tuple[int, Flow]]] = {}  # table -> key -> (seq, flow)
         self._seq = 0
         self._index: dict[int, TableIndex] = {}
-        self._floods: dict[tuple[int, int], tuple] = {}  # NORMAL's flood sets, by VLAN
+        self._floods: dict[tuple, tuple] = {}  # NORMAL's floods, by VLAN and input port
         self.macs = MacTable()
         self.version = 0  # counts changes of flows and ports (megaflows made before are stale)
         if fail_mode == "standalone":
@@ -289,10 +288,10 @@ class Bridge:
             index = self._index[table] = TableIndex(flows, self.port_name)
         return index.lookup(pkt, seen)
 
-    def _flooding(self, xvlan: tuple[int, int]) -> tuple:
-        found = self._floods.get(xvlan)
+    def _flooding(self, xvlan: tuple[int, int], in_port: str) -> tuple:
+        found = self._floods.get((xvlan, in_port))
         if found is None:
-            found = self._floods[xvlan] = flooding(self.ports, xvlan)
+            found = self._floods[(xvlan, in_port)] = flooding(self.ports, xvlan, in_port)
         return found
 
     # ---------------------------------------------------------------- packets

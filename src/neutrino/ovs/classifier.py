@@ -58,13 +58,17 @@ def field_value(pkt: OfPacket, name: str):
     raise AssertionError(name)
 
 
-def _shape(flow: Flow) -> tuple[bool, tuple[str, ...]]:
-    """(every field matched exactly?, the fields) of a flow's match, kept on the flow."""
+def _shape(flow: Flow) -> tuple[bool, tuple[str, ...], tuple, int]:
+    """(every field matched exactly?, the fields, their values, where in_port is among
+    them or -1) of a flow's match, kept on the flow."""
     return kept(flow, "_shape", _make_shape)
 
 
-def _make_shape(flow: Flow) -> tuple[bool, tuple[str, ...]]:
-    return all(_exact(n, v) for n, v in flow.match), tuple(n for n, _ in flow.match)
+def _make_shape(flow: Flow) -> tuple[bool, tuple[str, ...], tuple, int]:
+    fields = tuple(n for n, _ in flow.match)
+    exact = all(_exact(n, v) for n, v in flow.match)
+    port = fields.index("in_port") if "in_port" in fields else -1
+    return exact, fields, tuple(v for _, v in flow.match), port
 
 
 def _order(entry: tuple[int, int, Flow]) -> tuple[int, int]:
@@ -119,9 +123,10 @@ class TableIndex:
         subtables: dict[tuple[str, ...], Subtable] = {}
         self.masked: list[tuple[int, int, Flow]] = []
         for seq, flow in flows:
-            exact, fields = _shape(flow)
+            exact, fields, key, port = _shape(flow)
             if exact:
-                key = tuple(port_name(v) if n == "in_port" else v for n, v in flow.match)
+                if port >= 0:  # flows name ports by name or number, packets by name
+                    key = key[:port] + (port_name(key[port]),) + key[port + 1 :]
                 sub = subtables.get(fields)
                 if sub is None:
                     sub = subtables[fields] = Subtable(fields)

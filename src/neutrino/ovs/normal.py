@@ -18,6 +18,7 @@ Outputs are (port name, VLAN headers) pairs; the packet itself is not changed.
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .packet import OfPacket
 from .ports import Port
@@ -62,11 +63,11 @@ class MacTable:
         self.entries.clear()
 
 
-@dataclass(frozen=True)
-class NormalResult:
+class NormalResult(NamedTuple):
     """Where NORMAL sends the packet, with which VLAN headers, and why (`reason`, one line).
 
-    Also what it learned and what it looked up, for `megaflow` to replay and check."""
+    Also what it learned and what it looked up, for `megaflow` to replay and check.
+    (A named tuple: one is made for every packet NORMAL switches.)"""
 
     outputs: tuple[tuple[str, tuple[int, ...]], ...]
     decision: str  # what was done with the packet
@@ -87,16 +88,20 @@ def learned_text(mac: str, port: str, vlan: int) -> str:
     return f"learned {mac} on {port} in VLAN {vlan}; "
 
 
-Flooding = Callable[[tuple[int, int]], tuple[tuple[str, tuple[int, ...]], ...]]
+Flood = tuple[tuple[tuple[str, tuple[int, ...]], ...], str]
+Flooding = Callable[[tuple[int, int], str], Flood]
 
 
-def flooding(ports: dict[str, Port], xvlan: tuple[int, int]):
-    """(port name, VLAN headers) of every port that carries xvlan, by OpenFlow number."""
-    return tuple(
+def flooding(ports: dict[str, Port], xvlan: tuple[int, int], in_port: str) -> Flood:
+    """Where a flood in xvlan from in_port goes: (port name, VLAN headers) of every other
+    port that carries xvlan, by OpenFlow number, and the decision that says so."""
+    outputs = tuple(
         (p.name, _output_vlans(p, xvlan))
         for p in sorted(ports.values(), key=lambda p: p.ofport)
-        if _includes_vlan(p, xvlan)
+        if p.name != in_port and _includes_vlan(p, xvlan)
     )
+    names = ", ".join(name for name, _ in outputs) or "nowhere"
+    return outputs, f"flooding VLAN {xvlan[0]} to {names}"
 
 
 def normal(
@@ -106,8 +111,8 @@ def normal(
     learn: bool,
     flood: Flooding | None = None,
 ) -> NormalResult:
-    """xlate_normal for one packet; ports is the bridge's {name: Port}, flood(xvlan) the
-    bridge's `flooding` (which a bridge keeps while its ports stay the same)."""
+    """xlate_normal for one packet; ports is the bridge's {name: Port}, flood(xvlan, in_port)
+    the bridge's `flooding` (which a bridge keeps while its ports stay the same)."""
     in_port = ports.get(pkt.in_port)
     if in_port is None:
         return NormalResult((), "no input port, dropping")
@@ -125,22 +130,17 @@ def normal(
     looked_up = None if is_multicast(dst) else dst
     where = None if looked_up is None else macs.lookup(vlan, dst)
 
-    def result(outputs, decision: str) -> NormalResult:
-        return NormalResult(outputs, decision, vlan, in_port.name, learned, looked_up, where)
-
-    if where is not None:
-        if where == in_port.name:
-            return result((), "learned port is input port, dropping")
-        out = ports.get(where)
-        if out is None:
-            return result((), "learned port is unknown, dropping")
-        return result(
-            ((out.name, _output_vlans(out, xvlan)),), f"forwarding to learned port {out.name}"
-        )
-    everywhere = flooding(ports, xvlan) if flood is None else flood(xvlan)
-    outputs = tuple(out for out in everywhere if out[0] != in_port.name)
-    names = ", ".join(name for name, _ in outputs) or "nowhere"
-    return result(outputs, f"flooding VLAN {vlan} to {names}")
+    if where is None:
+        name = in_port.name
+        outputs, decision = flooding(ports, xvlan, name) if flood is None else flood(xvlan, name)
+    elif where == in_port.name:
+        outputs, decision = (), "learned port is input port, dropping"
+    elif where not in ports:
+        outputs, decision = (), "learned port is unknown, dropping"
+    else:
+        outputs = ((where, _output_vlans(ports[where], xvlan)),)
+        decision = f"forwarding to learned port {where}"
+    return NormalResult(outputs, decision, vlan, in_port.name, learned, looked_up, where)
 
 
 def _xvlan(vlans: tuple[int, ...]) -> tuple[int, int]:

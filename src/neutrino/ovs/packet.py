@@ -8,7 +8,7 @@ inside is copied, never changed, so outputs can be handed on safely.
 """
 
 import dataclasses
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..kernel.packet import ArpMessage, Packet
 from .flow import ETH_ARP, ETH_IP, NO_VLAN, mac_matches, prefix_matches
@@ -19,9 +19,9 @@ ARP_OPS = {"request": 1, "reply": 2}
 Frame = Packet | ArpMessage
 
 
-@dataclass(frozen=True)
-class OfPacket:
-    """A frame inside a bridge: the frame, in_port, VLAN headers (outer first), tun_id."""
+class OfPacket(NamedTuple):
+    """A frame inside a bridge: the frame, in_port, VLAN headers (outer first), tun_id.
+    (A named tuple: the pipeline makes one at every action that changes a header.)"""
 
     frame: Frame
     in_port: str

@@ -10,11 +10,14 @@ megaflows (`megaflow`) and replayed for the packets they cover.
 """
 
 from collections.abc import Iterable
+from operator import attrgetter
 
 from .bridge import Bridge, Result
 from .megaflow import Megaflows
 from .packet import Frame, OfPacket
 from .ports import Port
+
+_VERSION = attrgetter("version")
 
 
 class Switch:
@@ -37,7 +40,7 @@ class Switch:
 
     def version(self) -> int:
         """Changes whenever a bridge is added or a bridge's flows or ports change."""
-        return len(self.bridges) + sum(b.version for b in self.bridges.values())
+        return len(self.bridges) + sum(map(_VERSION, self.bridges.values()))
 
     def owner(self, port_name: str) -> Bridge | None:
         """The bridge a port is on (port names are unique on a host)."""

@@ -10,6 +10,8 @@ port whose remote_ip sent them. Each bridge visit is written into the packet's
 trace (level summary: the tables and flows; minimal: in and out).
 """
 
+import zlib
+
 from ..kernel.inet import fmt, parse_ipv4
 from ..kernel.l2 import put_on_link
 from ..kernel.packet import UDP, Packet
@@ -32,11 +34,8 @@ class OvsHost:
         self.system_ports: dict[str, str] = {}  # port name -> bridge
         self.tunnels: dict[str, tuple[str, str]] = {}  # remote ip -> (bridge, port)
         self.peer_names: dict[str, str] = {}  # remote ip -> host name, for traces
+        self.ns = kernel.netns(ns_name)  # the host's namespace, where its bridges' ports are
         self.ns.udp_handlers[VXLAN_PORT] = self._from_tunnel
-
-    @property
-    def ns(self):
-        return self.kernel.netns(self.ns_name)
 
     def bridge(self, name: str, fail_mode: str) -> Bridge:
         if name not in self.switch.bridges:
@@ -83,8 +82,9 @@ class OvsHost:
 
     def _run(self, walk, bridge: str, frame, in_port: str, tun_id: int) -> None:
         result = self.switch.process(bridge, frame, in_port, tun_id=tun_id)
-        for step in result.trace:
-            walk.trace.add(self.ns_name, "ovs", step.describe().strip(), SUMMARY)
+        if not walk.trace.quiet:  # (a quiet trace keeps only packets' namespaces)
+            for step in result.trace:
+                walk.trace.add(self.ns_name, "ovs", step.describe().strip(), SUMMARY)
         if result.error:
             walk.trace.add(self.ns_name, "ovs", f"dropped: {result.error}", SUMMARY)
         if not result.outputs:
@@ -124,7 +124,7 @@ class OvsHost:
             parse_ipv4(self.tunnel_ip),
             parse_ipv4(out.remote_ip),
             UDP,
-            sport=49152 + (hash((frame.smac, frame.dmac)) & 0x3FFF),
+            sport=_source_port(frame),
             dport=VXLAN_PORT,
             length=inner_len + VXLAN_OVERHEAD,
             payload=(out.vni, frame),
@@ -137,6 +137,12 @@ class OvsHost:
             MINIMAL,
         )
         walk.later(walk.send, self.ns, outer)
+
+
+def _source_port(frame) -> int:
+    """The outer UDP source port: a hash of the inner frame's MACs, as the kernel spreads
+    flows over ports 49152-65535 (crc32, not hash(): the same in every run)."""
+    return 49152 + (zlib.crc32(f"{frame.smac}>{frame.dmac}".encode()) & 0x3FFF)
 
 
 def _note(walk, ns, text: str, frame) -> None:

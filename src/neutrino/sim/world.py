@@ -188,8 +188,17 @@ class World:
             return self.cloud.ports[self.vms[name]].fixed_ips[0][1]
         return name
 
-    def send(self, src: str, dst: str, proto: str = "icmp", dport: int = 80, sport: int = 40000):
-        """Send one packet from a VM (or `internet`) and return the kernel model's trace."""
+    def send(
+        self,
+        src: str,
+        dst: str,
+        proto: str = "icmp",
+        dport: int = 80,
+        sport: int = 40000,
+        quiet: bool = False,
+    ):
+        """Send one packet from a VM (or `internet`) and return the kernel model's trace
+        (quiet: only which namespaces each packet crossed)."""
         dst_ip = self.address_of(dst)
         if proto == "icmp":
             pkt = icmp_echo(0, dst_ip)
@@ -199,7 +208,7 @@ class World:
             pkt = udp(0, dst_ip, sport, dport)
         else:
             raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
-        return self.kernel.send(src, pkt)
+        return self.kernel.send(src, pkt, quiet=quiet)
 
 
 @contextlib.contextmanager
