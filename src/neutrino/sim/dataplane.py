@@ -36,6 +36,7 @@ from ..kernel.consts import (
 from ..kernel.errors import KernelError
 from ..kernel.fibconfig import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RouteConfig
 from ..kernel.inet import parse_ipv4, parse_prefix, parse_uint
+from ..kernel.ip.link import parse_mac
 from ..kernel.links import IfAddr, Link
 from ..kernel.netfilter.errors import IptablesError
 from ..kernel.netns import Namespace
@@ -186,19 +187,7 @@ def _mac(ns: Namespace, what: str, text: str) -> str:
     return mac
 
 
-@lru_cache(maxsize=1 << 16)
-def _canonical_mac(text: str) -> str | None:
-    """A MAC address as `ip` reads one (six hex octets), in lower case with two digits each."""
-    parts = text.split(":")
-    if len(parts) != 6:
-        return None
-    try:
-        octets = [int(p, 16) for p in parts]
-    except ValueError:
-        return None
-    if any(o > 255 for o in octets):
-        return None
-    return ":".join(f"{o:02x}" for o in octets)
+_canonical_mac = lru_cache(maxsize=1 << 16)(parse_mac)
 
 
 # --- one host's state -------------------------------------------------------------

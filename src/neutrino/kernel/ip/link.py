@@ -37,7 +37,8 @@ def do_link(ctx, args: Args) -> None:
     raise Exit(f'Command "{cmd}" is unknown, try "ip link help".\n')
 
 
-def _mac(value: str) -> str | None:
+def parse_mac(value: str) -> str | None:
+    """A MAC address as `ip` reads one (six hex octets), lower case, two digits each."""
     parts = value.split(":")
     if len(parts) != 6:
         return None
@@ -77,7 +78,7 @@ def add(ctx, args: Args) -> None:
             mtu = args.parsed(parse_uint, 'Invalid "mtu" value\n')
         elif word == "address":
             value = args.next()
-            mac = _mac(value)
+            mac = parse_mac(value)
             if mac is None:
                 raise Exit(f'"{value}" is invalid lladdr.\n')
         elif word == "netns":
@@ -110,7 +111,7 @@ def add(ctx, args: Args) -> None:
                     peer_ns = _target_ns(ctx, args.next())
                 elif word == "address":
                     value = args.next()
-                    peer_mac = _mac(value)
+                    peer_mac = parse_mac(value)
                     if peer_mac is None:
                         raise Exit(f'"{value}" is invalid lladdr.\n')
                 elif word == "mtu":
@@ -152,7 +153,7 @@ def set_(ctx, args: Args) -> None:
             ops.append(("mtu", mtu))
         elif word in ("address", "addr"):
             value = args.next()
-            mac = _mac(value)
+            mac = parse_mac(value)
             if mac is None:
                 raise Exit(f'"{value}" is invalid lladdr.\n')
             ops.append(("address", mac))
