@@ -7,12 +7,13 @@ The planner emits per-host OVS flows as `Flow` objects. The same objects are
 - interpreted by the model: `Bridge.process(frame, in_port)` walks a
   kernel-model frame through the tables and returns a `Result` (outputs and
   an ovn-trace-like trace); `Switch` follows patch ports between the bridges
-  of one host.
+  of one host, and keeps translations as megaflows for the packets they cover.
 
 Modules: `flow` (the data, normalized and checked), `syntax` (render, parse),
 `packet` (a frame plus in_port, VLAN headers, tun_id), `ports` (port kinds,
 access/trunk VLAN config), `normal` (the NORMAL learning switch), `bridge`
-(tables and the packet walk), `switch` (patch ports between bridges).
+(tables and the packet walk), `switch` (patch ports between bridges),
+`megaflow` (translations kept with the fields they read), `classifier` (lookup).
 
 Protocol: neutrino drives OVS with OpenFlow 1.3 (`ovs-ofctl -O OpenFlow13`,
 atomic batches with `ovs-ofctl -O OpenFlow14 --bundle add-flows BR FILE`).
