@@ -83,7 +83,6 @@ class RouteTable:
         self.tid = tid
         self.reshaped = reshaped  # called when the prefix lengths change (views are redone)
         self.by_plen: dict[int, dict[int, list[Route]]] = {}
-        self._plens_desc: list[int] = []
         # (netmask, routes by network) per prefix length, longest first: what a lookup
         # walks (merged_levels makes the same of several tables)
         self.levels: list[tuple[int, dict]] = []
@@ -92,9 +91,6 @@ class RouteTable:
 
     def __len__(self) -> int:
         return self.count
-
-    def plens_desc(self) -> list[int]:
-        return self._plens_desc
 
     def aliases(self, dst: int, plen: int) -> list[Route]:
         """The route list of one prefix (empty list if none)."""
@@ -131,8 +127,7 @@ class RouteTable:
                 self._reindex()
 
     def _reindex(self) -> None:
-        self._plens_desc = sorted(self.by_plen, reverse=True)
-        self.levels = [(mask(p), self.by_plen[p]) for p in self._plens_desc]
+        self.levels = [(mask(p), self.by_plen[p]) for p in sorted(self.by_plen, reverse=True)]
         if self.reshaped is not None:
             self.reshaped()
 

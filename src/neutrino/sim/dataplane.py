@@ -18,7 +18,9 @@ refusal or a malformed object raises ValueError naming the namespace and the
 object.
 """
 
+import contextlib
 import shlex
+from collections.abc import Iterator
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
@@ -73,18 +75,14 @@ def peer_namespace(kernel: Kernel, name: str, what: str) -> Namespace:
 
 def add_veth(ns: Namespace, name: str, peer_ns: Namespace, peer: str) -> Link:
     """`ip link add NAME type veth peer name PEER netns PEER_NS`: both ends down, random MACs."""
-    try:
+    with _refusal(ns, f"veth {name} (peer {peer} in {peer_ns.name})"):
         return devices.create_veth(ns, name, peer_ns, peer)
-    except KernelError as err:
-        raise _refused(ns, f"veth {name} (peer {peer} in {peer_ns.name})", err) from None
 
 
 def add_bridge(ns: Namespace, name: str) -> Link:
     """`ip link add NAME type bridge`."""
-    try:
+    with _refusal(ns, f"bridge {name}"):
         return devices.create_link(ns, name, "bridge")
-    except KernelError as err:
-        raise _refused(ns, f"bridge {name}", err) from None
 
 
 def set_up(
@@ -92,7 +90,7 @@ def set_up(
 ) -> None:
     """`ip link set DEV [mtu MTU] [address MAC] [master BRIDGE] up`, in the order the
     kernel applies one such request: MTU, address, master, then up."""
-    try:
+    with _refusal(link.ns, f"device {link.name}"):
         if mtu is not None:
             devices.set_mtu(link, mtu)
         if mac is not None:
@@ -100,8 +98,6 @@ def set_up(
         if master is not None:
             devices.set_master(link, master)
         devices.set_up(link)
-    except KernelError as err:
-        raise _refused(link.ns, f"device {link.name}", err) from None
 
 
 def add_address(ns: Namespace, dev: str, cidr: str) -> None:
@@ -112,10 +108,8 @@ def add_address(ns: Namespace, dev: str, cidr: str) -> None:
         raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
     scope = RT_SCOPE_HOST if local.addr >> 24 == 127 else RT_SCOPE_UNIVERSE
     ifa = IfAddr(local=local.addr, address=local.addr, prefixlen=local.plen, scope=scope)
-    try:
+    with _refusal(ns, what):
         addrconf.add_address(ns, device(ns, dev, what), ifa, NLM_F_CREATE | NLM_F_EXCL)
-    except KernelError as err:
-        raise _refused(ns, what, err) from None
 
 
 def add_route(
@@ -146,10 +140,8 @@ def add_route(
         oif=None if dev is None else device(ns, dev, what),
         nlflags=NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL),
     )
-    try:
+    with _refusal(ns, what):
         fibconfig.insert_route(ns, cfg)
-    except KernelError as err:
-        raise _refused(ns, what, err) from None
 
 
 def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
@@ -161,10 +153,8 @@ def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
     req = ruleconfig.RuleRequest(
         action=FR_ACT_TO_TBL, src=prefix.addr, src_len=prefix.plen, table=table, pref=priority
     )
-    try:
+    with _refusal(ns, what):
         ruleconfig.add_rule(ns, req)
-    except KernelError as err:
-        raise _refused(ns, what, err) from None
 
 
 def set_neighbour(ns: Namespace, dev: str, ip: str, mac: str) -> None:
@@ -176,8 +166,14 @@ def set_neighbour(ns: Namespace, dev: str, ip: str, mac: str) -> None:
     ns.neigh.set(device(ns, dev, what), addr, _mac(ns, what, mac), "PERMANENT")
 
 
-def _refused(ns: Namespace, what: str, err: KernelError) -> ValueError:
-    return ValueError(f"{ns.name}: {what}: {err.rtnetlink_text().strip()}")
+@contextlib.contextmanager
+def _refusal(ns: Namespace, what: str) -> Iterator[None]:
+    """A refusal of the kernel model (what `ip` would print) as a ValueError naming
+    the namespace and the object."""
+    try:
+        yield
+    except KernelError as err:
+        raise ValueError(f"{ns.name}: {what}: {err.rtnetlink_text().strip()}") from None
 
 
 def _mac(ns: Namespace, what: str, text: str) -> str:
