@@ -8,7 +8,7 @@ import pytest
 
 from neutrino.kernel import Kernel
 from neutrino.kernel.ip import Options, run_batch
-from neutrino.kernel.packet import icmp_echo, udp
+from neutrino.kernel.packet import icmp_echo, tcp, udp
 from neutrino.kernel.tools import ping, traceroute
 
 CHAIN = """
@@ -124,6 +124,24 @@ def test_closed_udp_port_answers_port_unreachable_and_listener_takes_it():
     k.netns("h2").listen("udp", 53)
     trace = k.send("h1", udp(0, "10.0.3.2", 40000, 53))
     assert [ns for ns, _ in trace.received] == ["h2"]
+
+
+def test_one_way_walk_notes_answers_and_carries_only_the_packet():
+    k = build(CHAIN, "-n r2 route add prohibit 10.9.0.0/16\n")
+    k.netns("h2").listen("tcp", 80)
+    # an ICMP error (port unreachable, then a route's prohibit) and a SYN-ACK are made, not carried
+    for pkt, where in (
+        (udp(0, "10.0.3.2", 40000, 53), "h2"),
+        (udp(0, "10.9.0.1", 40000, 53), "r2"),
+        (tcp(0, "10.0.3.2", 40000, 80), "h2"),
+    ):
+        trace = k.send("h1", pkt, one_way=True)
+        assert not [ns for ns, _ in trace.received if ns == "h1"]
+        notes = [s for s in trace.steps if s.kind == "answer"]
+        assert [(s.ns, s.text) for s in notes] == [(where, "not carried (a one-way walk)")]
+        assert trace.namespaces_of(trace.first_pid) >= {"h1", "r1", "r2"}
+    # the TCP segment reached its listener all the same, and the answer is carried otherwise
+    assert k.send("h1", tcp(0, "10.0.3.2", 40001, 80)).delivered("h1")
 
 
 def test_missing_neighbour_gives_host_unreachable_after_three_seconds():

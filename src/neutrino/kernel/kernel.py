@@ -53,14 +53,22 @@ class Kernel:
             self._nsids[key] = sum(1 for k in self._nsids if k[0] == id(ns))
         return self._nsids[key]
 
-    def send(self, namespace: str, packet, level_limit: int = 20000, quiet: bool = False):
+    def send(
+        self,
+        namespace: str,
+        packet,
+        level_limit: int = 20000,
+        quiet: bool = False,
+        one_way: bool = False,
+    ):
         """Carry a packet a socket of `namespace` sends, and all it causes (replies,
         ICMP errors, ARP), through every namespace; returns the Trace (quiet: only
-        the namespaces each packet crossed)."""
+        the namespaces each packet crossed; one_way: answers to the packet, such as
+        replies, resets and ICMP errors, are noted where they are made, not carried)."""
         from .stack import Walk
         from .trace import Trace
 
-        walk = Walk(self, Trace(quiet=quiet), max_steps=level_limit)
+        walk = Walk(self, Trace(quiet=quiet), max_steps=level_limit, one_way=one_way)
         walk.later(walk.send, self.netns(namespace), packet)
         return walk.run()
 

@@ -107,9 +107,12 @@ class _View:
 class Walk:
     """One walk: a queue of work across namespaces, and its trace."""
 
-    def __init__(self, kernel, trace: Trace | None = None, max_steps: int = 20000):
+    def __init__(
+        self, kernel, trace: Trace | None = None, max_steps: int = 20000, one_way: bool = False
+    ):
         self.kernel = kernel
         self.trace = trace or Trace()
+        self.one_way = one_way  # answers (replies, resets, ICMP errors) are noted, not carried
         self.queue: deque = deque()
         self.max_steps = max_steps
         self.steps = 0
@@ -128,6 +131,14 @@ class Walk:
 
     def later(self, fn, *args) -> None:
         self.queue.append((fn, args))
+
+    def answer(self, ns, pkt: Packet, *args) -> None:
+        """ns sends pkt in answer to what it received (a reply, a reset, an ICMP error);
+        a one-way walk notes it and carries it no further."""
+        if self.one_way:
+            self.note(ns, "answer", "not carried (a one-way walk)", pkt, SUMMARY)
+            return
+        self.later(self.send, ns, pkt, *args)
 
     def note(self, ns, kind: str, text: str, pkt: Packet | None, level: str = FULL) -> None:
         self.trace.add(ns.name, kind, text, level, pkt, pkt.pid if pkt is not None else 0)
@@ -366,7 +377,7 @@ class Walk:
                     icmp_code=0,
                     icmp_id=pkt.icmp_id,
                 )
-                self.later(self.send, ns, reply)
+                self.answer(ns, reply)
                 return
             self._deliver_note(
                 ns,
@@ -422,12 +433,12 @@ class Walk:
         if syn and not ack and state is None and ns.listening(TCP, pkt.dst, pkt.dport):
             ns.tcp[key] = "SYN_RECV"
             self._deliver_note(ns, pkt, f"to the TCP socket listening on port {pkt.dport}: SYN-ACK")
-            self.later(self.send, ns, _segment(pkt, TCP_SYN | TCP_ACK))
+            self.answer(ns, _segment(pkt, TCP_SYN | TCP_ACK))
             return
         if syn and ack and state == "SYN_SENT":
             ns.tcp[key] = "ESTABLISHED"
             self._deliver_note(ns, pkt, "to the connecting socket: connected, ACK")
-            self.later(self.send, ns, _segment(pkt, TCP_ACK))
+            self.answer(ns, _segment(pkt, TCP_ACK))
             return
         if state is not None and not syn:
             ns.tcp[key] = "ESTABLISHED"
@@ -457,7 +468,7 @@ class Walk:
         )
         # ip_route_me_harder: another host's unicast address may be the source
         anysrc = by_netfilter and addr_type(ns, pkt.dst) in (RTN_LOCAL, RTN_UNICAST)
-        self.later(self.send, ns, rst, None, anysrc)
+        self.answer(ns, rst, None, anysrc)
 
     def icmp_send(self, ns, orig: Packet, itype: int, code: int, dev, ans) -> None:
         """__icmp_send: an ICMP error about orig, from ns, with the source Linux picks."""
@@ -499,7 +510,7 @@ class Walk:
                 self.note(ns, "icmp", f"ICMP {name} to {fmt(orig.src)} rate limited", orig, SUMMARY)
                 return
         self.note(ns, "icmp", f"sends ICMP {name} to {fmt(orig.src)}", err, SUMMARY)
-        self.later(self.send, ns, err)
+        self.answer(ns, err)
 
     def _to_self(self, ns, addr: int) -> bool:
         """No rate limit when the error goes out through loopback (to ourselves)."""

@@ -26,7 +26,7 @@ class Step:
     """One decision or event of a walk."""
 
     ns: str
-    kind: str  # hook, rule, route, nat, neigh, link, l2, conntrack, deliver, drop, icmp, send, note
+    kind: str  # hook, rule, route, nat, neigh, link, l2, conntrack, deliver, drop, icmp, answer, send, note
     text: str
     level: str = FULL  # the least detailed level that shows this step
     packet: object = None  # the Packet as it is after the step (described when rendered)

@@ -19,6 +19,11 @@ both are checked, not assumed per cloud:
 
 Pairs within one router's subnets (the ones expected to reach each other) are
 all walked class by class.
+
+Probes are one-way walks (`Kernel.send(one_way=True)`): whether a probe arrives,
+and where it goes, is decided before any answer to it is made, so ICMP errors are
+noted where they arise and not carried back (on the way back they would only make
+the upstream router ask the whole external network for each sender's address).
 """
 
 import bisect
@@ -217,7 +222,7 @@ class _Plan:
             dst = classes[b][-1] if a == b else classes[b][0]
             if src == dst:
                 return True, set()
-            trace = world.send(src, dst, "udp", dport=7, quiet=True)
+            trace = world.send(src, dst, "udp", dport=7, quiet=True, one_way=True)
             result.walks += 1
             path = trace.namespaces_of(trace.first_pid)
             return any(ns == dst for ns, _ in trace.received), path

@@ -194,9 +194,11 @@ class World:
         dport: int = 80,
         sport: int = 40000,
         quiet: bool = False,
+        one_way: bool = False,
     ):
         """Send one packet from a VM (or `internet`) and return the kernel model's trace
-        (quiet: only which namespaces each packet crossed)."""
+        (quiet: only which namespaces each packet crossed; one_way: answers to it are
+        not carried, see `Kernel.send`)."""
         dst_ip = self.address_of(dst)
         if proto == "icmp":
             pkt = icmp_echo(0, dst_ip)
@@ -206,7 +208,7 @@ class World:
             pkt = udp(0, dst_ip, sport, dport)
         else:
             raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
-        return self.kernel.send(src, pkt, quiet=quiet)
+        return self.kernel.send(src, pkt, quiet=quiet, one_way=one_way)
 
 
 def _covering(addresses: list) -> ipaddress.IPv4Network:
