@@ -21,7 +21,8 @@ What it models (the subset in `flow`), as OVS's ofproto-dpif translates it:
 `Result`: the outputs (port, packet as it leaves, VNI for tunnels) and a trace
 with one `Step` per flow table visited, in the order OVS visits them. Given a
 `megaflow.Recording`, it also notes what the translation read and did, so that
-the `Switch` can keep it as a megaflow; `version` counts changes of flows and ports.
+the `Switch` can keep it as a megaflow (a Recording with write=False also asks
+for no trace: the steps are left out); `changes` counts changes of flows and ports.
 """
 
 from collections.abc import Callable, Iterable
@@ -135,6 +136,19 @@ class _StepBuilder:
         )
 
 
+class _Unwritten:
+    """The step of a translation that writes no trace (a quiet walk's): notes go nowhere."""
+
+    index = 0
+    actions = ()
+
+    def note(self, text: str) -> None:
+        pass
+
+
+UNWRITTEN = _Unwritten()
+
+
 class _Walk:
     """The state of one translation: outputs, steps, the depth and resubmit counters."""
 
@@ -165,7 +179,9 @@ class Bridge:
         self._index: dict[int, TableIndex] = {}
         self._floods: dict[tuple, tuple] = {}  # NORMAL's floods, by VLAN and input port
         self.macs = MacTable()
-        self.version = 0  # counts changes of flows and ports (megaflows made before are stale)
+        # changes of flows and ports, counted (megaflows made before are stale); a Switch
+        # gives all its bridges one counter
+        self.changes = [0]
         if fail_mode == "standalone":
             self.add_flow(Flow(priority=0, actions=(Normal(),)))
 
@@ -207,7 +223,7 @@ class Bridge:
         self._ofports.add(ofport)
         self._index.clear()  # flows may name this port
         self._floods.clear()
-        self.version += 1
+        self._changed()
         return port
 
     def del_port(self, name: str) -> None:
@@ -218,7 +234,10 @@ class Bridge:
         self._free_from = min(self._free_from, port.ofport)
         self._index.clear()
         self._floods.clear()
-        self.version += 1
+        self._changed()
+
+    def _changed(self) -> None:
+        self.changes[0] += 1
 
     def ofports(self) -> dict[str, int]:
         """{port name: OpenFlow port number}, the map `syntax.render` takes."""
@@ -255,7 +274,7 @@ class Bridge:
         table.pop(flow.key, None)
         table[flow.key] = (self._seq, flow)
         self._index.pop(flow.table, None)
-        self.version += 1
+        self._changed()
 
     def add_flows(self, flows: Iterable[Flow]) -> None:
         for flow in flows:
@@ -270,13 +289,13 @@ class Bridge:
             else:
                 del self._flows[table_id]
         self._index.clear()
-        self.version += 1
+        self._changed()
 
     def replace_flows(self, flows: Iterable[Flow]) -> None:
         """Make the flow tables exactly these flows."""
         self._flows = {}
         self._index.clear()
-        self.version += 1
+        self._changed()
         self.add_flows(flows)
 
     def lookup(self, table: int, pkt: OfPacket, seen: set[str] | None = None) -> Flow | None:
@@ -329,10 +348,14 @@ class Bridge:
         if record is None:
             flow = self.lookup(table, pkt)
             step = _StepBuilder(self.name, table, flow, level, 0)
-        else:
+            walk.steps.append(step)
+        elif record.write:
             flow = self.lookup(table, pkt, record.seen)
             step = _StepBuilder(self.name, table, flow, level, record.new_step())
-        walk.steps.append(step)
+            walk.steps.append(step)
+        else:
+            flow = self.lookup(table, pkt, record.seen)
+            step = UNWRITTEN
         if flow is None:
             return pkt
         return self._actions(walk, flow, pkt, step, level)

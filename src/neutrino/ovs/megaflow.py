@@ -49,9 +49,11 @@ class _Normal:
 
 
 class Recording:
-    """What one translation read and did, noted by `Bridge.process` as it goes."""
+    """What one translation read and did, noted by `Bridge.process` as it goes
+    (write=False: the translation writes no trace)."""
 
-    def __init__(self):
+    def __init__(self, write: bool = True):
+        self.write = write
         self.seen: set[str] = set()
         self.steps = 0
         self.normals: list[_Normal] = []
@@ -97,9 +99,13 @@ class _Kept:
         self.lookups = tuple(record.lookups)
         self.fixed_src = "dl_src" in record.seen
         self.fixed_dst = "dl_dst" in record.seen
+        self.written = record.write  # False: kept without its trace
 
-    def replay(self, pkt: OfPacket) -> Result | None:
-        """The result for pkt, or None when a MAC table entry it relied on changed."""
+    def replay(self, pkt: OfPacket, write: bool = True) -> Result | None:
+        """The result for pkt (write=False: without the trace), or None when a MAC
+        table entry it relied on changed, or the trace is wanted and was not kept."""
+        if write and not self.written:
+            return None
         src = pkt.dl_src
         for bridge, vlan, mac, found in self.lookups:
             if bridge.macs.lookup(vlan, mac) != found:
@@ -107,7 +113,13 @@ class _Kept:
             if not self.fixed_src and mac == src:  # it would learn what it looks up
                 return None
         trace = self.trace
-        if self.normals:
+        if not write:
+            trace = ()
+            for n in self.normals:
+                mac = n.src if self.fixed_src else src
+                if not is_multicast(mac):
+                    n.bridge.macs.learn(n.vlan, mac, n.in_port)
+        elif self.normals:
             steps = list(trace)
             for n in self.normals:
                 mac = n.src if self.fixed_src else src
@@ -154,7 +166,12 @@ class Megaflows:
         self.hits = 0  # packets a kept translation served (OVS: lookups hit)
         self.missed = 0  # packets translated through the tables (OVS: lookups missed)
 
-    def translate(self, switch, bridge: str, frame: Frame, in_port: str, vlans, tun_id) -> Result:
+    def translate(
+        self, switch, bridge: str, frame: Frame, in_port: str, vlans, tun_id, write: bool = True
+    ) -> Result:
+        """The result for a frame arriving on bridge:in_port, kept or made (write=False:
+        without the trace; a translation made so is kept without one, and made again
+        for a packet whose trace is wanted)."""
         version = switch.version()
         if version != self.version or self.size >= LIMIT:
             self.heads.clear()
@@ -167,13 +184,13 @@ class Megaflows:
             for fields, kept in masks.items():
                 entry = kept.get(tuple(field_value(pkt, f) for f in fields))
                 if entry is not None:
-                    result = entry.replay(pkt)
+                    result = entry.replay(pkt, write)
                     if result is not None:
                         self.hits += 1
                         return result
                     break  # a MAC it relied on moved: translate again
         self.missed += 1
-        record = Recording()
+        record = Recording(write)
         result = switch.bridges[bridge].process(
             frame, in_port, vlans=vlans, tun_id=tun_id, patch=switch.follow, record=record
         )

@@ -10,14 +10,11 @@ megaflows (`megaflow`) and replayed for the packets they cover.
 """
 
 from collections.abc import Iterable
-from operator import attrgetter
 
 from .bridge import Bridge, Result
 from .megaflow import Megaflows
 from .packet import Frame, OfPacket
 from .ports import Port
-
-_VERSION = attrgetter("version")
 
 
 class Switch:
@@ -25,6 +22,7 @@ class Switch:
 
     def __init__(self, bridges: Iterable[Bridge] = ()):
         self.bridges: dict[str, Bridge] = {}
+        self.changes = [0]  # every change of every bridge's flows and ports, counted
         self.megaflows = Megaflows()
         for bridge in bridges:
             self.add(bridge)
@@ -33,6 +31,7 @@ class Switch:
         if bridge.name in self.bridges:
             raise ValueError(f"bridge {bridge.name} is already on this switch")
         self.bridges[bridge.name] = bridge
+        bridge.changes = self.changes
         return bridge
 
     def __getitem__(self, name: str) -> Bridge:
@@ -40,7 +39,7 @@ class Switch:
 
     def version(self) -> int:
         """Changes whenever a bridge is added or a bridge's flows or ports change."""
-        return len(self.bridges) + sum(map(_VERSION, self.bridges.values()))
+        return len(self.bridges) + self.changes[0]
 
     def owner(self, port_name: str) -> Bridge | None:
         """The bridge a port is on (port names are unique on a host)."""
@@ -58,13 +57,17 @@ class Switch:
         vlans: Iterable[int] = (),
         tun_id: int = 0,
         learn: bool = True,
+        write: bool = True,
     ) -> Result:
         """Run a frame arriving on bridge:in_port; outputs are on non-patch ports only.
-        learn=False looks without side effects (and without megaflows)."""
+        learn=False looks without side effects (and without megaflows); write=False
+        leaves the trace out (for a quiet walk)."""
         if bridge not in self.bridges:
             raise ValueError(f"no bridge {bridge}; bridges: {', '.join(sorted(self.bridges))}")
         if learn and in_port in self.bridges[bridge].ports:
-            return self.megaflows.translate(self, bridge, frame, in_port, tuple(vlans), tun_id)
+            return self.megaflows.translate(
+                self, bridge, frame, in_port, tuple(vlans), tun_id, write
+            )
         return self.bridges[bridge].process(
             frame, in_port, vlans=vlans, tun_id=tun_id, learn=learn, patch=self.follow
         )

@@ -81,8 +81,9 @@ class OvsHost:
     # --- through the bridges and out ------------------------------------------
 
     def _run(self, walk, bridge: str, frame, in_port: str, tun_id: int) -> None:
-        result = self.switch.process(bridge, frame, in_port, tun_id=tun_id)
-        if not walk.trace.quiet:  # (a quiet trace keeps only packets' namespaces)
+        quiet = walk.trace.quiet  # (a quiet trace keeps only packets' namespaces)
+        result = self.switch.process(bridge, frame, in_port, tun_id=tun_id, write=not quiet)
+        if not quiet:
             for step in result.trace:
                 walk.trace.add(self.ns_name, "ovs", step.describe().strip(), SUMMARY)
         if result.error:

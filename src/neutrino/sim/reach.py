@@ -184,6 +184,9 @@ class _Plan:
             self.subnets_of[self.group[sub]].append(sub)
 
         self._foreign: dict[str, list[str]] = {}
+        self._rank = {
+            sub: i for i, sub in enumerate(s for subs in self.subnets_of.values() for s in subs)
+        }
         everyone = sum(self.vms_in.values())
         self._foreign_vms = {
             g: everyone - sum(self.vms_in[sub] for sub in subs)
@@ -204,6 +207,11 @@ class _Plan:
                 sub for g, subs in self.subnets_of.items() if g != group for sub in subs
             ]
         return self._foreign[group]
+
+    def in_order(self, subnets: set[str], group: str) -> list[str]:
+        """Those of `subnets` that belong to other groups, in the order of `foreign`."""
+        rank = self._rank
+        return sorted((sub for sub in subnets if self.group[sub] != group), key=rank.__getitem__)
 
     def touched_by(self, path: set[str]) -> set[str]:
         found = set()
@@ -261,9 +269,7 @@ class _Plan:
                     count(a, b, probe(a, b)[0])
             else:
                 touched, ok = set(foreign), False  # no clean probe: walk them all
-            for sub in foreign:
-                if sub in walked or sub not in touched:
-                    continue
+            for sub in self.in_order(touched - walked, mine):
                 walked.add(sub)
                 for b in by_subnet[sub]:
                     count(a, b, probe(a, b)[0])
