@@ -3,6 +3,7 @@
 Building the model or applying a host's state makes hundreds of thousands of
 objects and next to no garbage cycles (reference counting frees what is dropped),
 but the collector would walk the growing heap again and again meanwhile.
+`kept_for_good` also freezes what was made, for objects kept to the program's end.
 """
 
 import contextlib
@@ -18,5 +19,21 @@ def cyclic_gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def kept_for_good() -> Iterator[None]:
+    """The collector off while objects are made that live as long as the program (a
+    benchmark's cloud plans and model); then they are frozen (gc.freeze), so that no
+    collection walks them again, not even the first one after this. Frozen objects in
+    cycles are never freed: only for what is kept to the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
         if enabled:
             gc.enable()

@@ -37,10 +37,13 @@ def transmit(walk, ns, dev, nexthop: int, pkt: Packet, broadcast: bool = False) 
 
 def _frame_out(walk, ns, dev, nexthop: int, pkt: Packet, mac: str) -> None:
     frame = pkt.copy(smac=dev.mac, dmac=mac)
-    hop = "" if nexthop == pkt.dst else f" via {fmt(nexthop)}"
-    walk.note(ns, "link", f"out {dev.name}{hop}", frame, MINIMAL)
-    walk.note(ns, "l2", f"{dev.mac} > {mac}", frame, FULL)
-    walk.trace.wire.append((ns.name, dev.name, "out", frame))
+    if walk.quiet:
+        walk.trace.cross(ns.name, frame.pid)
+    else:
+        hop = "" if nexthop == pkt.dst else f" via {fmt(nexthop)}"
+        walk.note(ns, "link", f"out {dev.name}{hop}", frame, MINIMAL)
+        walk.note(ns, "l2", f"{dev.mac} > {mac}", frame, FULL)
+        walk.trace.wire.append((ns.name, dev.name, "out", frame))
     put_on_link(walk, ns, dev, frame)
 
 
@@ -53,13 +56,16 @@ def resolve(walk, ns, dev, nexthop: int, pkt: Packet) -> str | None:
     neigh_timer_handler, arp_error_report)."""
     entry = ns.neigh.get(dev, nexthop)
     if entry is not None and entry.valid:
-        walk.note(
-            ns,
-            "neigh",
-            f"{fmt(nexthop)} dev {dev.name} lladdr {entry.mac} {entry.state}",
-            pkt,
-            FULL,
-        )
+        if walk.quiet:
+            walk.trace.cross(ns.name, pkt.pid)
+        else:
+            walk.note(
+                ns,
+                "neigh",
+                f"{fmt(nexthop)} dev {dev.name} lladdr {entry.mac} {entry.state}",
+                pkt,
+                FULL,
+            )
         return entry.mac
     if entry is not None and entry.state == "INCOMPLETE":
         entry.queue.append(pkt)
@@ -167,11 +173,16 @@ def up_to_stack(walk, dev, frame) -> None:
         if frame.dmac in (dev.mac, BROADCAST_MAC):
             arp_receive(walk, ns, dev, frame)
         return
-    walk.trace.wire.append((ns.name, dev.name, "in", frame))
-    if frame.dmac in (dev.mac, BROADCAST_MAC) or int(frame.dmac.split(":")[0], 16) & 1:
-        walk.note(ns, "link", f"in {dev.name}", frame, MINIMAL)
-        walk.later(walk.receive, ns, dev, frame, frame.dmac == dev.mac)
+    quiet = walk.quiet
+    if quiet:
+        walk.trace.cross(ns.name, frame.pid)
     else:
+        walk.trace.wire.append((ns.name, dev.name, "in", frame))
+    if frame.dmac in (dev.mac, BROADCAST_MAC) or int(frame.dmac.split(":")[0], 16) & 1:
+        if not quiet:
+            walk.note(ns, "link", f"in {dev.name}", frame, MINIMAL)
+        walk.later(walk.receive, ns, dev, frame, frame.dmac == dev.mac)
+    elif not quiet:
         walk.note(
             ns,
             "link",
@@ -247,7 +258,8 @@ def arp_receive(walk, ns, dev, msg: ArpMessage) -> None:
         except LookupError_:
             answer = False
     if not answer:
-        walk.trace.add(ns.name, "arp", f"{msg.describe()} on {dev.name}: not answered", FULL)
+        if not walk.quiet:  # (a quiet trace keeps nothing of ARP, which has no packet id)
+            walk.trace.add(ns.name, "arp", f"{msg.describe()} on {dev.name}: not answered", FULL)
         return
     learned(walk, ns, dev, msg.sip, msg.sha, "STALE")
     reply = ArpMessage("reply", dev.mac, msg.tip, msg.sha, msg.sip, smac=dev.mac, dmac=msg.sha)

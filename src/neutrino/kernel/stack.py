@@ -113,6 +113,7 @@ class Walk:
         self.kernel = kernel
         self.trace = trace or Trace()
         self.one_way = one_way  # answers (replies, resets, ICMP errors) are noted, not carried
+        self.quiet = self.trace.quiet  # hot steps then skip making their text
         self.queue: deque = deque()
         self.max_steps = max_steps
         self.steps = 0
@@ -209,7 +210,10 @@ class Walk:
             pkt = pkt.copy(src=ans.prefsrc)
         if pkt.proto == TCP and pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN:
             ns.tcp[(pkt.src, pkt.sport, pkt.dst, pkt.dport)] = "SYN_SENT"  # connect()
-        self.note(ns, "send", f"sends {pkt.describe()}", pkt, MINIMAL)
+        if self.quiet:
+            self.trace.cross(ns.name, pkt.pid)
+        else:
+            self.note(ns, "send", f"sends {pkt.describe()}", pkt, MINIMAL)
         self._route_note(ns, ans, pkt)
         tracked = self._track(ns, pkt, "OUTPUT", None, ans.dev)
         if tracked is None:
@@ -609,6 +613,9 @@ class Walk:
 
     # ------------------------------------------------------------ notes
     def _route_note(self, ns, ans, pkt: Packet) -> None:
+        if self.quiet:
+            self.trace.cross(ns.name, pkt.pid)
+            return
         res = ans.res
         if res is not None and res.rule is not None:
             self.note(

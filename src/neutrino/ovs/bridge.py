@@ -32,6 +32,7 @@ from typing import NamedTuple
 from .classifier import TableIndex
 from .flow import (
     LOCAL,
+    Drop,
     Flow,
     GotoTable,
     InPort,
@@ -44,6 +45,7 @@ from .flow import (
     Resubmit,
     SetTunnel,
     StripVlan,
+    kept,
 )
 from .normal import MacTable, flooding, normal
 from .packet import Frame, OfPacket
@@ -109,6 +111,38 @@ class Result(NamedTuple):
             lines.append(f"error: {self.error}, packet dropped")
         lines += [f"-> {out.describe()}" for out in self.outputs] or ["-> dropped"]
         return "\n".join(lines)
+
+
+# what each action does, as `_actions` tells them apart (Drop does nothing)
+_OUTPUT, _RESUBMIT, _NORMAL, _DL_SRC, _DL_DST, _VLAN, _STRIP, _TUNNEL, _IN_PORT, _DROP = (
+    "output resubmit normal dl_src dl_dst vlan strip tunnel in_port drop".split()
+)
+_CODES = {
+    Output: (_OUTPUT, "port"),
+    Resubmit: (_RESUBMIT, "table"),
+    GotoTable: (_RESUBMIT, "table"),
+    Normal: (_NORMAL, None),
+    ModDlSrc: (_DL_SRC, "mac"),
+    ModDlDst: (_DL_DST, "mac"),
+    ModVlanVid: (_VLAN, "vid"),
+    StripVlan: (_STRIP, None),
+    SetTunnel: (_TUNNEL, "tun_id"),
+    InPort: (_IN_PORT, None),
+    Drop: (_DROP, None),
+}
+
+
+def _program(flow: Flow) -> tuple[tuple[str, object, bool, str], ...]:
+    """A flow's actions as (what, its argument, pushes a VLAN, text), made once per flow."""
+    return kept(flow, "_program", _make_program)
+
+
+def _make_program(flow: Flow) -> tuple[tuple[str, object, bool, str], ...]:
+    program = []
+    for action, push, text in zip(flow.actions, flow.pushes, flow_text(flow)[1]):
+        code, attr = _CODES[type(action)]
+        program.append((code, None if attr is None else getattr(action, attr), push, text))
+    return tuple(program)
 
 
 PatchFollower = Callable[[BridgePort, OfPacket, int, int, bool, object], Result]
@@ -363,51 +397,50 @@ class Bridge:
     def _actions(
         self, walk: _Walk, flow: Flow, pkt: OfPacket, step: _StepBuilder, level: int
     ) -> OfPacket:
-        for action, push, text in zip(flow.actions, flow.pushes, flow_text(flow)[1]):
+        for code, arg, push, text in _program(flow):
             if walk.error:
                 break
-            match action:
-                case Output(port=ref):
-                    name = self.port_name(ref)
-                    if name is None:
-                        step.note(f"{text} -> no such port, skipped")
-                    elif name == pkt.in_port:
-                        step.note(f"{text} -> skipping output to input port")
-                    else:
-                        step.note(text)
-                        self._output(walk, name, pkt, level)
-                case InPort():
+            if code == _OUTPUT:
+                name = self.port_name(arg)
+                if name is None:
+                    step.note(f"{text} -> no such port, skipped")
+                elif name == pkt.in_port:
+                    step.note(f"{text} -> skipping output to input port")
+                else:
                     step.note(text)
-                    self._output(walk, pkt.in_port, pkt, level)
-                case Normal():
-                    decision = normal(self.ports, self.macs, pkt, walk.learn, self._flooding)
-                    if walk.record is not None:
-                        walk.record.normal(self, step, f"{text} -> ", decision, pkt.dl_src)
-                    step.note(f"{text} -> {decision.reason}")
-                    for name, vlans in decision.outputs:
-                        self._output(walk, name, pkt.with_vlans(vlans), level)
-                case ModDlSrc(mac=mac):
-                    step.note(text)
-                    pkt = pkt.with_macs(smac=mac)
-                    if walk.record is not None:
-                        walk.record.rewrote("dl_src")
-                case ModDlDst(mac=mac):
-                    step.note(text)
-                    pkt = pkt.with_macs(dmac=mac)
-                    if walk.record is not None:
-                        walk.record.rewrote("dl_dst")
-                case ModVlanVid(vid=vid):
-                    step.note(f"{text} -> {'push' if push else 'set'} VLAN {vid}")
-                    pkt = pkt.push_vlan(vid) if push else pkt.set_vid(vid)
-                case StripVlan():
-                    step.note(text)
-                    pkt = pkt.pop_vlan()
-                case SetTunnel(tun_id=tun_id):
-                    step.note(text)
-                    pkt = OfPacket(pkt.frame, pkt.in_port, pkt.vlans, tun_id)
-                case Resubmit(table=table) | GotoTable(table=table):
-                    step.note(text)
-                    pkt = self._resubmit(walk, flow.table, table, pkt, level)
+                    self._output(walk, name, pkt, level)
+            elif code == _RESUBMIT:
+                step.note(text)
+                pkt = self._resubmit(walk, flow.table, arg, pkt, level)
+            elif code == _NORMAL:
+                decision = normal(self.ports, self.macs, pkt, walk.learn, self._flooding)
+                if walk.record is not None:
+                    walk.record.normal(self, step, f"{text} -> ", decision, pkt.dl_src)
+                step.note(f"{text} -> {decision.reason}")
+                for name, vlans in decision.outputs:
+                    self._output(walk, name, pkt.with_vlans(vlans), level)
+            elif code == _DL_SRC:
+                step.note(text)
+                pkt = pkt.with_macs(smac=arg)
+                if walk.record is not None:
+                    walk.record.rewrote("dl_src")
+            elif code == _DL_DST:
+                step.note(text)
+                pkt = pkt.with_macs(dmac=arg)
+                if walk.record is not None:
+                    walk.record.rewrote("dl_dst")
+            elif code == _VLAN:
+                step.note(f"{text} -> {'push' if push else 'set'} VLAN {arg}")
+                pkt = pkt.push_vlan(arg) if push else pkt.set_vid(arg)
+            elif code == _STRIP:
+                step.note(text)
+                pkt = pkt.pop_vlan()
+            elif code == _TUNNEL:
+                step.note(text)
+                pkt = OfPacket(pkt.frame, pkt.in_port, pkt.vlans, arg)
+            elif code == _IN_PORT:
+                step.note(text)
+                self._output(walk, pkt.in_port, pkt, level)
         return pkt
 
     def _resubmit(

@@ -74,8 +74,11 @@ class OvsHost:
             return
         vni, frame = pkt.payload
         bridge, port = found
-        who = self.peer_names.get(remote, remote)
-        _note(walk, ns, f"VXLAN from {who} ({remote}) vni {vni}: in {bridge}:{port}", frame)
+        if walk.quiet:
+            _note(walk, ns, "", frame)
+        else:
+            who = self.peer_names.get(remote, remote)
+            _note(walk, ns, f"VXLAN from {who} ({remote}) vni {vni}: in {bridge}:{port}", frame)
         self._run(walk, bridge, frame, port, vni)
 
     # --- through the bridges and out ------------------------------------------
@@ -88,7 +91,7 @@ class OvsHost:
                 walk.trace.add(self.ns_name, "ovs", step.describe().strip(), SUMMARY)
         if result.error:
             walk.trace.add(self.ns_name, "ovs", f"dropped: {result.error}", SUMMARY)
-        if not result.outputs:
+        if not result.outputs and not quiet:
             walk.trace.add(self.ns_name, "ovs", f"{bridge}: dropped {frame.describe()}", FULL)
         for out in result.outputs:
             if out.kind == "vxlan":
@@ -99,9 +102,10 @@ class OvsHost:
     def _to_device(self, walk, out) -> None:
         pkt = out.packet
         if out.port in self.switch.bridges:
-            walk.trace.add(
-                self.ns_name, "ovs", f"out {out.port}: the bridge's own port (down)", FULL
-            )
+            if not walk.quiet:
+                walk.trace.add(
+                    self.ns_name, "ovs", f"out {out.port}: the bridge's own port (down)", FULL
+                )
             return
         dev = self.ns.links.get(out.port)
         if dev is None:
@@ -115,7 +119,8 @@ class OvsHost:
                 SUMMARY,
             )
             return
-        walk.trace.add(self.ns_name, "ovs", f"out {out.bridge}:{out.port}", MINIMAL)
+        if not walk.quiet:  # (a step without a packet: a quiet trace keeps nothing of it)
+            walk.trace.add(self.ns_name, "ovs", f"out {out.bridge}:{out.port}", MINIMAL)
         put_on_link(walk, self.ns, dev, pkt.frame)
 
     def _to_tunnel(self, walk, out) -> None:
@@ -130,13 +135,14 @@ class OvsHost:
             length=inner_len + VXLAN_OVERHEAD,
             payload=(out.vni, frame),
         )
-        who = self.peer_names.get(out.remote_ip, out.remote_ip)
-        walk.trace.add(
-            self.ns_name,
-            "ovs",
-            f"out {out.bridge}:{out.port}: VXLAN vni {out.vni} to {who} ({out.remote_ip})",
-            MINIMAL,
-        )
+        if not walk.quiet:
+            who = self.peer_names.get(out.remote_ip, out.remote_ip)
+            walk.trace.add(
+                self.ns_name,
+                "ovs",
+                f"out {out.bridge}:{out.port}: VXLAN vni {out.vni} to {who} ({out.remote_ip})",
+                MINIMAL,
+            )
         walk.later(walk.send, self.ns, outer)
 
 
@@ -147,6 +153,10 @@ def _source_port(frame) -> int:
 
 
 def _note(walk, ns, text: str, frame) -> None:
+    if walk.quiet:
+        if isinstance(frame, Packet):
+            walk.trace.cross(ns.name, frame.pid)
+        return
     if isinstance(frame, Packet):
         walk.note(ns, "ovs", text, frame, MINIMAL)
     else:

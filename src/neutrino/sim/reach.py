@@ -31,8 +31,10 @@ import gc
 import multiprocessing
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Network
 
+from ..kernel.inet import parse_prefix
 from ..plan.state import HostState
 from .world import World
 
@@ -52,8 +54,11 @@ def _prefixes_of_rule(rule: str) -> list[str]:
     return [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-s", "-d")]
 
 
-def namespace_prefixes(world: World, states: dict[str, HostState]) -> dict[str, list[IPv4Network]]:
-    """Every IP prefix each namespace's configuration mentions (the default route aside)."""
+def namespace_prefixes(
+    world: World, states: dict[str, HostState]
+) -> dict[str, list[tuple[int, int]]]:
+    """Every IP prefix each namespace's configuration mentions, as its first and last
+    address (the default route and any other /0 aside)."""
     out: dict[str, set[str]] = defaultdict(set)
     for host, state in states.items():
 
@@ -79,7 +84,25 @@ def namespace_prefixes(world: World, states: dict[str, HostState]) -> dict[str, 
                     out[host].add(str(value))
     for ns, mentioned in world.mentions.items():
         out[ns].update(mentioned)
-    return {ns: [IPv4Network(p, strict=False) for p in prefixes] for ns, prefixes in out.items()}
+    spans = {}
+    for ns, prefixes in out.items():
+        found = {_span(p) for p in prefixes}
+        found.discard(None)
+        spans[ns] = sorted(found)
+    return spans
+
+
+@lru_cache(maxsize=1 << 18)  # hosts mention the same addresses (every port's, as neighbours)
+def _span(prefix: str) -> tuple[int, int] | None:
+    """The first and last address of a.b.c.d[/len]; None for a /0 (it tells no subnet apart)."""
+    parsed = parse_prefix(prefix)
+    if parsed is None:
+        raise ValueError(f"prefix {prefix!r}: not an IPv4 address or prefix")
+    if parsed.plen == 0:
+        return None
+    host = (1 << (32 - parsed.plen)) - 1
+    first = parsed.addr & ~host & 0xFFFFFFFF
+    return first, first | host
 
 
 class _SubnetIndex:
@@ -92,8 +115,8 @@ class _SubnetIndex:
         self.starts = [i[0] for i in self.items]
         self.widest = max((i[1] - i[0] for i in self.items), default=0)
 
-    def overlapping(self, prefix: IPv4Network) -> set[str]:
-        lo, hi = int(prefix.network_address), int(prefix.broadcast_address)
+    def overlapping(self, lo: int, hi: int) -> set[str]:
+        """The subnets with an address from lo to hi."""
         first = bisect.bisect_left(self.starts, lo - self.widest)
         last = bisect.bisect_right(self.starts, hi)
         return {sid for start, end, sid in self.items[first:last] if start <= hi and end >= lo}
@@ -110,12 +133,12 @@ def reachability(
     again, and which forked workers would otherwise copy page by page as the collector
     touched them. Walks make many short-lived objects and few cycles, so collections
     are also made rarer (a quarter of the time went to them)."""
-    plan = _Plan(world, states, probe_all)
-    shares = plan.by_router()
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 20, 100)
     try:
+        plan = _Plan(world, states, probe_all)
+        shares = plan.by_router()
         if workers <= 1 or len(shares) < 2:
             return _merge(plan, [plan.walk_from([a for share in shares for a in share])])
         return _merge(plan, _forked(plan, shares, workers))
@@ -128,9 +151,13 @@ def _forked(plan, shares: list, workers: int) -> list["Reachability"]:
     global _FORKED
     _FORKED = plan
     try:
-        chunks = [shares[i :: workers * 8] for i in range(workers * 8)]
+        # small pieces, handed out one at a time, so that no worker waits long for the last
+        pieces = workers * 32
+        chunks = [shares[i::pieces] for i in range(pieces)]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_walk_share, [[a for share in c for a in share] for c in chunks])
+            return pool.map(
+                _walk_share, [[a for share in c for a in share] for c in chunks], chunksize=1
+            )
     finally:
         _FORKED = None
 
@@ -184,6 +211,7 @@ class _Plan:
             self.subnets_of[self.group[sub]].append(sub)
 
         self._foreign: dict[str, list[str]] = {}
+        self._touching: dict[str, set[str]] = {}  # namespace -> the subnets it mentions
         self._rank = {
             sub: i for i, sub in enumerate(s for subs in self.subnets_of.values() for s in subs)
         }
@@ -214,11 +242,15 @@ class _Plan:
         return sorted((sub for sub in subnets if self.group[sub] != group), key=rank.__getitem__)
 
     def touched_by(self, path: set[str]) -> set[str]:
+        """The subnets some namespace of the path mentions (a prefix overlapping them)."""
         found = set()
         for ns in path:
-            for prefix in self.prefixes.get(ns, ()):
-                if prefix.prefixlen:
-                    found |= self.index.overlapping(prefix)
+            touching = self._touching.get(ns)
+            if touching is None:
+                touching = self._touching[ns] = set()
+                for lo, hi in self.prefixes.get(ns, ()):
+                    touching |= self.index.overlapping(lo, hi)
+            found |= touching
         return found
 
     def walk_from(self, sources: list) -> Reachability:
