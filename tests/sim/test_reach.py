@@ -1,5 +1,7 @@
 """All-pairs reachability with its reductions gives the answer of walking every pair."""
 
+import random
+
 import pytest
 from sim_support import cloud
 
@@ -28,6 +30,23 @@ def test_reductions_agree_with_walking_every_pair():
     assert _answer(fast) == _answer(full)
     assert fast.vm_pairs == 80 * 79
     assert fast.walks < full.walks / 2 and fast.by_equivalence > 0
+
+
+def test_vms_with_a_floating_ip_are_a_class_of_their_own():
+    """On one compute host, two subnets of ten VMs; two VMs of the first have floating
+    IPs, and leave for other networks through the fip namespace, not the SNAT host."""
+    world, states = _synthetic(2, 20, 1)
+    fast = reachability(world, states)
+    assert fast.classes == 3
+    full = reachability(*_synthetic(2, 20, 1), probe_all=True)
+    assert _answer(fast) == _answer(full) and fast.reachable_pairs == 20 * 19
+    a, b = (world.send(vm, "internet", "udp", dport=7) for vm in ("vm0", "vm2"))
+    assert any(":fip-" in ns for ns in _crossed(a))
+    assert not any(":fip-" in ns for ns in _crossed(b))
+
+
+def _crossed(trace) -> set[str]:
+    return {s.ns for s in trace.steps if s.pid == trace.first_pid}
 
 
 def test_routed_underlay_and_workers_give_the_same_answer():
@@ -88,11 +107,15 @@ def test_a_quiet_walk_crosses_the_namespaces_a_full_one_shows():
     full_world, _ = _synthetic(12, 80, 8, "routed")
     quiet_world, _ = _synthetic(12, 80, 8, "routed")
     vms = sorted(full_world.vms)
-    for src, dst in [(vms[0], vms[1]), (vms[0], vms[-1]), (vms[5], "internet")]:
+    fips = sorted(f.floating_ip for f in full_world.cloud.floatingips.values())
+    rng = random.Random(5)
+    sends = [(vms[0], vms[1]), (vms[0], vms[-1]), (vms[5], "internet")]
+    sends += [(rng.choice(vms), rng.choice(vms + fips + ["internet"])) for _ in range(60)]
+    for src, dst in sends:
         full = full_world.send(src, dst, "udp", dport=7)
         quiet = quiet_world.send(src, dst, "udp", dport=7, quiet=True)
-        crossed = {s.ns for s in full.steps if s.pid == full.first_pid}
-        assert src in crossed and len(crossed) > 3
+        crossed = _crossed(full)
+        assert src in crossed and (src == dst or len(crossed) > 3)
         assert quiet.namespaces_of(quiet.first_pid) == crossed
         assert [ns for ns, _ in quiet.received] == [ns for ns, _ in full.received]
         assert quiet.steps == [] and "quiet" in quiet.render()

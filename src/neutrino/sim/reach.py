@@ -3,10 +3,11 @@
 Two reductions keep the number of walks far below the number of VM pairs, and
 both are checked, not assumed per cloud:
 
-- Classes. VMs on the same host and subnet meet the same rules, routes, flows
-  and devices (each has its own MAC, address and ARP entry, made by the same
-  code), so one UDP probe per pair of (host, subnet) classes decides all the VM
-  pairs of those classes.
+- Classes. VMs on the same host and subnet, with a floating IP or both without,
+  meet the same rules, routes, flows and devices (each has its own MAC, address
+  and ARP entry, made by the same code; a floating IP adds its own rule, NAT and
+  route through the fip namespace), so one UDP probe per pair of (host, subnet,
+  floating IP or not) classes decides all the VM pairs of those classes.
 - Destination equivalence (as header space analysis does it). A probe from a
   class to a VM of another router's subnet is walked once; every namespace it
   crossed is listed with every IP prefix its configuration mentions (addresses,
@@ -186,17 +187,20 @@ class _Plan:
     def __init__(self, world: World, states: dict[str, HostState], probe_all: bool):
         self.world, self.probe_all = world, probe_all
         cloud = world.cloud
-        classes: dict[tuple[str, str], list[str]] = defaultdict(list)
+        fips_by_port = cloud.index().fips_by_port
+        # (host, subnet, has a floating IP) -> its VMs
+        classes: dict[tuple[str, str, bool], list[str]] = defaultdict(list)
         for name, port_id in sorted(world.vms.items()):
             port = cloud.ports[port_id]
-            classes[(port.host, port.fixed_ips[0][0])].append(name)
+            floating = bool(fips_by_port.get(port_id))
+            classes[(port.host, port.fixed_ips[0][0], floating)].append(name)
         router_of = {}
         for rid, subnets in cloud.index().router_subnets.items():
             for sub in subnets:
                 router_of[sub] = rid
         self.classes = classes
-        self.group = {sub: router_of.get(sub, f"alone:{sub}") for _, sub in classes}
-        self.by_subnet: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.group = {sub: router_of.get(sub, f"alone:{sub}") for _, sub, _ in classes}
+        self.by_subnet: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
         for key in classes:
             self.by_subnet[key[1]].append(key)
         self.prefixes = namespace_prefixes(world, states)
@@ -221,7 +225,7 @@ class _Plan:
             for g, subs in self.subnets_of.items()
         }
 
-    def by_router(self) -> list[list[tuple[str, str]]]:
+    def by_router(self) -> list[list[tuple[str, str, bool]]]:
         """The classes, one list per group (router, or lone subnet)."""
         groups: dict[str, list] = defaultdict(list)
         for a in self.classes:
