@@ -24,12 +24,7 @@ from .packet import ARP_OPS, OfPacket, matches
 NEVER = object()  # a packet value no flow value equals
 
 
-def _exact(name: str, value) -> bool:
-    if name in ("dl_src", "dl_dst"):
-        return "/" not in str(value)
-    if name in ("nw_src", "nw_dst", "arp_tpa"):
-        return "/" not in str(value)
-    return True
+_MASKABLE = frozenset({"dl_src", "dl_dst", "nw_src", "nw_dst", "arp_tpa"})  # VALUE/MASK
 
 
 def field_value(pkt: OfPacket, name: str):
@@ -65,10 +60,14 @@ def _shape(flow: Flow) -> tuple[bool, tuple[str, ...], tuple, int]:
 
 
 def _make_shape(flow: Flow) -> tuple[bool, tuple[str, ...], tuple, int]:
-    fields = tuple(n for n, _ in flow.match)
-    exact = all(_exact(n, v) for n, v in flow.match)
+    exact = True
+    for name, value in flow.match:
+        if name in _MASKABLE and "/" in str(value):
+            exact = False
+            break
+    fields = tuple([n for n, _ in flow.match])
     port = fields.index("in_port") if "in_port" in fields else -1
-    return exact, fields, tuple(v for _, v in flow.match), port
+    return exact, fields, tuple([v for _, v in flow.match]), port
 
 
 def _order(entry: tuple[int, int, Flow]) -> tuple[int, int]:
@@ -126,7 +125,10 @@ class TableIndex:
             exact, fields, key, port = _shape(flow)
             if exact:
                 if port >= 0:  # flows name ports by name or number, packets by name
-                    key = key[:port] + (port_name(key[port]),) + key[port + 1 :]
+                    ref = key[port]
+                    name = port_name(ref)
+                    if name != ref:
+                        key = key[:port] + (name,) + key[port + 1 :]
                 sub = subtables.get(fields)
                 if sub is None:
                     sub = subtables[fields] = Subtable(fields)
