@@ -63,7 +63,7 @@ class OvsHost:
 
     def _from_device(self, walk, dev, frame) -> None:
         bridge = self.system_ports[dev.name]
-        _note(walk, self.ns, f"in {bridge}:{dev.name}", frame)
+        _note(walk, self.ns, "" if walk.quiet else f"in {bridge}:{dev.name}", frame)
         self._run(walk, bridge, frame, dev.name, 0)
 
     def _from_tunnel(self, walk, ns, dev, pkt: Packet) -> None:
