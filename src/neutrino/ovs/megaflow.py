@@ -20,7 +20,9 @@ trace; NORMAL's MAC learning is done again with the packet's own source MAC, and
 the trace line that tells of it written anew. Kept translations are all dropped
 when any bridge's flows or ports change; one is not used when a MAC table entry
 it relied on changed. A translation that gave up (too deep) or that looked up a
-MAC it had learned itself is not kept.
+MAC it had learned itself is not kept. A packet whose trace is not wanted
+(write=False: a quiet walk's) is translated without one, and what is kept from it
+is translated again, with its trace, the first time a trace is wanted.
 """
 
 from dataclasses import dataclass
