@@ -84,7 +84,7 @@ class OvsHost:
     # --- through the bridges and out ------------------------------------------
 
     def _run(self, walk, bridge: str, frame, in_port: str, tun_id: int) -> None:
-        quiet = walk.trace.quiet  # (a quiet trace keeps only packets' namespaces)
+        quiet = walk.quiet  # (a quiet trace keeps only packets' namespaces)
         result = self.switch.process(bridge, frame, in_port, tun_id=tun_id, write=not quiet)
         if not quiet:
             for step in result.trace:
