@@ -171,6 +171,25 @@ def test_trace_sim_follows_a_packet_across_hosts():
     assert bad.returncode != 0 and "vm9" in bad.stderr and "vm1, vm2, vm3, internet" in bad.stderr
 
 
+def test_reach_decides_every_vm_pair_of_a_topology():
+    out = neutrino("reach", "--sim", str(EXAMPLES / "sim" / "two-projects.yaml"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    # the same CIDR in two projects, each behind its own router; a network without one
+    assert lines[:5] == [
+        "a1      reaches a2 (1 of 4)",
+        "a2      reaches a1 (1 of 4)",
+        "b1      reaches b2 (1 of 4)",
+        "b2      reaches b1 (1 of 4)",
+        "lonely  reaches none (0 of 4)",
+    ]
+    assert lines[5].startswith("20 VM pairs in 5 classes: 4 reachable; ")
+    every = neutrino("reach", "--sim", str(EXAMPLES / "sim" / "two-projects.yaml"), "--every-pair")
+    assert every.stdout.splitlines()[:5] == lines[:5] and "0 pairs decided by" in every.stdout
+    none = neutrino("reach")
+    assert none.returncode != 0 and "give one of --sim TOPOLOGY.yaml, --lab DIR" in none.stderr
+
+
 def test_demo_builds_a_cloud_and_explains_real_packets(tmp_path):
     import os
 
@@ -189,5 +208,10 @@ def test_demo_builds_a_cloud_and_explains_real_packets(tmp_path):
         # the real traceroute and the model's, from the lab's own state, list the same hops
         assert out.count(" 1  10.0.1.1") == 2 and out.count(" 4  203.0.113.10") == 2
         assert f"neutrino lab down --dir {directory}" in out
+        # the lab's own state, in the model: the router joins both networks
+        reach = neutrino("reach", "--lab", str(directory))
+        assert reach.returncode == 0, reach.stderr
+        assert "vm1  reaches vm2, vm3 (2 of 2)" in reach.stdout
+        assert "6 VM pairs in 3 classes: 6 reachable" in reach.stdout
     finally:
         neutrino("lab", "down", "--dir", str(directory), "--prefix", prefix)

@@ -9,6 +9,7 @@ neutrino sim TOPOLOGY.yaml [--host H]              (a cloud in the model: placem
 neutrino agent --host H --mode M --server URL ...  (one host's agent; --check reports drift)
 neutrino lab up|boot|exec|status|down              (a cloud on this machine, in namespaces)
 neutrino trace --sim TOPOLOGY.yaml --from vm1 --to 203.0.113.10   (a packet across hosts)
+neutrino reach --sim TOPOLOGY.yaml                 (which VMs reach which, every pair decided)
 neutrino demo                                      (the routing walkthrough)
 """
 
@@ -292,6 +293,32 @@ def sim_command(
         typer.echo(describe_state(cloud.states[host]))
         return
     typer.echo(describe_cloud(cloud))
+
+
+@app.command("reach")
+def reach_command(
+    sim: Path | None = typer.Option(None, "--sim", help="A cloud topology (YAML)."),
+    lab: Path | None = typer.Option(None, "--lab", help="A running lab's directory instead."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Forked copies of the model."),
+    every_pair: bool = typer.Option(
+        False, "--every-pair", help="Walk every pair of classes (no destination equivalence)."
+    ),
+) -> None:
+    """For every pair of VMs, whether a UDP datagram from one reaches the other."""
+    from .sim.reach import describe, reachability, reached
+
+    if (sim is None) == (lab is None):
+        raise typer.BadParameter("give one of --sim TOPOLOGY.yaml, --lab DIR")
+    world = getattr(model := _cloud_model(None, sim, lab), "world", model)  # SimCloud or World
+    result = reachability(world, world.states, probe_all=every_pair, workers=workers)
+    answer = reached(result)
+    width = max((len(vm) for vm in answer), default=0)
+    for vm, found in answer.items():
+        others = len(answer) - 1
+        typer.echo(
+            f"{vm:<{width}}  reaches {', '.join(found) or 'none'} ({len(found)} of {others})"
+        )
+    typer.echo(describe(result))
 
 
 @app.command("traceroute")

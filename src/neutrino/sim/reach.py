@@ -48,6 +48,16 @@ class Reachability:
     classes: int = 0
     by_equivalence: int = 0  # VM pairs decided by a probe of an equivalent subnet
     reachable: set = field(default_factory=set)  # (src class, dst class) that reach
+    members: dict = field(default_factory=dict)  # class -> its VMs' names
+
+
+def reached(r: Reachability) -> dict[str, list[str]]:
+    """Each VM and the VMs it reaches, by name."""
+    out: dict[str, list[str]] = {vm: [] for vms in r.members.values() for vm in vms}
+    for a, b in r.reachable:
+        for src in r.members[a]:
+            out[src].extend(vm for vm in r.members[b] if vm != src)
+    return {vm: sorted(set(found)) for vm, found in sorted(out.items())}
 
 
 def _prefixes_of_rule(rule: str) -> list[str]:
@@ -171,7 +181,7 @@ def _walk_share(sources: list) -> Reachability:
 
 
 def _merge(plan, parts: list[Reachability]) -> Reachability:
-    total = Reachability(classes=len(plan.classes))
+    total = Reachability(classes=len(plan.classes), members=dict(plan.classes))
     for part in parts:
         total.vm_pairs += part.vm_pairs
         total.reachable_pairs += part.reachable_pairs
@@ -327,4 +337,4 @@ def describe(r: Reachability) -> str:
     )
 
 
-__all__ = ["Reachability", "describe", "reachability"]
+__all__ = ["Reachability", "describe", "reachability", "reached"]
