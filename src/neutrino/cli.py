@@ -309,12 +309,13 @@ def reach_command(
 
     if (sim is None) == (lab is None):
         raise typer.BadParameter("give one of --sim TOPOLOGY.yaml, --lab DIR")
-    world = getattr(model := _cloud_model(None, sim, lab), "world", model)  # SimCloud or World
+    model = _cloud_model(None, sim, lab)
+    world = getattr(model, "world", model)  # a SimCloud (--sim) or a World (--lab)
     result = reachability(world, world.states, probe_all=every_pair, workers=workers)
     answer = reached(result)
     width = max((len(vm) for vm in answer), default=0)
+    others = len(answer) - 1
     for vm, found in answer.items():
-        others = len(answer) - 1
         typer.echo(
             f"{vm:<{width}}  reaches {', '.join(found) or 'none'} ({len(found)} of {others})"
         )
