@@ -29,11 +29,8 @@ def kept_for_good() -> Iterator[None]:
     benchmark's cloud plans and model); then they are frozen (gc.freeze), so that no
     collection walks them again, not even the first one after this. Frozen objects in
     cycles are never freed: only for what is kept to the end."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    with cyclic_gc_paused():
+        try:
+            yield
+        finally:
+            gc.freeze()  # before the collector is back

@@ -95,7 +95,7 @@ class Namespace:
         table = self.tables.get(tid)
         if table is None:
             return None
-        if self.rules.custom or (tid != RT_TABLE_LOCAL and tid != RT_TABLE_MAIN):
+        if not self.merged or (tid != RT_TABLE_LOCAL and tid != RT_TABLE_MAIN):
             return table.levels
         merged = self._merged
         if merged is None:

@@ -86,16 +86,16 @@ class Step:
 
     def describe(self) -> str:
         """The step in lines, made once (megaflows share steps between packets)."""
-        text = self.__dict__.get("_text")
-        if text is None:
-            pad = "    " * self.depth
-            if self.priority is None:
-                head = f"{pad}{self.bridge} table {self.table}: no match"
-            else:
-                head = f"{pad}{self.bridge} table {self.table}: {self.flow}"
-            text = "\n".join([head] + [f"{pad}    {a}" for a in self.actions])
-            object.__setattr__(self, "_text", text)
-        return text
+        return kept(self, "_text", _step_text)
+
+
+def _step_text(step: Step) -> str:
+    pad = "    " * step.depth
+    if step.priority is None:
+        head = f"{pad}{step.bridge} table {step.table}: no match"
+    else:
+        head = f"{pad}{step.bridge} table {step.table}: {step.flow}"
+    return "\n".join([head] + [f"{pad}    {a}" for a in step.actions])
 
 
 class Result(NamedTuple):

@@ -196,14 +196,15 @@ class Flow:
         return self._key
 
 
-def kept(flow: Flow, name: str, make):
-    """make(flow), made once and kept on the flow under `name`: flows are frozen, and
-    planners share them between plans and bridges, so what is derived from one
-    (its text, its classifier shape, its order in a plan) need not be made again."""
-    value = flow.__dict__.get(name)
+def kept(obj, name: str, make):
+    """make(obj), made once and kept on the frozen obj under `name`: flows are frozen,
+    and planners share them between plans and bridges, so what is derived from one
+    (its text, its classifier shape, its actions compiled) need not be made again;
+    the same holds for a bridge's trace steps, which megaflows share between packets."""
+    value = obj.__dict__.get(name)
     if value is None:
-        value = make(flow)
-        object.__setattr__(flow, name, value)
+        value = make(obj)
+        object.__setattr__(obj, name, value)
     return value
 
 

@@ -25,9 +25,10 @@ MAC it had learned itself is not kept. A packet whose trace is not wanted
 is translated again, with its trace, the first time a trace is wanted.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
-from .bridge import PortOutput, Result, Step
+from .bridge import PortOutput, Result
 from .classifier import field_value
 from .normal import NormalResult, is_multicast, learned_text
 from .packet import Frame, OfPacket, copy_frame
@@ -114,31 +115,17 @@ class _Kept:
                 return None
             if not self.fixed_src and mac == src:  # it would learn what it looks up
                 return None
-        trace = self.trace
-        if not write:
-            trace = ()
-            for n in self.normals:
-                mac = n.src if self.fixed_src else src
-                if not is_multicast(mac):
-                    n.bridge.macs.learn(n.vlan, mac, n.in_port)
-        elif self.normals:
-            steps = list(trace)
-            for n in self.normals:
-                mac = n.src if self.fixed_src else src
-                learned = not is_multicast(mac) and n.bridge.macs.learn(n.vlan, mac, n.in_port)
+        steps = list(self.trace) if write and self.normals else None
+        for n in self.normals:
+            mac = n.src if self.fixed_src else src
+            learned = not is_multicast(mac) and n.bridge.macs.learn(n.vlan, mac, n.in_port)
+            if steps is not None:  # NORMAL's trace line tells what it learned now
                 line = n.head + (learned_text(mac, n.in_port, n.vlan) if learned else "")
                 step = steps[n.step]
-                lines = step.actions
-                lines = lines[: n.line] + (line + n.decision,) + lines[n.line + 1 :]
-                steps[n.step] = Step(
-                    step.bridge,
-                    step.table,
-                    step.priority,
-                    step.cookie,
-                    step.flow,
-                    lines,
-                    step.depth,
-                )
+                lines = step.actions[: n.line] + (line + n.decision,) + step.actions[n.line + 1 :]
+                steps[n.step] = dataclasses.replace(step, actions=lines)
+        trace = self.trace if write else ()
+        if steps is not None:
             trace = tuple(steps)
         frame = pkt.frame
         outputs = tuple(self._output(out, frame) for out in self.outputs)

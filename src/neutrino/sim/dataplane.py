@@ -52,8 +52,8 @@ def ns_name(host: str, ns: str) -> str:
 
 # --- what `ip` commands do, through the kernel model's calls ---------------------------
 
-# Host after host names the same addresses, prefixes and MACs: each text is read once.
-_ipv4 = lru_cache(maxsize=1 << 16)(parse_ipv4)
+# Host after host names the same prefixes and MACs: each text is read once (as
+# parse_ipv4 reads addresses).
 _prefix = lru_cache(maxsize=1 << 16)(parse_prefix)
 
 
@@ -125,7 +125,7 @@ def add_route(
     "default" or a CIDR; TABLE "main" or a number."""
     what = f"route {dst}{f' via {via}' if via else ''}{f' dev {dev}' if dev else ''} table {table}"
     prefix = _prefix(dst)
-    gateway = 0 if via is None else _ipv4(via)
+    gateway = 0 if via is None else parse_ipv4(via)
     tid = RT_TABLE_MAIN if table == "main" else parse_uint(table)
     if prefix is None or gateway is None or tid is None:
         raise ValueError(f"{ns.name}: {what}: malformed")
@@ -160,7 +160,7 @@ def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
 def set_neighbour(ns: Namespace, dev: str, ip: str, mac: str) -> None:
     """`ip neigh replace IP lladdr MAC dev DEV nud permanent`."""
     what = f"neighbour {ip} lladdr {mac} dev {dev}"
-    addr = _ipv4(ip)
+    addr = parse_ipv4(ip)
     if addr is None:
         raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
     ns.neigh.set(device(ns, dev, what), addr, _mac(ns, what, mac), "PERMANENT")
