@@ -19,12 +19,13 @@ server knows the hosts (and schedules onto them) before or without agents.
 
 import time
 
+from ..layout import Host
 from .api import LabApi
 from .ovs import db_url, ovs_env
 from .procs import Proc, spawn
 from .server import neutrino_command, tail
 from .state import LabState
-from .topology import Host, LabError
+from .topology import LabError
 
 STARTUP_CHECK = 1.0  # seconds an agent must stay up after start to count as started
 

@@ -7,14 +7,8 @@ networks by name, ports for VMs. Errors name the request and the server's messag
 import httpx
 
 from ..identity.auth_request import password_auth
-from .topology import (
-    EXTERNAL_CIDR,
-    EXTERNAL_GATEWAY,
-    EXTERNAL_POOL,
-    PHYSNET,
-    PUBLIC_NETWORK,
-    LabError,
-)
+from ..layout import EXTERNAL_CIDR, EXTERNAL_GATEWAY
+from .topology import EXTERNAL_POOL, PHYSNET, PUBLIC_NETWORK, LabError
 
 
 class LabApi:

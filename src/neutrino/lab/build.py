@@ -11,17 +11,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from ..layout import INTERNET_NS
 from . import agents, fabric, ovs, server, teardown
 from .api import LabApi
 from .shell import netns_list, unavailable
 from .state import LabState, load, locked
-from .topology import (
-    DEFAULT_DIR,
-    DEFAULT_PREFIX,
-    INTERNET_NS,
-    LabError,
-    build_topology,
-)
+from .topology import DEFAULT_DIR, DEFAULT_PREFIX, LabError, build_topology
 from .web import start_http
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ..kernel.tools import traceroute
+from ..layout import INTERNET
 from ..sim.explain import path_summary
 from ..sim.snapshot import world_from_database
 from . import vms
@@ -19,8 +20,6 @@ from .api import LabApi
 from .build import up
 from .state import load
 from .topology import LabError
-
-INTERNET = "203.0.113.10"
 
 
 def _wait(what: str, condition, seconds: float = 60.0) -> None:

@@ -11,18 +11,11 @@ as a port; the agent owns every bridge's flows.
 import os
 from pathlib import Path
 
+from ..layout import EX_DEV, OVS_EXTERNAL_BRIDGE, OVS_TUNNEL_BRIDGE, TUN_DEV, Host
 from .procs import Proc, from_pidfile
 from .shell import OVS_SCHEMA, ip_batch, run
 from .state import LabState
-from .topology import (
-    EX_DEV,
-    OVS_EXTERNAL_BRIDGE,
-    OVS_TUNNEL_BRIDGE,
-    TUN_DEV,
-    UNDERLAY_PREFIXLEN,
-    Host,
-    LabError,
-)
+from .topology import LabError, Topology
 
 
 def ovs_env(ovs_dir: Path) -> dict:
@@ -107,13 +100,16 @@ def add_tunnel_bridge(state: LabState, host: Host) -> None:
         "--", "set", "bridge", OVS_TUNNEL_BRIDGE, "datapath_type=netdev", "fail_mode=standalone",
         "--", "--may-exist", "add-port", OVS_TUNNEL_BRIDGE, TUN_DEV,
     )  # fmt: skip
-    ip_batch(
-        state.topology.ns(host.name),
-        [
-            f"addr replace {host.tunnel_ip}/{UNDERLAY_PREFIXLEN} dev {OVS_TUNNEL_BRIDGE}",
-            f"link set {OVS_TUNNEL_BRIDGE} up",
-        ],
-    )
+    topo = state.topology
+    ip_batch(topo.ns(host.name), tunnel_address_lines(topo, host))
+
+
+def tunnel_address_lines(topo: Topology, host: Host) -> list[str]:
+    """The `ip` batch that puts the host's tunnel address (the layout's) on br-phy."""
+    return [
+        f"addr replace {topo.layout.tunnel_address(host)} dev {OVS_TUNNEL_BRIDGE}",
+        f"link set {OVS_TUNNEL_BRIDGE} up",
+    ]
 
 
 def answers(ovs_dir: Path) -> bool:

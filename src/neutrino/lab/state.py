@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..layout import Host
 from .procs import Proc
-from .topology import Host, LabError, Topology
+from .topology import LabError, Topology
 
 STATE_FILE = "lab.json"
 
@@ -56,7 +57,7 @@ class LabState:
 
     @property
     def topology(self) -> Topology:
-        return Topology(self.prefix, tuple(Host(**h) for h in self.hosts))
+        return Topology(self.prefix, tuple(Host.at(**h) for h in self.hosts))
 
     def procs(self) -> list[Proc]:
         return [Proc(name, p["pid"], p["start"]) for name, p in self.processes.items()]

@@ -8,11 +8,12 @@ web service. Asking the server is best effort: a dead server shows as such.
 
 from pathlib import Path
 
+from ..layout import EXTERNAL_GATEWAY, INTERNET, INTERNET_NS
 from .api import LabApi
 from .ovs import answers
 from .shell import netns_exists, netns_list
 from .state import load_running
-from .topology import EXTERNAL_GATEWAY, INTERNET, INTERNET_NS, LabError
+from .topology import LabError
 
 
 def status(directory: str | Path) -> dict:

@@ -1,35 +1,38 @@
-"""The lab's topology as pure data: hosts, their modes and addresses, every namespace name.
+"""The lab's topology as pure data: its layout, its prefix, every namespace name.
 
-The naming rules are in the package docstring (`neutrino.lab`); this module is the
-one place that spells them in code. Nothing here touches the system.
+The world the lab builds (hosts, their modes and tunnel addresses, fabric,
+upstream, internet) is `neutrino.layout`'s, named by the rules written there and
+shared with the simulator; this module adds what only the lab has: the prefix
+before every namespace, VM namespaces, the lab's limits and its checks (naming in
+the package docstring, `neutrino.lab`). Nothing here touches the system.
 """
 
 import re
 from dataclasses import dataclass
 
+from ..layout import (
+    EX_DEV,
+    EXTERNAL_CIDR,
+    EXTERNAL_GATEWAY,
+    FABRIC,
+    INET_DEV,
+    INTERNET_DEV,
+    INTERNET_NS,
+    TUN_DEV,
+    UPSTREAM,
+    UPSTREAM_PEER,
+    Host,
+    Layout,
+)
+
 DEFAULT_PREFIX = "nt-"
 DEFAULT_DIR = "/run/neutrino-lab"
 
-UNDERLAY_PREFIXLEN = 24
-UNDERLAY_BASE = "172.30.0."  # host i: 172.30.0.<10+i>
-EXTERNAL_CIDR = "198.51.100.0/24"
-EXTERNAL_GATEWAY = "198.51.100.1"
 EXTERNAL_POOL = ("198.51.100.10", "198.51.100.250")
-UPSTREAM_INSIDE = "203.0.113.1"
-INTERNET = "203.0.113.10"
-INTERNET_PREFIXLEN = 24
 PUBLIC_NETWORK = "public"
 PHYSNET = "public"
-HTTP_PORT = 80
 
-FABRIC, UPSTREAM, INTERNET_NS = "fabric", "upstream", "internet"
-UNDERLAY_BRIDGE, EXTERNAL_BRIDGE = "br-underlay", "br-external"
-OVS_EXTERNAL_BRIDGE = "br-ex"
-OVS_TUNNEL_BRIDGE = "br-phy"  # the underlay: the tunnel address sits on it
-TUN_DEV, EX_DEV = "eth-tun", "eth-ex"
-UPSTREAM_PEER, INET_DEV, INTERNET_DEV = "x-upstream", "eth-inet", "eth0"
-
-MAX_HOSTS = 200  # 172.30.0.10 .. 172.30.0.209
+MAX_HOSTS = 200  # 172.30.0.10 .. 172.30.0.209: the underlay stays one /24
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9.]{0,11}-$")
 _VM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
@@ -39,36 +42,16 @@ class LabError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Host:
-    """One emulated hypervisor or network node."""
-
-    name: str
-    mode: str  # the agent mode: "dvr" (compute) or "dvr_snat" (network node)
-    index: int
-
-    @property
-    def tunnel_ip(self) -> str:
-        return f"{UNDERLAY_BASE}{10 + self.index}"
-
-    @property
-    def underlay_peer(self) -> str:
-        return f"u{self.index}"
-
-    @property
-    def external_peer(self) -> str:
-        return f"x{self.index}"
-
-    @property
-    def is_compute(self) -> bool:
-        return self.mode == "dvr"
-
-
-@dataclass(frozen=True)
 class Topology:
-    """The lab's hosts and the prefix every namespace name starts with."""
+    """The lab's layout (`neutrino.layout`) and the prefix every namespace name starts with."""
 
     prefix: str
     hosts: tuple[Host, ...]
+
+    @property
+    def layout(self) -> Layout:
+        """What the lab builds: its hosts, the public network, upstream and internet."""
+        return Layout(self.hosts, EXTERNAL_CIDR, EXTERNAL_GATEWAY)
 
     def ns(self, name: str) -> str:
         """The real namespace of a lab-level name: fabric, upstream, internet or a host."""
@@ -136,7 +119,7 @@ def build_topology(computes: int = 2, network_nodes: int = 1, prefix: str = DEFA
         raise LabError(f"{computes + network_nodes} hosts: the lab has room for {MAX_HOSTS}")
     names = [(f"compute{i}", "dvr") for i in range(1, computes + 1)]
     names += [(f"network{i}", "dvr_snat") for i in range(1, network_nodes + 1)]
-    hosts = tuple(Host(name, mode, i) for i, (name, mode) in enumerate(names))
+    hosts = tuple(Host.at(name, mode, i) for i, (name, mode) in enumerate(names))
     return Topology(prefix, hosts)
 
 

@@ -13,11 +13,12 @@ import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
+from ..layout import FABRIC, INTERNET_NS, UPSTREAM
 from .api import LabApi
 from .procs import stop
 from .shell import add_netns, delete_netns, ip_batch, netns_exists, tx_offload_off
 from .state import LabState, Vm, load_running, locked
-from .topology import FABRIC, INTERNET_NS, UPSTREAM, LabError, check_vm_name, tap_name
+from .topology import LabError, check_vm_name, tap_name
 from .web import start_http
 
 

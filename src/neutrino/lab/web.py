@@ -8,9 +8,10 @@ namespace's sockets), so no tool has to enter the namespace to check.
 import sys
 import time
 
+from ..layout import HTTP_PORT
 from .procs import Proc, listening, spawn
 from .state import LabState
-from .topology import HTTP_PORT, LabError
+from .topology import LabError
 
 
 def start_http(state: LabState, netns: str, name: str, timeout: float = 10.0) -> Proc:
