@@ -139,6 +139,7 @@ class Layout:
     def external_prefixlen(self) -> int:
         return IPv4Network(self.external_cidr).prefixlen
 
+    @cached_property
     def by_name(self) -> dict[str, Host]:
         return {h.name: h for h in self.hosts}
 

@@ -14,12 +14,12 @@ from ..api import agents, floatingips, networks, ports, routers, subnets
 from ..db.database import Database
 from ..db.migrate import upgrade
 from ..identity import Context
+from ..layout import tunnel_ip
 from ..plan import HostState, plan_host
 from ..scheduler import Placement, place_routers, view_for_host
 from ..scheduler.store import load_cloud, reschedule
 from .topology import Topology
 
-TUNNEL_NET = "172.30.0"  # the underlay: host i is 172.30.0.(10 + i)
 ADMIN = Context.noauth("admin")
 
 
@@ -60,7 +60,7 @@ def build_control(topology: Topology, workdir: str | Path) -> Control:
     control = Control(topology, db)
     ids = control.ids
     for i, (host, mode) in enumerate(sorted(topology.hosts.items())):
-        control.tunnel_ips[host] = f"{TUNNEL_NET}.{10 + i}"
+        control.tunnel_ips[host] = tunnel_ip(i)  # host i of the layout, by name
         body = {
             "agent": {
                 "agent_type": "L3 agent",

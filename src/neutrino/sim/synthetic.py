@@ -4,13 +4,15 @@
 `dvr_snat` network hosts and the rest `dvr` compute hosts; each router joins two
 tenant networks (one /24 subnet each) and has a gateway on the external network;
 VMs are spread round-robin over the compute hosts and the networks; every tenth VM
-has a floating IP. Addresses, MACs and ports are laid out as the API would give
+has a floating IP. Host i (the network hosts first) has the tunnel address
+`neutrino.layout` gives host i, in an underlay as large as the hosts need. Addresses, MACs and ports are laid out as the API would give
 them (gateway .1, the SNAT port .2, VMs from .3), so the planner sees what it would
 see from the server.
 """
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 
+from ..layout import tunnel_ip
 from ..scheduler import Placement, place_routers
 from ..scheduler.cloud import (
     FIP_AGENT_GATEWAY,
@@ -51,8 +53,7 @@ def synthetic_cloud(hosts: int, vms: int, routers: int, fip_every: int = 10):
     for i in range(hosts):
         name = f"net{i:04d}" if i < n_network else f"cmp{i:04d}"
         mode = "dvr_snat" if i < n_network else "dvr"
-        ip = IPv4Address("172.16.0.0") + 10 + i
-        cloud.hosts[name] = Host(name, mode, str(ip), "fa:16:3f:" + _mac(i + 1)[9:])
+        cloud.hosts[name] = Host(name, mode, tunnel_ip(i), "fa:16:3f:" + _mac(i + 1)[9:])
     ext = Network(_id("ext", 0), "public", "admin", True, "flat", "public", None, 1500)
     cloud.networks[ext.id] = ext
     ext_sub = Subnet(_id("extsub", 0), ext.id, str(EXTERNAL), EXTERNAL_GATEWAY)

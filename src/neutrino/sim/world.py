@@ -1,54 +1,38 @@
 """`World`: a cloud's hosts, VMs and outside world in the kernel model, running plans.
 
-Naming (written once, as in Mininet):
-    <host>                 each host's own namespace: eth-tun (underlay: its tunnel
-                           address), eth-ex (on br-ex, to the external network), its
-                           OVS bridges
+The world around the hosts (fabric, underlay, upstream, internet, each host's
+eth-tun and eth-ex) is the cloud's `neutrino.layout`, named by the rules written
+there, the lab's own, and built by `sim.fabric`: its hosts in the order of their
+tunnel addresses, the underlay a bridge (the lab's) or routed (see `sim.fabric`).
+Naming of what the World adds:
+    <host>                 the host's namespace also holds its OVS bridges (br-ex with
+                           eth-ex as a port, and the planner's)
     <host>:<namespace>     the router and fip namespaces the planner gave that host
-    fabric                 Linux bridges br-external (and br-underlay) joining the hosts
-    underlay               with underlay="routed": the router of the tunnel network
-    upstream               the external network's router: 198.51.100.1 (the topology's
-                           external gateway) and 203.0.113.1 towards `internet`
-    internet               the outside world, 203.0.113.10, a web server on port 80
     <vm>                   each VM: eth0 (its port's MAC and address, MTU of its network),
                            default route to its subnet's gateway, a web server on port 80
-
-The underlay is one of two kinds:
-    bridge   (the lab's) one L2 segment: every eth-tun on fabric's br-underlay, the
-             tunnel addresses in one /16; ARP for a peer reaches every host
-    routed   (a leaf-spine fabric, for clouds of hundreds of hosts) a point-to-point
-             link per host to the `underlay` router: eth-tun holds the tunnel
-             address as a /32 and routes the underlay via the router's link address
-             (169.254.x.y); the router holds a /32 route to each tunnel address. ARP
-             stays on each link instead of reaching every host.
 
 `mentions` lists, per namespace the World itself configured, every prefix that
 configuration mentions (the planner's part is in the hosts' states).
 """
 
-import ipaddress
 from collections import defaultdict
 
 from ..gcpause import cyclic_gc_paused
 from ..kernel import Kernel
 from ..kernel.packet import icmp_echo, tcp, udp
+from ..layout import INTERNET, INTERNET_NS, Layout, layout_of_addresses
 from ..plan.state import HostState
 from ..scheduler.cloud import Cloud
 from .dataplane import (
     SimDataplane,
     add_address,
-    add_bridge,
     add_route,
     add_veth,
     device,
     peer_namespace,
     set_up,
 )
-
-INTERNET = "203.0.113.10"
-UPSTREAM_INSIDE = "203.0.113.1"
-UNDERLAY_PREFIXLEN = 16  # one underlay segment for every host, however many
-UNDERLAYS = ("bridge", "routed")
+from .fabric import build_outside, check_underlay, wire_host
 
 
 class World:
@@ -68,21 +52,24 @@ class World:
         masters: set[str],
         underlay: str = "bridge",
     ):
-        if underlay not in UNDERLAYS:
-            raise ValueError(f"underlay {underlay!r}: use one of {', '.join(UNDERLAYS)}")
-        self.underlay = underlay
+        self.underlay = check_underlay(underlay)
         self.mentions: dict[str, set[str]] = defaultdict(set)
         self.cloud = cloud
         self.states = states
         self.vms = vms
         self.external_cidr = external_cidr
         self.external_gateway = external_gateway
+        self.layout: Layout = layout_of_addresses(
+            [(h.name, h.mode, h.tunnel_ip) for h in cloud.hosts.values()],
+            external_cidr,
+            external_gateway,
+        )
         self.kernel = Kernel()
         self.dataplanes: dict[str, SimDataplane] = {}
         with cyclic_gc_paused():  # a third of the time or more went to the collector
             self._fabric()
-            for i, host in enumerate(sorted(cloud.hosts)):
-                self._host(i, host)
+            for host in sorted(cloud.hosts):
+                self._host(host)
             for vm in vms:
                 self._vm(vm)
             names = {h.tunnel_ip: name for name, h in cloud.hosts.items()}
@@ -94,70 +81,15 @@ class World:
     # --- building ---------------------------------------------------------------
 
     def _fabric(self) -> None:
-        k = self.kernel
-        fabric = k.netns("fabric")
-        for br in ("br-underlay", "br-external") if self.underlay == "bridge" else ("br-external",):
-            set_up(add_bridge(fabric, br))
-        if self.underlay == "routed":
-            router = k.netns("underlay")
-            set_up(device(router, "lo"))
-            router.sysctl("net.ipv4.ip_forward", 1)
-            tunnel_ips = [ipaddress.IPv4Address(h.tunnel_ip) for h in self.cloud.hosts.values()]
-            self.underlay_cover = str(_covering(tunnel_ips))
-        up = k.netns("upstream")
-        net = k.netns("internet")
-        set_up(device(up, "lo"))
-        eth_ex = add_veth(up, "eth-ex", fabric, "x-upstream")
-        set_up(eth_ex.peer, master=device(fabric, "br-external"))
-        prefix = self.external_cidr.split("/")[1]
-        add_address(up, "eth-ex", f"{self.external_gateway}/{prefix}")
-        set_up(eth_ex)
-        add_veth(up, "eth-inet", net, "eth0")
-        add_address(up, "eth-inet", f"{UPSTREAM_INSIDE}/24")
-        set_up(device(up, "eth-inet"))
-        up.sysctl("net.ipv4.ip_forward", 1)
-        set_up(device(net, "lo"))
-        add_address(net, "eth0", f"{INTERNET}/24")
-        set_up(device(net, "eth0"))
-        add_route(net, "default", via=UPSTREAM_INSIDE)
-        net.listen("tcp", 80)
-        self.mentions["upstream"].update([self.external_cidr, "203.0.113.0/24"])
-        self.mentions["internet"].add("203.0.113.0/24")
+        build_outside(self.kernel, self.layout, self.underlay, self.mentions)
 
-    def _host(self, i: int, host: str) -> None:
+    def _host(self, host: str) -> None:
         k = self.kernel
-        fabric = k.netns("fabric")
-        ns = k.netns(host)
-        set_up(device(ns, "lo"))
         tunnel_ip = self.cloud.hosts[host].tunnel_ip
-        if self.underlay == "bridge":
-            eth_tun = add_veth(ns, "eth-tun", fabric, f"u{i}")
-            set_up(eth_tun.peer, master=device(fabric, "br-underlay"))
-            add_address(ns, "eth-tun", f"{tunnel_ip}/{UNDERLAY_PREFIXLEN}")
-            set_up(eth_tun)
-            self.mentions[host].add(f"{tunnel_ip}/{UNDERLAY_PREFIXLEN}")
-        else:
-            self._routed_link(i, host, tunnel_ip)
-        eth_ex = add_veth(ns, "eth-ex", fabric, f"x{i}")
-        set_up(eth_ex.peer, master=device(fabric, "br-external"))
-        set_up(eth_ex)
+        wire_host(k, self.layout, self.layout.by_name[host], self.underlay, self.mentions)
         dp = self.dataplanes[host] = SimDataplane(k, host, tunnel_ip)
         dp.ovs.bridge("br-ex", "secure")
         dp.ovs.add_port("br-ex", "eth-ex", "system", None, {})
-
-    def _routed_link(self, i: int, host: str, tunnel_ip: str) -> None:
-        ns, router = self.kernel.netns(host), self.kernel.netns("underlay")
-        gateway = str(ipaddress.IPv4Address("169.254.0.1") + i)
-        eth_tun = add_veth(ns, "eth-tun", router, f"f{i}")
-        add_address(ns, "eth-tun", f"{tunnel_ip}/32")
-        set_up(eth_tun)
-        add_route(ns, gateway, dev="eth-tun")
-        add_route(ns, self.underlay_cover, dev="eth-tun", via=gateway)
-        add_address(router, f"f{i}", f"{gateway}/32")
-        set_up(eth_tun.peer)
-        add_route(router, tunnel_ip, dev=f"f{i}")
-        self.mentions[host].update([tunnel_ip, gateway, self.underlay_cover])
-        self.mentions["underlay"].update([tunnel_ip, gateway])
 
     def _vm(self, vm: str) -> None:
         port = self.cloud.ports[self.vms[vm]]
@@ -180,7 +112,7 @@ class World:
     # --- using it -----------------------------------------------------------------
 
     def address_of(self, name: str) -> str:
-        if name == "internet":
+        if name == INTERNET_NS:
             return INTERNET
         if name in self.vms:
             return self.cloud.ports[self.vms[name]].fixed_ips[0][1]
@@ -210,9 +142,3 @@ class World:
             raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
         return self.kernel.send(src, pkt, quiet=quiet, one_way=one_way)
 
-
-def _covering(addresses: list) -> ipaddress.IPv4Network:
-    """The smallest prefix that holds every address."""
-    low, high = int(min(addresses)), int(max(addresses))
-    prefixlen = 32 - (low ^ high).bit_length()
-    return ipaddress.IPv4Network((low, prefixlen), strict=False)
