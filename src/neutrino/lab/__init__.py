@@ -1,22 +1,19 @@
 """The lab: a whole neutrino cloud on one machine, in real namespaces (`neutrino lab ...`).
 
-Modelled on Mininet: `topology` is pure data, the builders (`fabric`, `ovs`, `build`)
-make it real, `teardown` takes it all down again. The same layout as the in-memory
-`sim.world`, with every namespace carrying the lab's prefix <p> (default "nt-"):
+Modelled on Mininet: the world it builds is `neutrino.layout`'s (pure data, shared
+with the simulator, whose naming rules are written there), `topology` adds the
+lab's own names, the builders (`fabric`, `ovs`, `build`) make it real, `teardown`
+takes it all down again. The same layout as the in-memory `sim.world`, with every
+namespace carrying the lab's prefix <p> (default "nt-"):
 
-Naming (written once):
-    <p>fabric              Linux bridges br-underlay and br-external joining the hosts;
-                           host i's veth peers u<i> (underlay) and x<i> (external),
-                           upstream's x-upstream
-    <p>upstream            the external network's router: eth-ex 198.51.100.1/24 on
-                           br-external, eth-inet 203.0.113.1/24 towards internet, forwarding
-    <p>internet            the outside world: eth0 203.0.113.10/24, default via 203.0.113.1,
-                           an HTTP service on port 80 that answers "you are <client>\\n"
-    <p><host>              host i (compute1.., network1..): eth-tun (a port of OVS br-phy,
-                           which holds the tunnel address 172.30.0.<10+i>/24) on
-                           br-underlay, eth-ex (no address, a port of OVS br-ex) on
-                           br-external, its own ovsdb-server and ovs-vswitchd (netdev
-                           datapath), files under <dir>/<host>/ovs/
+Naming (what the lab adds to the layout's):
+    <p>fabric, <p>upstream, <p>internet, <p><host>
+                           the layout's namespaces; internet's web service answers
+                           "you are <client>\\n"
+    <p><host>              also: OVS br-phy (holding the tunnel address 172.30.0.<10+i>/24,
+                           eth-tun its port) and br-ex (eth-ex its port), its own
+                           ovsdb-server and ovs-vswitchd (netdev datapath), files under
+                           <dir>/<host>/ovs/
     <p><host>-qrouter-..   router namespaces: made by that host's agent
                            (--namespace-prefix <p><host>-), swept by `down`
     <p>vm-<name>           a VM: eth0 (its port's MAC, the network's MTU, address/prefix,

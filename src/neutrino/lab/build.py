@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ..layout import INTERNET_NS
+from ..layout import EXTERNAL_CIDR, INTERNET_NS
 from . import agents, fabric, ovs, server, teardown
 from .api import LabApi
 from .shell import netns_list, unavailable
@@ -99,7 +99,7 @@ def _build(state: LabState, start_agents: bool, say: Callable[[str], None]) -> N
         agents.register_hosts(state, api)
     finally:
         api.close()
-    say("external network 'public' (198.51.100.0/24) made, hosts registered")
+    say(f"external network 'public' ({EXTERNAL_CIDR}) made, hosts registered")
     if start_agents:
         agents.start_agents(state)
         say("agents started")

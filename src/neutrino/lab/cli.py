@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import typer
 
+from ..layout import EXTERNAL_CIDR, EXTERNAL_GATEWAY, INTERNET
 from .topology import DEFAULT_DIR, DEFAULT_PREFIX, LabError
 
 lab_app = typer.Typer(
@@ -68,14 +69,14 @@ def up_command(
         f"\nThe lab is up in {d} (prefix {state.prefix!r}).\n"
         f"  hosts:    {hosts}\n"
         f"  server:   {state.url} (log {d}/logs/server.log)\n"
-        "  external: network 'public' 198.51.100.0/24, gateway 198.51.100.1 (upstream);"
-        " internet 203.0.113.10\n"
+        f"  external: network 'public' {EXTERNAL_CIDR}, gateway {EXTERNAL_GATEWAY} (upstream);"
+        f" internet {INTERNET}\n"
         f"  agents:   {'started' if state.agents else 'not started (--no-agents)'}\n\n"
         "Talk to the API with the openstack CLI:\n"
         f"  export OS_CLIENT_CONFIG_FILE={d}/clouds.yaml OS_CLOUD=neutrino-lab\n"
         "  openstack network list\n"
         "Then: neutrino lab boot vm1 --network NET;"
-        " neutrino lab exec vm1 -- curl -s http://203.0.113.10/"
+        f" neutrino lab exec vm1 -- curl -s http://{INTERNET}/"
     )
 
 

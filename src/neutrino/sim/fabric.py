@@ -56,6 +56,7 @@ def build_outside(
 ) -> None:
     """fabric with its bridges (and the `underlay` router if routed), upstream, internet."""
     fabric = kernel.netns(FABRIC)
+    set_up(device(fabric, "lo"))  # as the lab's (every namespace it makes has lo up)
     bridges = (UNDERLAY_BRIDGE, EXTERNAL_BRIDGE) if underlay == "bridge" else (EXTERNAL_BRIDGE,)
     for br in bridges:
         set_up(add_bridge(fabric, br))

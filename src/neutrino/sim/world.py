@@ -141,4 +141,3 @@ class World:
         else:
             raise ValueError(f"protocol {proto!r}: use icmp, tcp or udp")
         return self.kernel.send(src, pkt, quiet=quiet, one_way=one_way)
-
