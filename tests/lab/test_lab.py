@@ -1,17 +1,21 @@
 """One real lab (2 computes, 1 network node, no agents): what `lab up` builds and `lab boot` wires."""
 
+import json
 import os
 
 import pytest
-from lab_support import in_ns, link, netns_of, routes, with_prefix
+from lab_support import in_ns, link, netns_of, routes, sh, with_prefix
 from typer.testing import CliRunner
 
+from neutrino.kernel.inet import fmt
 from neutrino.lab import vms
 from neutrino.lab.api import LabApi
 from neutrino.lab.build import up
 from neutrino.lab.cli import lab_app
 from neutrino.lab.ovs import answers, ofctl, vsctl
 from neutrino.lab.topology import LabError, tap_name
+from neutrino.sim.cloud import SimCloud
+from neutrino.sim.topology import Topology as SimTopology
 
 
 def test_every_namespace_is_there(lab):
@@ -53,6 +57,49 @@ def test_upstream_routes_between_external_network_and_internet(lab):
     assert {"dst": "default", "gateway": "203.0.113.1"}.items() <= routes(
         lab.topology.ns("internet")
     )[0].items()
+
+
+def _addresses(ns: str) -> dict[str, tuple]:
+    """A real namespace's devices: name -> (master, IPv4 addresses)."""
+    return {
+        d["ifname"]: (
+            d.get("master"),
+            sorted(
+                f"{a['local']}/{a['prefixlen']}" for a in d["addr_info"] if a["family"] == "inet"
+            ),
+        )
+        for d in json.loads(sh("ip", "-j", "-n", ns, "addr", "show").stdout)
+    }
+
+
+def _model_addresses(ns) -> dict[str, tuple]:
+    return {
+        link.name: (
+            link.master and link.master.name,
+            sorted(f"{fmt(a.local)}/{a.prefixlen}" for a in link.addrs),
+        )
+        for link in ns.links.values()
+    }
+
+
+def test_the_simulator_models_the_labs_own_devices_and_addresses(lab):
+    """The real namespaces against the simulator's World of the same layout: the same
+    devices, bridges and addresses; a host's tunnel address on OVS br-phy (eth-tun its
+    port) in the lab, on eth-tun in the model."""
+    topo = lab.topology
+    cloud = SimCloud(SimTopology({h.name: h.mode for h in topo.hosts}))
+    try:
+        assert cloud.world.layout == topo.layout
+        model = cloud.world.kernel.namespaces
+        for name in ("fabric", "upstream", "internet"):
+            assert _addresses(topo.ns(name)) == _model_addresses(model[name]), name
+        for h in topo.hosts:
+            real, sim = _addresses(topo.ns(h.name)), _model_addresses(model[h.name])
+            assert real["br-phy"] == (None, sim["eth-tun"][1]) == (None, [f"{h.tunnel_ip}/24"])
+            assert real["eth-tun"][1] == []  # a port of br-phy
+            assert {d: real[d] for d in ("lo", "eth-ex")} == {d: sim[d] for d in ("lo", "eth-ex")}
+    finally:
+        cloud.close()
 
 
 def test_the_server_answers_and_public_exists(lab):
