@@ -68,7 +68,7 @@ def build_outside(
     net = kernel.netns(INTERNET_NS)
     set_up(device(up, "lo"))
     eth_ex = add_veth(up, EX_DEV, fabric, UPSTREAM_PEER)
-    set_up(eth_ex.peer, master=device(fabric, EXTERNAL_BRIDGE))
+    set_up(device(fabric, UPSTREAM_PEER), master=device(fabric, EXTERNAL_BRIDGE))
     add_address(up, EX_DEV, f"{layout.external_gateway}/{layout.external_prefixlen}")
     set_up(eth_ex)
     add_veth(up, INET_DEV, net, INTERNET_DEV)
@@ -94,7 +94,7 @@ def wire_host(
     set_up(device(ns, "lo"))
     if underlay == "bridge":
         eth_tun = add_veth(ns, TUN_DEV, fabric, host.underlay_peer)
-        set_up(eth_tun.peer, master=device(fabric, UNDERLAY_BRIDGE))
+        set_up(device(fabric, host.underlay_peer), master=device(fabric, UNDERLAY_BRIDGE))
         address = layout.tunnel_address(host)
         add_address(ns, TUN_DEV, address)
         set_up(eth_tun)
@@ -102,7 +102,7 @@ def wire_host(
     else:
         _routed_link(kernel, layout, host, mentions)
     eth_ex = add_veth(ns, EX_DEV, fabric, host.external_peer)
-    set_up(eth_ex.peer, master=device(fabric, EXTERNAL_BRIDGE))
+    set_up(device(fabric, host.external_peer), master=device(fabric, EXTERNAL_BRIDGE))
     set_up(eth_ex)
 
 
@@ -116,7 +116,7 @@ def _routed_link(kernel: Kernel, layout: Layout, host: Host, mentions) -> None:
     add_route(ns, gateway, dev=TUN_DEV)
     add_route(ns, cover, dev=TUN_DEV, via=gateway)
     add_address(router, peer, f"{gateway}/32")
-    set_up(eth_tun.peer)
+    set_up(device(router, peer))
     add_route(router, tunnel_ip, dev=peer)
     mentions[host.name].update([tunnel_ip, gateway, cover])
     mentions[UNDERLAY_ROUTER].update([tunnel_ip, gateway])
