@@ -15,7 +15,9 @@
       vm1: {network: blue, host: compute1}
       vm2: {network: red, host: compute2, ip: 10.0.2.50, floating_ip: true}
 
-Pure data and its checks; `SimCloud` builds it. Every error names the entry and the
+Pure data and its checks; `SimCloud` builds it. The world around the hosts (tunnel
+addresses, fabric, upstream, internet, the external network unless the file says
+otherwise) is `neutrino.layout`'s, the lab's. Every error names the entry and the
 value, and says what is allowed.
 """
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from ..layout import EXTERNAL_CIDR, EXTERNAL_GATEWAY
 from ..scheduler.cloud import MODES
 
 
@@ -61,8 +64,8 @@ class VmSpec:
 @dataclass(frozen=True)
 class Topology:
     hosts: dict[str, str]
-    external_cidr: str = "198.51.100.0/24"
-    external_gateway: str = "198.51.100.1"
+    external_cidr: str = EXTERNAL_CIDR
+    external_gateway: str = EXTERNAL_GATEWAY
     networks: dict[str, NetworkSpec] = field(default_factory=dict)
     routers: dict[str, RouterSpec] = field(default_factory=dict)
     vms: dict[str, VmSpec] = field(default_factory=dict)
@@ -104,7 +107,7 @@ def parse(data: dict) -> Topology:
         raise TopologyError("hosts: at least one host is needed")
     ext = _table(data.get("external"), "external")
     _keys(ext, {"cidr", "gateway"}, "external")
-    ext_cidr = _cidr(ext.get("cidr", "198.51.100.0/24"), "external.cidr")
+    ext_cidr = _cidr(ext.get("cidr", EXTERNAL_CIDR), "external.cidr")
     ext_gw = str(ext.get("gateway", IPv4Network(ext_cidr)[1]))
     if IPv4Address(ext_gw) not in IPv4Network(ext_cidr):
         raise TopologyError(f"external.gateway: {ext_gw} is not in {ext_cidr}")
