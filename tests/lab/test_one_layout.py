@@ -16,9 +16,18 @@ from neutrino.kernel.packet import icmp_echo
 from neutrino.lab.fabric import Batch, fabric_plan, host_plan
 from neutrino.lab.ovs import tunnel_address_lines
 from neutrino.lab.topology import build_topology
-from neutrino.layout import OVS_TUNNEL_BRIDGE, TUN_DEV, layout_of
+from neutrino.layout import (
+    EXTERNAL_CIDR,
+    EXTERNAL_GATEWAY,
+    OVS_TUNNEL_BRIDGE,
+    TUN_DEV,
+    layout_of,
+)
+from neutrino.scheduler.cloud import Cloud
+from neutrino.scheduler.cloud import Host as CloudHost
 from neutrino.sim.cloud import SimCloud
 from neutrino.sim.topology import Topology as SimTopology
+from neutrino.sim.world import World
 
 PREFIX = "nt-"
 
@@ -127,3 +136,17 @@ def test_a_trace_in_the_lab_names_what_the_same_trace_in_the_model_names(lab, mo
         sim = model.kernel.send(src, icmp_echo(0, dst))
         assert _as_model_names(real, lab) == str(sim), (src, dst)
         assert "delivered to a socket" in str(sim)
+
+
+def test_a_cloud_of_the_labs_hosts_has_the_labs_layout_however_their_names_sort():
+    """compute10 sorts before compute2 by name; the model orders the hosts as the
+    lab does, by tunnel address, so host i's peers are u<i> and x<i> in both."""
+    lab = build_topology(11, 1, PREFIX)
+    cloud = Cloud()
+    for h in lab.hosts:
+        cloud.hosts[h.name] = CloudHost(h.name, h.mode, h.tunnel_ip, "")
+    world = World(cloud, {}, {}, EXTERNAL_CIDR, EXTERNAL_GATEWAY, set())
+    assert world.layout == lab.layout
+    fabric = world.kernel.namespaces["fabric"]
+    assert fabric.links["u9"].peer.ns.name == "compute10"
+    assert fabric.links["x11"].peer.ns.name == "network1"
