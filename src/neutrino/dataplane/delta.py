@@ -16,7 +16,8 @@ How it works:
     belief unchanged, records the error and queues a resync, so the next apply
     reads the truth and tries again. Keys may be marked *pending* (not writable
     yet, such as an OVS port whose device does not exist): they are skipped and
-    reported, not errors. `ignored` keys are someone else's (keepalived's VRRP
+    reported as `Pending` records (kind, key, reason, and the names of the
+    devices or ports they wait for), not errors. `ignored` keys are someone else's (keepalived's VRRP
     addresses): neither written nor deleted nor reported as drift.
 Thread safety:
     None: one owner (the agent's sync loop) calls everything.
@@ -57,12 +58,27 @@ class DeltaTracker:
         self.dataplane.pop(key, None)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One object that cannot be made yet: its table's kind and key, why, and the names
+    of the devices or OVS ports it waits for (a VM's tap the agent reports DOWN)."""
+
+    kind: str
+    key: object
+    reason: str
+    waits_for: frozenset[str] = frozenset()
+    what: str = ""  # the key as the table describes it (for messages)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.what or self.key}: {self.reason}"
+
+
 @dataclass
 class ApplyResult:
     """What one apply did: writes by kind, items not yet possible, errors (then resync)."""
 
     writes: Counter = field(default_factory=Counter)
-    pending: list[str] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     reads: Counter = field(default_factory=Counter)
     seconds: Counter = field(default_factory=Counter)  # time spent per kind (reads and writes)
@@ -112,7 +128,7 @@ class Table:
         self.delta = DeltaTracker()
         self.resync_queued = True
         self.ignored: set = set()
-        self.pending: dict = {}  # key -> why it cannot be written yet
+        self.pending: dict = {}  # key -> Pending: why it cannot be written yet
 
     # ------------------------------------------------------------ the shape
 
@@ -140,9 +156,7 @@ class Table:
             for k, v in self.delta.pending_updates()
             if k not in self.pending and k not in self.ignored and not skip(k)
         ]
-        result.pending += [
-            f"{self.kind} {self.describe(k)}: {why}" for k, why in self.pending.items()
-        ]
+        result.pending += self.pending.values()
         if todo:
             self._run(self.write, todo, result, self.delta.confirm_set)
 
@@ -195,7 +209,11 @@ class Table:
     # ------------------------------------------------------------ for subclasses
 
     def find_pending(self) -> dict:
+        """{key: Pending} of the desired keys that cannot be written yet."""
         return {}
+
+    def pending_item(self, key, reason: str, waits_for=()) -> Pending:
+        return Pending(self.kind, key, reason, frozenset(waits_for), self.describe(key))
 
     def describe(self, key) -> str:
         return " ".join(str(part) for part in key) if isinstance(key, tuple) else str(key)

@@ -222,7 +222,7 @@ class PortTable(Table):
 
     def find_pending(self) -> dict:
         return {
-            key: "its device does not exist yet"
+            key: self.pending_item(key, "its device does not exist yet", (key[1],))
             for key, (kind, _t, _o) in self.delta.desired.items()
             if kind == "system" and key[1] not in self.devices
         }
@@ -316,11 +316,14 @@ class FlowTable(Table):
         for key, flow in self.delta.desired.items():
             bridge = key[0]
             if bridge not in bridges:
-                out[key] = f"bridge {bridge} does not exist"
+                out[key] = self.pending_item(
+                    key, f"bridge {bridge} does not exist", (bridge, *flow_ports(flow))
+                )
                 continue
             missing = flow_ports(flow) - self.view.ofports(bridge).keys()
             if missing:
-                out[key] = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+                reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+                out[key] = self.pending_item(key, reason, missing)
         return out
 
     def resync_if_queued(self, result) -> None:
@@ -346,7 +349,7 @@ class FlowTable(Table):
         """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
         self.resync_if_queued(result)
         self.pending = self.find_pending()
-        result.pending += [f"{self.kind} {self.describe(k)}: {w}" for k, w in self.pending.items()]
+        result.pending += self.pending.values()
         existing = self.view.snapshot()["bridges"]
         updates = [(k, v) for k, v in self.delta.pending_updates() if k not in self.pending]
         deletions = []
