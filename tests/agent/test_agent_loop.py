@@ -31,7 +31,9 @@ class RecordingDataplane:
     def apply(self, state: HostState) -> ApplyResult:
         self.applied.append(state)
         waiting = [
-            Pending("ovs-port", ("br-int", name), "its device does not exist yet", frozenset([name]))
+            Pending(
+                "ovs-port", ("br-int", name), "its device does not exist yet", frozenset([name])
+            )
             for name in sorted(self.pending)
         ]
         return ApplyResult(pending=waiting)

@@ -44,7 +44,7 @@ class AddressTable(Table):
             if not self.ns.exists(ns):
                 continue
             names = {link.index: link.name for link in self.ns.links(ns).values()}
-            for index, cidr in self.ns.nl(ns).addresses():
+            for index, cidr in self.ns.at(ns).addresses():
                 dev = names.get(index)
                 if dev and is_our_device(ns, dev):
                     out[(ns, dev, cidr)] = True
@@ -86,7 +86,7 @@ class AddressTable(Table):
                     )  # fmt: skip
                 )
                 sent.append(key)
-            for key, err in zip(sent, self.ns.nl(ns).request(msgs) if msgs else []):
+            for key, err in zip(sent, self.ns.at(ns).request(msgs) if msgs else []):
                 if err and err != fine:
                     result.errors.append(
                         f"address {key[2]} on {key[1]} in {self.ns.describe(ns)}: {os.strerror(err)}"

@@ -35,7 +35,9 @@ How it works:
     ("" in the state; None = this process's); `ovs_db` the ovsdb socket
     ("unix:/path/db.sock"; None = OVS's default); the bridges' management
     sockets are in `ovs_run_dir` (default: the db socket's directory);
-    keepalived files go under `run_dir`.
+    keepalived files go under `run_dir`. `backend` is what the tables talk to
+    (`backend.Backend`): None is this machine; `sim.backend` gives the kernel
+    and OVS models, so the simulator realizes hosts with this same code.
 Thread safety:
     None for callers: one owner (the agent's sync loop); not to be shared between
     threads. Inside an apply the OVS tables run in a worker thread (see above).
@@ -49,10 +51,12 @@ from pathlib import Path
 from ..gcpause import cyclic_gc_paused
 from ..plan.state import HostState
 from .addresses import AddressTable
+from .backend import Backend, KeepalivedAccess
 from .delta import ApplyResult, Table
 from .iptables import IptablesTable
-from .keepalived import VrrpTable
+from .keepalived import KeepalivedProcesses, VrrpTable
 from .links import LinkTable
+from .linux_kernel import LinuxKernel
 from .namespaces import NamespaceTable
 from .neighbours import NeighbourTable
 from .netlink import Namespaces
@@ -75,10 +79,16 @@ class LinuxDataplane:
         *,
         ovs_run_dir: str | None = None,
         datapath_type: str = "netdev",
+        backend: Backend | None = None,
     ):
-        self.ns = Namespaces(prefix, host_netns)
-        self.ovs = OvsView(ovs_db, ovs_run_dir)
+        kernel = LinuxKernel() if backend is None else backend.kernel
+        self.ns = Namespaces(prefix, host_netns, kernel)
+        self.ovs = OvsView(ovs_db, ovs_run_dir, None if backend is None else backend.ovs)
         self.run_dir = Path(run_dir)
+        if backend is None or backend.keepalived is None:
+            keepalived: KeepalivedAccess = KeepalivedProcesses(self.ns, self.run_dir)
+        else:
+            keepalived = backend.keepalived
         self.namespaces = NamespaceTable(self.ns)
         scope = self.namespaces.existing
         self.links = LinkTable(self.ns, scope)
@@ -99,7 +109,7 @@ class LinuxDataplane:
             self.ports,
             FlowTable(self.ovs),
         ]
-        self.vrrp = VrrpTable(self.ns, self.run_dir)
+        self.vrrp = VrrpTable(self.ns, keepalived)
         self.tables: list[Table] = [*self.kernel_tables, *self.ovs_tables, self.vrrp]
         self.by_kind = {t.kind: t for t in self.tables}
 
@@ -195,6 +205,7 @@ class LinuxDataplane:
         return {key: self.vrrp.pid(key) for key in self.vrrp.delta.desired}
 
     def real_namespace(self, ns: str) -> str | None:
+        """The real name of a namespace of the state (None: the host's own)."""
         return self.ns.real(ns)
 
     # ------------------------------------------------------------ internals

@@ -66,7 +66,7 @@ class _PerNamespace(Table):
                         result.errors.append(f"{self.kind} {self.describe(key)}: {e}")
                     continue
                 sent.append(key)
-            for key, err in zip(sent, self.ns.nl(ns).request(msgs) if msgs else []):
+            for key, err in zip(sent, self.ns.at(ns).request(msgs) if msgs else []):
                 if err and err not in fine:
                     result.errors.append(f"{self.kind} {self.describe(key)}: {os.strerror(err)}")
                 else:
@@ -88,7 +88,7 @@ class RouteTable(_PerNamespace):
             if not self.ns.exists(ns):
                 continue
             names = None
-            for r in self.ns.nl(ns).routes(ROUTE_PROTO):
+            for r in self.ns.at(ns).routes(ROUTE_PROTO):
                 if r["proto"] != ROUTE_PROTO:
                     continue
                 if names is None:
@@ -152,7 +152,7 @@ class RuleTable(_PerNamespace):
         for ns in self.scope():
             if not self.ns.exists(ns):
                 continue
-            for r in self.ns.nl(ns).rules():
+            for r in self.ns.at(ns).rules():
                 if r["proto"] == ROUTE_PROTO:
                     out[(ns, r["priority"], r["src"], r["table"])] = True
         return out
