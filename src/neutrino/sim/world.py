@@ -34,8 +34,9 @@ from ..kernel import Kernel
 from ..kernel.packet import icmp_echo, tcp, udp
 from ..plan.state import HostState
 from ..scheduler.cloud import Cloud
+from ..dataplane.linux import LinuxDataplane
+from .backend import model_dataplane
 from .dataplane import (
-    SimDataplane,
     add_address,
     add_bridge,
     add_route,
@@ -44,6 +45,7 @@ from .dataplane import (
     peer_namespace,
     set_up,
 )
+from .ovs_glue import OvsHost
 
 INTERNET = "203.0.113.10"
 UPSTREAM_INSIDE = "203.0.113.1"
@@ -52,8 +54,10 @@ UNDERLAYS = ("bridge", "routed")
 
 
 class World:
-    """Builds the fabric, every host and VM, then applies each host's state (through
-    `sim.dataplane`'s functions, each doing what one `ip` command does).
+    """Builds the fabric, every host and VM (through `sim.dataplane`'s functions, each
+    doing what one `ip` command does), then applies each host's state with the agent's
+    own `LinuxDataplane` on the kernel and OVS models (`sim.backend`): `dataplanes`
+    holds each host's, to apply a changed state or check drift later.
 
     `vms` maps VM names to their port ids in `cloud`; `masters` are the hosts that
     hold VRRP addresses."""
@@ -78,7 +82,9 @@ class World:
         self.external_cidr = external_cidr
         self.external_gateway = external_gateway
         self.kernel = Kernel()
-        self.dataplanes: dict[str, SimDataplane] = {}
+        self.masters = masters
+        self.ovs: dict[str, OvsHost] = {}
+        self.dataplanes: dict[str, LinuxDataplane] = {}
         with cyclic_gc_paused():  # a third of the time or more went to the collector
             self._fabric()
             for i, host in enumerate(sorted(cloud.hosts)):
@@ -86,10 +92,10 @@ class World:
             for vm in vms:
                 self._vm(vm)
             names = {h.tunnel_ip: name for name, h in cloud.hosts.items()}
-            for dp in self.dataplanes.values():
-                dp.ovs.peer_names = names
+            for ovs in self.ovs.values():
+                ovs.peer_names = names
             for host, state in states.items():
-                self.dataplanes[host].apply(state, master=host in masters)
+                self.apply(host, state)
 
     # --- building ---------------------------------------------------------------
 
@@ -141,9 +147,10 @@ class World:
         eth_ex = add_veth(ns, "eth-ex", fabric, f"x{i}")
         set_up(eth_ex.peer, master=device(fabric, "br-external"))
         set_up(eth_ex)
-        dp = self.dataplanes[host] = SimDataplane(k, host, tunnel_ip)
-        dp.ovs.bridge("br-ex", "secure")
-        dp.ovs.add_port("br-ex", "eth-ex", "system", None, {})
+        ovs = self.ovs[host] = OvsHost(k, host, tunnel_ip)
+        ovs.bridge("br-ex", "secure")
+        ovs.add_port("br-ex", "eth-ex", "system", None, {})
+        self.dataplanes[host] = model_dataplane(k, host, ovs, master=host in self.masters)
 
     def _routed_link(self, i: int, host: str, tunnel_ip: str) -> None:
         ns, router = self.kernel.netns(host), self.kernel.netns("underlay")
@@ -178,6 +185,14 @@ class World:
         self.mentions[vm].add(subnet.cidr)
 
     # --- using it -----------------------------------------------------------------
+
+    def apply(self, host: str, state: HostState) -> None:
+        """Make a host what state says, as its agent would (only the difference is
+        written: deletions too); ValueError naming the host if the model refused."""
+        result = self.dataplanes[host].apply(state)
+        if not result.ok:
+            raise ValueError(f"{host}: {'; '.join(result.errors)}")
+        self.states[host] = state
 
     def address_of(self, name: str) -> str:
         if name == "internet":
