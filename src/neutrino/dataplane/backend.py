@@ -103,3 +103,4 @@ class Backend:
     kernel: KernelAccess
     ovs: OvsAccess
     keepalived: KeepalivedAccess | None = None  # None: the real one, under the run dir
+    threads: bool = True  # False: nothing waits on it, no worker threads (see `workers`)

@@ -24,10 +24,10 @@ Thread safety:
 """
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 
 from .delta import Table
 from .netlink import Namespaces
+from .workers import pool
 
 WORKERS = 4
 
@@ -39,10 +39,11 @@ def rule_hash(chain: str, rule: str) -> str:
 class IptablesTable(Table):
     kind = "iptables"
 
-    def __init__(self, namespaces: Namespaces, scope):
+    def __init__(self, namespaces: Namespaces, scope, threads: bool = True):
         super().__init__()
         self.ns = namespaces
         self.scope = scope
+        self.threads = threads  # see `workers`
         self.rules: dict[tuple, tuple[str, ...]] = {}
         self.jumps: dict[tuple, list[str]] = {}  # what the kernel has, as last read or written
 
@@ -88,8 +89,8 @@ class IptablesTable(Table):
             for key, value in group:
                 lines.setdefault(key[1], []).extend(lines_for(key, value))
             jobs.append((ns, group, lines))
-        with ThreadPoolExecutor(WORKERS) as pool:
-            errors = list(pool.map(lambda job: self._restore(job[0], job[2]), jobs))
+        with pool(WORKERS, self.threads) as workers:
+            errors = list(workers.map(lambda job: self._restore(job[0], job[2]), jobs))
         done = []
         for (_ns, group, _lines), error in zip(jobs, errors):
             if error:

@@ -24,7 +24,8 @@ How it works:
     resync is queued read the kernel; then `apply_updates` in order, then
     `apply_deletions` in reverse. The OVS tables mostly wait for ovs-vsctl,
     ovs-ofctl and ovs-vswitchd, so they run in one worker thread beside the
-    kernel tables, twice: first beside the namespaces and links (bridges, the
+    kernel tables (unless the backend answers without waiting: `workers`),
+    twice: first beside the namespaces and links (bridges, the
     ports whose devices exist, the flows they allow: most of br-tun), then
     beside the other kernel tables (the new devices' ports and their flows;
     what the first pass found pending is not reported). They share nothing
@@ -45,7 +46,6 @@ Thread safety:
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..gcpause import cyclic_gc_paused
@@ -63,6 +63,7 @@ from .netlink import Namespaces
 from .ovs import BridgeTable, FlowTable, OvsView, PortTable
 from .routing import RouteTable, RuleTable
 from .sysctls import SysctlTable
+from .workers import pool
 
 VANISH_TIMEOUT = 10.0
 
@@ -82,6 +83,7 @@ class LinuxDataplane:
         backend: Backend | None = None,
     ):
         kernel = LinuxKernel() if backend is None else backend.kernel
+        self.threads = backend is None or backend.threads  # see `workers`
         self.ns = Namespaces(prefix, host_netns, kernel)
         self.ovs = OvsView(ovs_db, ovs_run_dir, None if backend is None else backend.ovs)
         self.run_dir = Path(run_dir)
@@ -101,13 +103,13 @@ class LinuxDataplane:
             RouteTable(self.ns, scope),
             RuleTable(self.ns, scope),
             NeighbourTable(self.ns, scope),
-            IptablesTable(self.ns, scope),
+            IptablesTable(self.ns, scope, self.threads),
         ]
         self.ports = PortTable(self.ovs)
         self.ovs_tables: list[Table] = [
             BridgeTable(self.ovs, datapath_type),
             self.ports,
-            FlowTable(self.ovs),
+            FlowTable(self.ovs, self.threads),
         ]
         self.vrrp = VrrpTable(self.ns, keepalived)
         self.tables: list[Table] = [*self.kernel_tables, *self.ovs_tables, self.vrrp]
@@ -128,7 +130,7 @@ class LinuxDataplane:
         first, rest = self.kernel_tables[:3], self.kernel_tables[3:]  # up to the links
         late = None
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="neutrino-ovs") as ovs_worker:
+            with pool(1, self.threads, "neutrino-ovs") as ovs_worker:
                 ovs_reads = ovs_worker.submit(self._resync, self.ovs_tables, ovs_early)
                 self._resync([*self.kernel_tables, self.vrrp], result)
                 ovs_reads.result()

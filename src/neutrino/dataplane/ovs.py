@@ -30,7 +30,6 @@ Thread safety:
 
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 from ..ovs.flow import LOCAL, Flow, Output
 from ..ovs.syntax import parse_dump, render, render_match
@@ -38,6 +37,7 @@ from . import ovsdb
 from .backend import OvsAccess
 from .delta import Table
 from .owner import COOKIE, OVS_MARK
+from .workers import pool
 
 PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")
 MARK = f"external_ids:{OVS_MARK[0]}={OVS_MARK[1]}"
@@ -310,9 +310,10 @@ def flow_ports(flow: Flow) -> set[str]:
 class FlowTable(Table):
     kind = "ovs-flow"
 
-    def __init__(self, view: OvsView):
+    def __init__(self, view: OvsView, threads: bool = True):
         super().__init__()
         self.view = view
+        self.threads = threads  # see `workers`
         self.ports_seen: dict[str, dict[str, int]] = {}
         self.known_bridges: set[str] = set()
         self.wanted_bridges: set[str] = set()
@@ -335,8 +336,8 @@ class FlowTable(Table):
         out = {}
         for bridge in bridges:
             self.ports_seen[bridge] = self.view.ofports(bridge)
-        with ThreadPoolExecutor(max(1, len(bridges))) as pool:
-            dumps = list(pool.map(self._dump, bridges))
+        with pool(max(1, len(bridges)), self.threads) as workers:
+            dumps = list(workers.map(self._dump, bridges))
         for bridge, flows in zip(bridges, dumps):
             for flow in flows:
                 out[(bridge, flow.key)] = flow

@@ -79,7 +79,7 @@ def model_dataplane(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> Li
     """The agent's data plane for simulated host `host` of `kernel` (its OVS `ovs`;
     `master`: its keepalived instances hold their addresses)."""
     access = ModelKernel(kernel, host)
-    backend = Backend(access, ModelOvs(ovs), ModelKeepalived(access, master))
+    backend = Backend(access, ModelOvs(ovs), ModelKeepalived(access, master), threads=False)
     return LinuxDataplane(prefix=f"{host}:", host_netns=host, backend=backend)
 
 
