@@ -29,12 +29,12 @@ configuration mentions (the planner's part is in the hosts' states).
 import ipaddress
 from collections import defaultdict
 
+from ..dataplane.linux import LinuxDataplane
 from ..gcpause import cyclic_gc_paused
 from ..kernel import Kernel
 from ..kernel.packet import icmp_echo, tcp, udp
 from ..plan.state import HostState
 from ..scheduler.cloud import Cloud
-from ..dataplane.linux import LinuxDataplane
 from .backend import model_dataplane
 from .dataplane import (
     add_address,
