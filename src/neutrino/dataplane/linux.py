@@ -24,11 +24,12 @@ How it works:
     resync is queued read the kernel; then `apply_updates` in order, then
     `apply_deletions` in reverse. The OVS tables mostly wait for ovs-vsctl,
     ovs-ofctl and ovs-vswitchd, so they run in one worker thread beside the
-    kernel tables (unless the backend answers without waiting: `workers`),
-    twice: first beside the namespaces and links (bridges, the
+    kernel tables, twice: first beside the namespaces and links (bridges, the
     ports whose devices exist, the flows they allow: most of br-tun), then
     beside the other kernel tables (the new devices' ports and their flows;
-    what the first pass found pending is not reported). They share nothing
+    what the first pass found pending is not reported). A backend that makes
+    nobody wait (the models: `Backend.threads` False, see `workers`) has its
+    tables run in order instead, the OVS tables once, after the kernel's. They share nothing
     with the kernel tables: the port table is given the host's device names.
     drift(state) reads everything and lists the differences without writing.
     Configuration: `prefix` goes before every namespace name of ours ("nt1-h1-"
@@ -123,14 +124,37 @@ class LinuxDataplane:
             return self._apply(state)
 
     def _apply(self, state: HostState) -> ApplyResult:
-        result, ovs_early, ovs_late = ApplyResult(), ApplyResult(), ApplyResult()
+        result = ApplyResult()
         self._set_desired(state)
         self.ovs.invalidate()
         missing_ns = set(state.namespaces)
+        if self.threads:
+            missing_ns = self._updates_beside_ovs(missing_ns, result)
+        else:
+            missing_ns = self._updates_in_order(missing_ns, result)
+        self._updates([self.vrrp], missing_ns, result)
+        doomed = {ns for ns, _ in self.namespaces.delta.pending_deletions()}
+        host_ends = [
+            end
+            for end, _ in self.links.delta.pending_deletions()
+            if end[0] == "" and self.links.peer_of.get(end, ("",))[0] in doomed
+        ]
+        for table in reversed(self.tables):
+            t0 = time.perf_counter()
+            table.apply_deletions(result, gone=self._gone(doomed, table))
+            result.seconds[table.kind] += time.perf_counter() - t0
+        if host_ends:
+            self._wait_vanished(host_ends, result)
+        self.ns.close()
+        return result
+
+    def _updates_beside_ovs(self, missing_ns: set[str], result: ApplyResult) -> set[str]:
+        """The kernel tables' updates, and the OVS tables' in a worker thread beside them."""
+        ovs_early, ovs_late = ApplyResult(), ApplyResult()
         first, rest = self.kernel_tables[:3], self.kernel_tables[3:]  # up to the links
         late = None
         try:
-            with pool(1, self.threads, "neutrino-ovs") as ovs_worker:
+            with pool(1, True, "neutrino-ovs") as ovs_worker:
                 ovs_reads = ovs_worker.submit(self._resync, self.ovs_tables, ovs_early)
                 self._resync([*self.kernel_tables, self.vrrp], result)
                 ovs_reads.result()
@@ -152,21 +176,17 @@ class LinuxDataplane:
             # what the first pass found pending, the second did or found pending again
             result.merge(ovs_early, pending=late is None)
             result.merge(ovs_late)
-        self._updates([self.vrrp], missing_ns, result)
-        doomed = {ns for ns, _ in self.namespaces.delta.pending_deletions()}
-        host_ends = [
-            end
-            for end, _ in self.links.delta.pending_deletions()
-            if end[0] == "" and self.links.peer_of.get(end, ("",))[0] in doomed
-        ]
-        for table in reversed(self.tables):
-            t0 = time.perf_counter()
-            table.apply_deletions(result, gone=self._gone(doomed, table))
-            result.seconds[table.kind] += time.perf_counter() - t0
-        if host_ends:
-            self._wait_vanished(host_ends, result)
-        self.ns.close()
-        return result
+        return missing_ns
+
+    def _updates_in_order(self, missing_ns: set[str], result: ApplyResult) -> set[str]:
+        """The kernel tables' updates, then the OVS tables' once (for a backend that makes
+        nobody wait: the models)."""
+        self._resync([*self.kernel_tables, *self.ovs_tables, self.vrrp], result)
+        missing_ns = self._updates(self.kernel_tables, missing_ns, result)
+        self.ns.links_changed("")
+        self.ports.devices = set(self.ns.links(""))
+        self._updates(self.ovs_tables, set(), result)
+        return missing_ns
 
     def resync(self) -> None:
         """Forget every belief: the next apply (or drift) reads the kernel and OVS again."""

@@ -317,10 +317,12 @@ class FlowTable(Table):
         self.ports_seen: dict[str, dict[str, int]] = {}
         self.known_bridges: set[str] = set()
         self.wanted_bridges: set[str] = set()
+        self.ports_of: dict[tuple, set[str]] = {}  # desired key -> the ports its flow names
 
     def desired_from(self, state) -> dict:
         self.wanted_bridges = {b.name for b in state.bridges}
         self.known_bridges |= self.wanted_bridges
+        self.ports_of = {}  # filled as find_pending asks (twice an apply, and by drift)
         return {(bridge, flow.key): flow for bridge, flow in state.flows}
 
     def _bridges(self) -> list[str]:
@@ -349,14 +351,18 @@ class FlowTable(Table):
     def find_pending(self) -> dict:
         out = {}
         bridges = self.view.snapshot()["bridges"]
+        ports_of = self.ports_of
         for key, flow in self.delta.desired.items():
+            names = ports_of.get(key)
+            if names is None:
+                names = ports_of[key] = flow_ports(flow)
             bridge = key[0]
             if bridge not in bridges:
                 out[key] = self.pending_item(
-                    key, f"bridge {bridge} does not exist", (bridge, *flow_ports(flow))
+                    key, f"bridge {bridge} does not exist", (bridge, *names)
                 )
                 continue
-            missing = flow_ports(flow) - self.view.ofports(bridge).keys()
+            missing = names - self.view.ofports(bridge).keys()
             if missing:
                 reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
                 out[key] = self.pending_item(key, reason, missing)
