@@ -30,6 +30,7 @@ Thread safety:
 
 import os
 import subprocess
+from collections.abc import KeysView
 
 from ..ovs.flow import LOCAL, Flow, Output
 from ..ovs.syntax import parse_dump, render, render_match
@@ -352,6 +353,7 @@ class FlowTable(Table):
         out = {}
         bridges = self.view.snapshot()["bridges"]
         ports_of = self.ports_of
+        on_bridge: dict[str, KeysView[str]] = {}  # bridge -> the names of its ports
         for key, flow in self.delta.desired.items():
             names = ports_of.get(key)
             if names is None:
@@ -362,10 +364,14 @@ class FlowTable(Table):
                     key, f"bridge {bridge} does not exist", (bridge, *names)
                 )
                 continue
-            missing = names - self.view.ofports(bridge).keys()
-            if missing:
-                reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
-                out[key] = self.pending_item(key, reason, missing)
+            have = on_bridge.get(bridge)
+            if have is None:
+                have = on_bridge[bridge] = self.view.ofports(bridge).keys()
+            if names <= have:
+                continue
+            missing = names - have
+            reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+            out[key] = self.pending_item(key, reason, missing)
         return out
 
     def resync_if_queued(self, result) -> None:
