@@ -9,10 +9,12 @@ change exactly as a real host would: read back independently
 """
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 from model_readback import check_model_host, of_world
-from sim_support import cloud, delivered
+from sim_support import EXAMPLES, cloud, delivered
 
 from neutrino.api import floatingips, routers
 from neutrino.kernel.inet import fmt
@@ -121,3 +123,12 @@ def test_drift_of_a_tampered_simulated_host_is_listed_and_apply_repairs_it():
     check_model_host(host, state)
     assert delivered(sim.send("internet", fip, "tcp", dport=80), "vm3")
     assert delivered(sim.send("vm2", "vm3"), "vm3")
+
+
+def test_neutrino_sim_check_reports_no_drift_of_a_host_the_agents_code_realized():
+    done = subprocess.run(
+        [sys.executable, "-m", "neutrino.cli", "sim", str(EXAMPLES / "dvr.yaml")]
+        + ["--host", "compute1", "--check"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "", (done.stdout, done.stderr)
