@@ -23,7 +23,7 @@ Thread safety:
     None: one owner (the agent's sync loop) calls everything.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -81,7 +81,8 @@ class ApplyResult:
     pending: list[Pending] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     reads: Counter = field(default_factory=Counter)
-    seconds: Counter = field(default_factory=Counter)  # time spent per kind (reads and writes)
+    # time spent per kind (reads and writes)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def merge(self, other: "ApplyResult", pending: bool = True) -> None:
         """Add what another part of the same apply did (the OVS tables run beside the kernel's)."""
@@ -90,7 +91,8 @@ class ApplyResult:
             self.pending += other.pending
         self.errors += other.errors
         self.reads.update(other.reads)
-        self.seconds.update(other.seconds)
+        for kind, seconds in other.seconds.items():
+            self.seconds[kind] += seconds
 
     @property
     def total_writes(self) -> int:
@@ -207,6 +209,10 @@ class Table:
         return out
 
     # ------------------------------------------------------------ for subclasses
+
+    def desired_from(self, state) -> dict:
+        """{key: value} of what the state wants of this kind."""
+        raise NotImplementedError
 
     def find_pending(self) -> dict:
         """{key: Pending} of the desired keys that cannot be written yet."""

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 from .backend import KeepalivedAccess
 from .delta import Table
@@ -123,7 +124,12 @@ class KeepalivedProcesses:
             pid = None
         if pid is None:
             pid = next(
-                (p for p, proc in self.procs.items() if proc.args[-5] == f"{base}.conf"), None
+                (
+                    p
+                    for p, proc in self.procs.items()
+                    if cast(list, proc.args)[-5] == f"{base}.conf"
+                ),
+                None,
             )
         if pid is None or not _alive(pid):
             return None
@@ -135,7 +141,7 @@ class KeepalivedProcesses:
 
     def running(self) -> dict:
         self._reap()
-        out = {}
+        out: dict[tuple[str, str], str | None] = {}
         prefix = self.ns.prefix
         if not self.dir.is_dir():
             return out
@@ -155,10 +161,13 @@ class KeepalivedProcesses:
         if pid:
             os.kill(pid, signal.SIGHUP)
             return None
+        real = self.ns.real(key[0])
+        if real is None:
+            return "keepalived runs in a router namespace, not the host's"
         log = open(f"{base}.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns.real(key[0]), "keepalived", "-n", "-l",
+                ["ip", "netns", "exec", real, "keepalived", "-n", "-l",
                  "-D", "-f", f"{base}.conf", "-p", f"{base}.pid", "-r", f"{base}.vrrp.pid"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )  # fmt: skip

@@ -335,7 +335,8 @@ class Netlink:
         body = head + request_attrs
         self.sock.send(_HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
         fixed = len(head)
-        out, consistent = [], True
+        out: list[tuple[int, bytes, dict[int, bytes]]] = []
+        consistent = True
         while True:
             chunk = self._recv()
             off = 0
@@ -358,7 +359,7 @@ class Netlink:
     # ------------------------------------------------------------ typed dumps
 
     def links(self) -> list[Link]:
-        out = []
+        out: list[Link] = []
         skip_stats = nlmsg.u32(nlmsg.IFLA_EXT_MASK, nlmsg.RTEXT_FILTER_SKIP_STATS)
         for _t, head, a in self.dump(RTM_GETLINK, nlmsg.ifinfo(), skip_stats, _LINK_ATTRS):
             _family, _type, index, flags, _change = struct.unpack("=BxHiII", head)
@@ -384,7 +385,7 @@ class Netlink:
             family, plen, _flags, _scope, index = struct.unpack("=BBBBI", head)
             if family != socket.AF_INET:
                 continue
-            local = a.get(2, a.get(1))
+            local = a.get(2) or a[1]
             out.append((index, f"{socket.inet_ntoa(local)}/{plen}"))
         return out
 

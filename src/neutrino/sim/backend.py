@@ -39,6 +39,7 @@ import re
 import struct
 from collections.abc import Iterable
 from itertools import count
+from typing import cast
 
 from ..dataplane import nlmsg
 from ..dataplane.backend import Backend, Link
@@ -52,6 +53,7 @@ from ..kernel.errors import KernelError
 from ..kernel.fibconfig import RouteConfig
 from ..kernel.inet import fmt
 from ..kernel.links import IfAddr
+from ..kernel.links import Link as Device
 from ..kernel.neigh import NUD
 from ..kernel.netfilter.errors import IptablesError
 from ..kernel.netns import Namespace
@@ -190,7 +192,7 @@ class ModelNamespace:
                 out.append(0)
         return out
 
-    def _link(self, index: int, a: dict[int, bytes]) -> object:
+    def _link(self, index: int, a: dict[int, bytes]) -> Device:
         link = (
             self.ns.link_by_index(index)
             if index
@@ -239,7 +241,7 @@ class ModelNamespace:
             devices.set_mac(link, _mac(a[nlmsg.IFLA_ADDRESS]))
         if flags & IFF_UP:
             devices.set_up(link)
-        if nlmsg.IFLA_MTU in peer:
+        if nlmsg.IFLA_MTU in peer and link.peer is not None:
             devices.set_mtu(link.peer, _u32(peer[nlmsg.IFLA_MTU]))
 
     def _del_link(self, msg: Request) -> None:
@@ -365,7 +367,8 @@ class ModelNamespace:
 
     def neighbours(self) -> list[tuple[int, str, str | None, int]]:
         return [
-            (n.dev.ifindex, fmt(n.addr), n.mac, NUD.get(n.state, 0)) for n in self.ns.neigh.all()
+            (cast(Device, n.dev).ifindex, fmt(n.addr), n.mac, NUD.get(n.state, 0))
+            for n in self.ns.neigh.all()
         ]
 
     # ------------------------------------------------------------ sysctls, devices
@@ -473,7 +476,7 @@ class ModelOvs:
     # ------------------------------------------------------------ database
 
     def select(self, queries: list[tuple[str, list[str]]]) -> list[list[dict]]:
-        rows = {"Bridge": [], "Port": [], "Interface": []}
+        rows: dict[str, list[dict]] = {"Bridge": [], "Port": [], "Interface": []}
         for name, bridge in self.host.switch.bridges.items():
             columns = self.bridge_columns.get(name, {})
             rows["Bridge"].append(
@@ -574,9 +577,9 @@ class _Transaction:
             bridge, name = args[0], args[1]
             if bridge not in switch.bridges:
                 raise OvsError(f"ovs-vsctl: no bridge named {bridge}")
-            port = self.ports.setdefault(name, {"bridge": bridge, "external_ids": {}})
-            port["bridge"] = bridge
-            self._set(port, args[2:])
+            added = self.ports.setdefault(name, {"bridge": bridge, "external_ids": {}})
+            added["bridge"] = bridge
+            self._set(added, args[2:])
         elif verb == "del-port":
             name = args[-1]
             self.ports.pop(name, None)

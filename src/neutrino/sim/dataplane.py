@@ -18,6 +18,7 @@ checked for drift by the agent's tables.
 import contextlib
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import cast
 
 from ..kernel import Kernel, addrconf, devices, fibconfig, ruleconfig
 from ..kernel.consts import (
@@ -72,15 +73,22 @@ def add_bridge(ns: Namespace, name: str) -> Link:
 
 
 def set_up(
-    link: Link, mtu: int | None = None, mac: str | None = None, master: Link | None = None
+    link: Link | None,
+    mtu: int | None = None,
+    mac: str | None = None,
+    master: Link | None = None,
 ) -> None:
     """`ip link set DEV [mtu MTU] [address MAC] [master BRIDGE] up`, in the order the
-    kernel applies one such request: MTU, address, master, then up."""
-    with _refusal(link.ns, f"device {link.name}"):
+    kernel applies one such request: MTU, address, master, then up. (None is no
+    device: a veth's peer always has one right after `add_veth`.)"""
+    if link is None:
+        raise ValueError("set up: no device")
+    ns = cast(Namespace, link.ns)
+    with _refusal(ns, f"device {link.name}"):
         if mtu is not None:
             devices.set_mtu(link, mtu)
         if mac is not None:
-            devices.set_mac(link, _mac(link.ns, f"device {link.name}", mac))
+            devices.set_mac(link, _mac(ns, f"device {link.name}", mac))
         if master is not None:
             devices.set_master(link, master)
         devices.set_up(link)

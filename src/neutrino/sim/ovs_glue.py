@@ -12,6 +12,7 @@ trace (level summary: the tables and flows; minimal: in and out).
 """
 
 import zlib
+from typing import Any
 
 from ..kernel.inet import fmt, parse_ipv4
 from ..kernel.l2 import put_on_link
@@ -109,7 +110,9 @@ class OvsHost:
         if found is None or pkt.payload is None:
             walk.drop(ns, pkt, f"VXLAN from {remote}: no tunnel port for it")
             return
-        vni, frame = pkt.payload
+        vni: int
+        frame: Any
+        vni, frame = pkt.payload  # type: ignore[misc]  # (vni, frame): checked above
         bridge, port = found
         if walk.quiet:
             _note(walk, ns, "", frame)
@@ -164,8 +167,8 @@ class OvsHost:
         frame = out.packet.frame
         inner_len = getattr(frame, "length", 42)
         outer = Packet(
-            parse_ipv4(self.tunnel_ip),
-            parse_ipv4(out.remote_ip),
+            parse_ipv4(self.tunnel_ip),  # type: ignore[arg-type]  # a host's, valid
+            parse_ipv4(out.remote_ip),  # type: ignore[arg-type]  # a port's, valid
             UDP,
             sport=_source_port(frame),
             dport=VXLAN_PORT,
