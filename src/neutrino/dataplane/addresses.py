@@ -15,7 +15,6 @@ Thread safety:
 
 import errno
 import os
-from ipaddress import IPv4Interface
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR
@@ -73,16 +72,15 @@ class AddressTable(Table):
                     else:
                         result.errors.append(f"address {cidr}: {e}")
                     continue
-                iface = IPv4Interface(cidr)
-                ip = str(iface.ip)
+                ip, prefixlen = nlmsg.interface(cidr)
                 msgs.append(
                     nlmsg.address(
                         mtype,
                         flags,
                         index,
-                        iface.network.prefixlen,
-                        nlmsg.ipv4(nlmsg.IFA_LOCAL, ip),
-                        nlmsg.ipv4(nlmsg.IFA_ADDRESS, ip),
+                        prefixlen,
+                        nlmsg.attr(nlmsg.IFA_LOCAL, ip),
+                        nlmsg.attr(nlmsg.IFA_ADDRESS, ip),
                     )  # fmt: skip
                 )
                 sent.append(key)
