@@ -135,6 +135,13 @@ def test_ha_router_keepalived_holds_the_addresses_on_the_master_and_removal_rele
     for cidr, dev in vrrp.vips:
         assert cidr in master.ns(vrrp.ns).ip(f"-4 addr show dev {dev}")
         assert cidr not in backup.ns(vrrp.ns).ip(f"-4 addr show dev {dev}")
+    without = dataclasses.replace(state, vrrp=())  # keepalived stopped: its addresses go
+    result = master.dp.apply(without)
+    assert result.ok and result.writes["keepalived"] == 1, result
+    for cidr, dev in vrrp.vips:
+        assert cidr not in master.ns(vrrp.ns).ip(f"-4 addr show dev {dev}")
+    assert "default" not in master.ns(vrrp.ns).ip("route show")
+    master.check(without)
     gone = master.dp.remove_all()
     assert gone.ok, gone.errors
     assert not [n for n in master.kernel.namespaces if n.startswith("network1:")]

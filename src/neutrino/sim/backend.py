@@ -43,6 +43,7 @@ Thread safety:
     threads; each touches only its own namespace).
 """
 
+import contextlib
 import errno
 import re
 import struct
@@ -67,7 +68,7 @@ from ..kernel.neigh import NUD
 from ..kernel.netfilter.errors import IptablesError
 from ..kernel.netns import Namespace
 from ..ovs.flow import Flow
-from .dataplane import add_address, add_route
+from .dataplane import add_address, add_route, del_address, del_route
 from .ovs_glue import OvsHost
 
 RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
@@ -748,17 +749,11 @@ class ModelKeepalived:
         ns = self._ns(ns_name)
         vips, routes = _virtual(text)
         for dst, via, dev, table in routes:
-            _quietly(ns.ip, ["route", "del", dst, *(["via", via] if via else []), "dev", dev,
-                             "table", table])  # fmt: skip
+            with contextlib.suppress(ValueError):  # gone already (with its device, say)
+                del_route(ns, dst, dev, via, table)
         for cidr, dev in vips:
-            _quietly(ns.ip, ["address", "del", cidr, "dev", dev])
-
-
-def _quietly(fn, args) -> None:
-    try:
-        fn(args)
-    except Exception:  # noqa: BLE001 - already gone with its device, as keepalived finds it
-        pass
+            with contextlib.suppress(ValueError):
+                del_address(ns, dev, cidr)
 
 
 def _virtual(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str | None, str, str]]]:

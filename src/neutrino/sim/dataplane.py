@@ -25,9 +25,11 @@ from ..kernel.consts import (
     FR_ACT_TO_TBL,
     RT_SCOPE_HOST,
     RT_SCOPE_LINK,
+    RT_SCOPE_NOWHERE,
     RT_SCOPE_UNIVERSE,
     RT_TABLE_MAIN,
     RTN_UNICAST,
+    RTN_UNSPEC,
     RTPROT_BOOT,
 )
 from ..kernel.errors import KernelError
@@ -136,6 +138,39 @@ def add_route(
     )
     with _refusal(ns, what):
         fibconfig.insert_route(ns, cfg)
+
+
+def del_address(ns: Namespace, dev: str, cidr: str) -> None:
+    """`ip address del CIDR dev DEV`."""
+    what = f"address {cidr} on {dev}"
+    local = _prefix(cidr)
+    if local is None or not local.bytelen:
+        raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
+    with _refusal(ns, what):
+        addrconf.delete_address(ns, device(ns, dev, what), local.addr, local.plen, local.addr, None)
+
+
+def del_route(
+    ns: Namespace, dst: str, dev: str | None = None, via: str | None = None, table: str = "main"
+) -> None:
+    """`ip route del DST [via VIA] [dev DEV] [table TABLE]` (any protocol, type and scope)."""
+    what = f"route {dst}{f' via {via}' if via else ''}{f' dev {dev}' if dev else ''} table {table}"
+    prefix = _prefix(dst)
+    gateway = 0 if via is None else parse_ipv4(via)
+    tid = RT_TABLE_MAIN if table == "main" else parse_uint(table)
+    if prefix is None or gateway is None or tid is None:
+        raise ValueError(f"{ns.name}: {what}: malformed")
+    cfg = RouteConfig(
+        table=tid,
+        dst=prefix.addr,
+        plen=prefix.plen,
+        type=RTN_UNSPEC,
+        scope=RT_SCOPE_NOWHERE,
+        gateway=gateway,
+        oif=None if dev is None else device(ns, dev, what),
+    )
+    with _refusal(ns, what):
+        fibconfig.delete_route(ns, cfg)
 
 
 def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
