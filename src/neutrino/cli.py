@@ -282,6 +282,9 @@ def _sim_cloud(path: Path):
 def sim_command(
     topology: Path = typer.Argument(..., help="A cloud topology (YAML), see docs/simulator.md."),
     host: str | None = typer.Option(None, "--host", help="Print this host's whole planned state."),
+    check: bool = typer.Option(
+        False, "--check", help="With --host: its drift from its plan, as `agent --check` says."
+    ),
 ) -> None:
     """Build a cloud from a topology file in the model and show where everything runs."""
     from .sim.explain import describe_cloud, describe_state
@@ -290,6 +293,11 @@ def sim_command(
     if host is not None:
         if host not in cloud.states:
             raise typer.BadParameter(f"--host {host!r}: hosts are {', '.join(cloud.states)}")
+        if check:  # the host realized by the agent's data plane on the model, read back
+            drift = cloud.world.dataplanes[host].drift(cloud.states[host])
+            for line in drift:
+                typer.echo(line)
+            raise typer.Exit(1 if drift else 0)
         typer.echo(describe_state(cloud.states[host]))
         return
     typer.echo(describe_cloud(cloud))

@@ -14,25 +14,44 @@ from server_support import Api, running_server  # noqa: E402
 
 from neutrino.agent.client import ServerClient  # noqa: E402
 from neutrino.agent.loop import Agent  # noqa: E402
+from neutrino.dataplane.delta import ApplyResult, Pending  # noqa: E402
+from neutrino.dataplane.protocol import Dataplane  # noqa: E402
+from neutrino.plan.state import HostState  # noqa: E402
 
 
 class RecordingDataplane:
-    """Stands in for LinuxDataplane: keeps every state it is given."""
+    """Stands in for LinuxDataplane (a `Dataplane`): keeps every state it is given; the
+    OVS ports of the devices named in `pending` wait for them."""
 
     def __init__(self, pending: set[str] = frozenset()):
-        self.applied = []
+        self.applied: list[HostState] = []
         self.resyncs = 0
         self.pending = set(pending)
 
-    def apply(self, state):
+    def apply(self, state: HostState) -> ApplyResult:
         self.applied.append(state)
-        return type("Result", (), {"pending": tuple(self.pending)})()
+        waiting = [
+            Pending(
+                "ovs-port", ("br-int", name), "its device does not exist yet", frozenset([name])
+            )
+            for name in sorted(self.pending)
+        ]
+        return ApplyResult(pending=waiting)
 
-    def resync(self):
+    def resync(self) -> None:
         self.resyncs += 1
 
-    def drift(self, state):
+    def drift(self, state: HostState) -> list[str]:
         return [] if self.applied and self.applied[-1] == state else ["not applied"]
+
+    def remove_all(self) -> ApplyResult:
+        self.applied.append(HostState(host=""))
+        return ApplyResult()
+
+
+def test_the_recording_dataplane_is_a_dataplane():
+    dataplane: Dataplane = RecordingDataplane()  # checked by mypy; and at run time:
+    assert all(callable(getattr(dataplane, name)) for name in ("apply", "drift", "resync"))
 
 
 def test_agent_registers_watches_plans_and_reports_ports(tmp_path):

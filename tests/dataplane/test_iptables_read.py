@@ -15,6 +15,7 @@ import pytest
 from dataplane_support import parse_save, private_host, run
 from test_linux_dataplane import _control
 
+from neutrino.dataplane.linux_kernel import LinuxKernel
 from neutrino.dataplane.netlink import Namespaces
 from neutrino.dataplane.nftables import read_chains
 
@@ -49,14 +50,14 @@ COMMIT
 def test_the_netlink_reader_sees_what_iptables_save_prints():
     name = f"ntipt{uuid.uuid4().hex[:6]}"
     run("ip", "netns", "add", name)
-    ns = Namespaces("", None)
+    ns = Namespaces("", None, LinuxKernel())
     try:
         subprocess.run(
             ["ip", "netns", "exec", name, "iptables-restore", "--noflush"],
             input=RULES, text=True, check=True,
         )  # fmt: skip
         ns.host_netns = name
-        read = read_chains(ns.nf(""))
+        read = read_chains(ns.at("").nf)
         assert read == parse_save(run("ip", "netns", "exec", name, "iptables-save"))
         assert read == {
             ("nat", "neutrino-PREROUTING"): (

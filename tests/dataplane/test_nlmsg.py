@@ -189,3 +189,32 @@ def test_a_neighbour_request():
         nlmsg.mac(nlmsg.NDA_LLADDR, "fa:16:3e:00:00:07"),
     )
     assert got.body == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["10.0.0.1/24", "10.0.0.0/24", "0.0.0.0/0", "198.51.100.7", "10.1.2.3/32", "10.1.2.3/08",
+     "255.255.255.255/32", "10.0.0.1/33", "10.0.0.256/24", "10.0.0/24", "10.00.0.1/24",
+     "10.0.0.1/", "10.0.0.1/255.255.255.0", "a.b.c.d/8", "10.0.0.1/-1", "1.2.3.4/ 8"],
+)  # fmt: skip
+def test_addresses_are_read_as_ipaddress_reads_them(text):
+    """nlmsg's fast reading of "a.b.c.d/len" answers (or refuses) as the ipaddress module."""
+    from ipaddress import IPv4Interface, IPv4Network
+
+    for strict in (True, False):
+        try:
+            net = IPv4Network(text, strict=strict)
+            want = (net.network_address.packed, net.prefixlen)
+        except ValueError:
+            with pytest.raises(ValueError):
+                nlmsg.network(text, strict)
+        else:
+            assert nlmsg.network(text, strict) == want
+    try:
+        iface = IPv4Interface(text)
+        want = (iface.ip.packed, iface.network.prefixlen)
+    except ValueError:
+        with pytest.raises(ValueError):
+            nlmsg.interface(text)
+    else:
+        assert nlmsg.interface(text) == want

@@ -15,6 +15,7 @@ One thread, one owner of the data plane; `stop()` may be called from a signal.
 import logging
 import time
 
+from ..dataplane.protocol import Dataplane
 from ..plan import plan_host
 from ..plan.names import dev
 from .client import ServerClient, ServerError
@@ -29,7 +30,7 @@ class Agent:
         mode: str,
         tunnel_ip: str,
         client: ServerClient,
-        dataplane,
+        dataplane: Dataplane,
         heartbeat: float = 10.0,
         resync: float = 300.0,
     ):
@@ -83,7 +84,7 @@ class Agent:
     def sync(self, view) -> object:
         state = plan_host(view)
         result = self.dataplane.apply(state)
-        self.pending = bool(getattr(result, "pending", ()))
+        self.pending = bool(result.pending)
         self.view = view
         self._report_ports(view, result)
         log.info("synced: %s", result)
@@ -95,10 +96,9 @@ class Agent:
         return self.dataplane.drift(plan_host(view))
 
     def _report_ports(self, view, result) -> None:
-        pending = set(getattr(result, "pending", ()) or ())
+        waiting = {name for p in result.pending for name in p.waits_for}
         for port in view.vm_ports:
-            tap = dev("tap", port.id)
-            status = "DOWN" if any(tap in str(p) for p in pending) else "ACTIVE"
+            status = "DOWN" if dev("tap", port.id) in waiting else "ACTIVE"
             if self.reported.get(port.id) != status:
                 if self._safely(lambda p=port.id, s=status: self.client.port_status(p, s)):
                     self.reported[port.id] = status

@@ -4,11 +4,14 @@
 what the state says, writing only the difference; `drift(state)` lists what
 differs; `resync()` forgets what it believes; `remove_all()` removes everything
 of ours. See `linux` for the design, `owner` for what is ours, `delta` for the
-table shape every kind of object shares.
+table shape every kind of object shares, `backend` for the narrow interface
+under the tables (this machine by default; the kernel and OVS models with
+`sim.backend`), `protocol` for the `Dataplane` the agent asks for.
 """
 
-from .delta import ApplyResult
+from .delta import ApplyResult, Pending
 from .linux import LinuxDataplane
 from .owner import ROUTE_PROTO
+from .protocol import Dataplane
 
-__all__ = ["ApplyResult", "LinuxDataplane", "ROUTE_PROTO"]
+__all__ = ["ApplyResult", "Dataplane", "LinuxDataplane", "Pending", "ROUTE_PROTO"]

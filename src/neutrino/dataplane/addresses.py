@@ -15,7 +15,6 @@ Thread safety:
 
 import errno
 import os
-from ipaddress import IPv4Interface
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_NEWADDR
@@ -44,7 +43,7 @@ class AddressTable(Table):
             if not self.ns.exists(ns):
                 continue
             names = {link.index: link.name for link in self.ns.links(ns).values()}
-            for index, cidr in self.ns.nl(ns).addresses():
+            for index, cidr in self.ns.at(ns).addresses():
                 dev = names.get(index)
                 if dev and is_our_device(ns, dev):
                     out[(ns, dev, cidr)] = True
@@ -73,20 +72,19 @@ class AddressTable(Table):
                     else:
                         result.errors.append(f"address {cidr}: {e}")
                     continue
-                iface = IPv4Interface(cidr)
-                ip = str(iface.ip)
+                ip, prefixlen = nlmsg.interface(cidr)
                 msgs.append(
                     nlmsg.address(
                         mtype,
                         flags,
                         index,
-                        iface.network.prefixlen,
-                        nlmsg.ipv4(nlmsg.IFA_LOCAL, ip),
-                        nlmsg.ipv4(nlmsg.IFA_ADDRESS, ip),
+                        prefixlen,
+                        nlmsg.attr(nlmsg.IFA_LOCAL, ip),
+                        nlmsg.attr(nlmsg.IFA_ADDRESS, ip),
                     )  # fmt: skip
                 )
                 sent.append(key)
-            for key, err in zip(sent, self.ns.nl(ns).request(msgs) if msgs else []):
+            for key, err in zip(sent, self.ns.at(ns).request(msgs) if msgs else []):
                 if err and err != fine:
                     result.errors.append(
                         f"address {key[2]} on {key[1]} in {self.ns.describe(ns)}: {os.strerror(err)}"

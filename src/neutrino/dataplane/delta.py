@@ -16,13 +16,14 @@ How it works:
     belief unchanged, records the error and queues a resync, so the next apply
     reads the truth and tries again. Keys may be marked *pending* (not writable
     yet, such as an OVS port whose device does not exist): they are skipped and
-    reported, not errors. `ignored` keys are someone else's (keepalived's VRRP
+    reported as `Pending` records (kind, key, reason, and the names of the
+    devices or ports they wait for), not errors. `ignored` keys are someone else's (keepalived's VRRP
     addresses): neither written nor deleted nor reported as drift.
 Thread safety:
     None: one owner (the agent's sync loop) calls everything.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -57,15 +58,31 @@ class DeltaTracker:
         self.dataplane.pop(key, None)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One object that cannot be made yet: its table's kind and key, why, and the names
+    of the devices or OVS ports it waits for (a VM's tap the agent reports DOWN)."""
+
+    kind: str
+    key: object
+    reason: str
+    waits_for: frozenset[str] = frozenset()
+    what: str = ""  # the key as the table describes it (for messages)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.what or self.key}: {self.reason}"
+
+
 @dataclass
 class ApplyResult:
     """What one apply did: writes by kind, items not yet possible, errors (then resync)."""
 
     writes: Counter = field(default_factory=Counter)
-    pending: list[str] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     reads: Counter = field(default_factory=Counter)
-    seconds: Counter = field(default_factory=Counter)  # time spent per kind (reads and writes)
+    # time spent per kind (reads and writes)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def merge(self, other: "ApplyResult", pending: bool = True) -> None:
         """Add what another part of the same apply did (the OVS tables run beside the kernel's)."""
@@ -74,7 +91,8 @@ class ApplyResult:
             self.pending += other.pending
         self.errors += other.errors
         self.reads.update(other.reads)
-        self.seconds.update(other.seconds)
+        for kind, seconds in other.seconds.items():
+            self.seconds[kind] += seconds
 
     @property
     def total_writes(self) -> int:
@@ -112,7 +130,7 @@ class Table:
         self.delta = DeltaTracker()
         self.resync_queued = True
         self.ignored: set = set()
-        self.pending: dict = {}  # key -> why it cannot be written yet
+        self.pending: dict = {}  # key -> Pending: why it cannot be written yet
 
     # ------------------------------------------------------------ the shape
 
@@ -140,9 +158,7 @@ class Table:
             for k, v in self.delta.pending_updates()
             if k not in self.pending and k not in self.ignored and not skip(k)
         ]
-        result.pending += [
-            f"{self.kind} {self.describe(k)}: {why}" for k, why in self.pending.items()
-        ]
+        result.pending += self.pending.values()
         if todo:
             self._run(self.write, todo, result, self.delta.confirm_set)
 
@@ -194,8 +210,16 @@ class Table:
 
     # ------------------------------------------------------------ for subclasses
 
+    def desired_from(self, state) -> dict:
+        """{key: value} of what the state wants of this kind."""
+        raise NotImplementedError
+
     def find_pending(self) -> dict:
+        """{key: Pending} of the desired keys that cannot be written yet."""
         return {}
+
+    def pending_item(self, key, reason: str, waits_for=()) -> Pending:
+        return Pending(self.kind, key, reason, frozenset(waits_for), self.describe(key))
 
     def describe(self, key) -> str:
         return " ".join(str(part) for part in key) if isinstance(key, tuple) else str(key)

@@ -16,38 +16,20 @@ How it works:
     namespace in scope. write() declares each changed chain (`:neutrino-X - [0:0]`
     creates or flushes it), appends its rules, and fixes its jump; delete()
     removes the jumps, flushes and deletes the chain. The iptables-restore process
-    runs inside the namespace: this thread enters it and the child inherits it
-    (no `ip netns exec`). Namespaces are written by a few threads in parallel (a
+    runs inside the namespace (`linux_kernel`: this thread enters it and the
+    child inherits it, no `ip netns exec`). Namespaces are written by a few threads in parallel (a
     process costs milliseconds).
 Thread safety:
     None for callers: one owner (it uses worker threads internally).
 """
 
-import functools
 import hashlib
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 from .delta import Table
 from .netlink import Namespaces
-from .nftables import read_chains
+from .workers import pool
 
 WORKERS = 4
-
-
-@functools.cache
-def _iptables_version() -> str:
-    done = subprocess.run(["iptables-restore", "--version"], capture_output=True, text=True)
-    return done.stdout.strip() or done.stderr.strip()
-
-
-def _check_backend() -> None:
-    """The rules are read from nf_tables: iptables must use that backend (asked once)."""
-    version = _iptables_version()
-    if "nf_tables" not in version:
-        raise RuntimeError(
-            f"iptables must use its nf_tables backend (iptables-nft); this one is {version!r}"
-        )
 
 
 def rule_hash(chain: str, rule: str) -> str:
@@ -57,10 +39,11 @@ def rule_hash(chain: str, rule: str) -> str:
 class IptablesTable(Table):
     kind = "iptables"
 
-    def __init__(self, namespaces: Namespaces, scope):
+    def __init__(self, namespaces: Namespaces, scope, threads: bool = True):
         super().__init__()
         self.ns = namespaces
         self.scope = scope
+        self.threads = threads  # see `workers`
         self.rules: dict[tuple, tuple[str, ...]] = {}
         self.jumps: dict[tuple, list[str]] = {}  # what the kernel has, as last read or written
 
@@ -73,13 +56,12 @@ class IptablesTable(Table):
         return out
 
     def read(self) -> dict:
-        _check_backend()
         out = {}
         self.jumps = {}
         for ns in self.scope():
             if not self.ns.exists(ns):
                 continue
-            for (table, chain), (hooks, hashes) in read_chains(self.ns.nf(ns)).items():
+            for (table, chain), (hooks, hashes) in self.ns.at(ns).iptables_chains().items():
                 key = (ns, table, chain)
                 self.jumps[key] = hooks
                 hook = hooks[0] if len(hooks) == 1 else ",".join(hooks) or None
@@ -93,13 +75,8 @@ class IptablesTable(Table):
             f"*{table}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
             for table, lines in sorted(lines_by_table.items())
         )
-        with self.ns.inside(ns):
-            done = subprocess.run(
-                ["iptables-restore", "--noflush"], input=payload, capture_output=True, text=True
-            )
-        if done.returncode != 0:
-            return f"iptables-restore in {self.ns.describe(ns)}: {done.stderr.strip()}"
-        return None
+        error = self.ns.at(ns).iptables_restore(payload)
+        return None if error is None else f"iptables-restore in {self.ns.describe(ns)}: {error}"
 
     def _run_all(self, items, result, lines_for) -> list:
         by_ns: dict[str, list] = {}
@@ -107,12 +84,13 @@ class IptablesTable(Table):
             by_ns.setdefault(key[0], []).append((key, value))
         jobs = []
         for ns, group in by_ns.items():
+            self.ns.at(ns)  # opened here, used by the workers
             lines: dict[str, list[str]] = {}
             for key, value in group:
                 lines.setdefault(key[1], []).extend(lines_for(key, value))
             jobs.append((ns, group, lines))
-        with ThreadPoolExecutor(WORKERS) as pool:
-            errors = list(pool.map(lambda job: self._restore(job[0], job[2]), jobs))
+        with pool(WORKERS, self.threads) as workers:
+            errors = list(workers.map(lambda job: self._restore(job[0], job[2]), jobs))
         done = []
         for (_ns, group, _lines), error in zip(jobs, errors):
             if error:

@@ -12,9 +12,11 @@ Goals:
     addresses); SIGTERM on removal (SIGKILL after 5 s), before the namespace goes.
     VRRPv3 with a 0.2 s advertisement interval: failover in well under a second.
 How it works:
-    read() looks at the config files and pid files: a live process gives the
-    config text, a dead one None (so it is started again). The processes we
-    started are kept (Popen) and reaped.
+    The table asks a `backend.KeepalivedAccess`: the real one,
+    `KeepalivedProcesses`, reads the config files and pid files (a live process
+    gives the config text, a dead one None, so it is started again), keeps the
+    processes it started (Popen) and reaps them; the simulator's plays
+    keepalived in the kernel model (`sim.backend`).
 Thread safety:
     None: one owner.
 """
@@ -25,7 +27,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
+from .backend import KeepalivedAccess
 from .delta import Table
 from .netlink import Namespaces
 
@@ -64,20 +68,55 @@ def render_config(v) -> str:
 class VrrpTable(Table):
     kind = "keepalived"
 
-    def __init__(self, namespaces: Namespaces, run_dir: Path):
+    def __init__(self, namespaces: Namespaces, keepalived: KeepalivedAccess):
         super().__init__()
         self.ns = namespaces
-        self.dir = Path(run_dir) / "keepalived"
-        self.procs: dict[int, subprocess.Popen] = {}
+        self.keepalived = keepalived
 
     def desired_from(self, state) -> dict:
         return {(v.ns, v.name): render_config(v) for v in state.vrrp}
+
+    def pid(self, key) -> int | None:
+        """The PID of the keepalived of an instance, if it runs."""
+        return self.keepalived.pid(key)
+
+    def read(self) -> dict:
+        return self.keepalived.running()
+
+    def write(self, items, result):
+        done = []
+        for key, text in items:
+            if not self.ns.exists(key[0]) and self.keepalived.pid(key) is None:
+                result.errors.append(f"keepalived {key[1]}: no namespace {key[0]}")
+                continue
+            error = self.keepalived.start_or_reload(key, text)
+            if error:
+                result.errors.append(f"keepalived {self.describe(key)}: {error}")
+                continue
+            done.append(key)
+        return done
+
+    def delete(self, items, result):
+        for key, _ in items:
+            self.keepalived.stop(key)
+        return [key for key, _ in items]
+
+    def describe(self, key) -> str:
+        return f"{key[1]} in {self.ns.describe(key[0])}"
+
+
+class KeepalivedProcesses:
+    """The real keepalived processes (`backend.KeepalivedAccess`), files under the run dir."""
+
+    def __init__(self, namespaces: Namespaces, run_dir: Path):
+        self.ns = namespaces
+        self.dir = Path(run_dir) / "keepalived"
+        self.procs: dict[int, subprocess.Popen] = {}
 
     def _base(self, key) -> Path:
         return self.dir / f"{self.ns.real(key[0])}--{key[1]}"
 
     def pid(self, key) -> int | None:
-        """The PID of the keepalived of an instance, if it runs."""
         base = self._base(key)
         try:
             pid = int(Path(f"{base}.pid").read_text().strip())
@@ -85,7 +124,12 @@ class VrrpTable(Table):
             pid = None
         if pid is None:
             pid = next(
-                (p for p, proc in self.procs.items() if proc.args[-5] == f"{base}.conf"), None
+                (
+                    p
+                    for p, proc in self.procs.items()
+                    if cast(list, proc.args)[-5] == f"{base}.conf"
+                ),
+                None,
             )
         if pid is None or not _alive(pid):
             return None
@@ -95,9 +139,9 @@ class VrrpTable(Table):
             return None
         return pid if f"{base}.conf".encode() in cmdline else None
 
-    def read(self) -> dict:
+    def running(self) -> dict:
         self._reap()
-        out = {}
+        out: dict[tuple[str, str], str | None] = {}
         prefix = self.ns.prefix
         if not self.dir.is_dir():
             return out
@@ -109,56 +153,42 @@ class VrrpTable(Table):
             out[key] = conf.read_text() if self.pid(key) else None
         return out
 
-    def write(self, items, result):
+    def start_or_reload(self, key, text: str) -> str | None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        done = []
-        for key, text in items:
-            base = self._base(key)
-            Path(f"{base}.conf").write_text(text)
-            pid = self.pid(key)
-            if pid:
-                os.kill(pid, signal.SIGHUP)
-            else:
-                if not self.ns.exists(key[0]):
-                    result.errors.append(f"keepalived {key[1]}: no namespace {key[0]}")
-                    continue
-                log = open(f"{base}.log", "ab")  # noqa: SIM115 - handed to the child
-                try:
-                    proc = subprocess.Popen(
-                        ["ip", "netns", "exec", self.ns.real(key[0]), "keepalived", "-n", "-l",
-                         "-D", "-f", f"{base}.conf", "-p", f"{base}.pid", "-r", f"{base}.vrrp.pid"],
-                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                    )  # fmt: skip
-                finally:
-                    log.close()
-                self.procs[proc.pid] = proc
-                error = _wait_started(proc, Path(f"{base}.pid"), Path(f"{base}.log"))
-                if error:
-                    result.errors.append(f"keepalived {self.describe(key)}: {error}")
-                    continue
-            done.append(key)
-        return done
+        base = self._base(key)
+        Path(f"{base}.conf").write_text(text)
+        pid = self.pid(key)
+        if pid:
+            os.kill(pid, signal.SIGHUP)
+            return None
+        real = self.ns.real(key[0])
+        if real is None:
+            return "keepalived runs in a router namespace, not the host's"
+        log = open(f"{base}.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", real, "keepalived", "-n", "-l",
+                 "-D", "-f", f"{base}.conf", "-p", f"{base}.pid", "-r", f"{base}.vrrp.pid"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            log.close()
+        self.procs[proc.pid] = proc
+        return _wait_started(proc, Path(f"{base}.pid"), Path(f"{base}.log"))
 
-    def delete(self, items, result):
-        done = []
-        for key, _ in items:
-            pid = self.pid(key)
-            if pid:
-                _stop(pid, self.procs.pop(pid, None))
-            base = self._base(key)
-            for suffix in (".conf", ".pid", ".vrrp.pid"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{base}{suffix}")
-            done.append(key)
-        return done
+    def stop(self, key) -> None:
+        pid = self.pid(key)
+        if pid:
+            _stop(pid, self.procs.pop(pid, None))
+        base = self._base(key)
+        for suffix in (".conf", ".pid", ".vrrp.pid"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{base}{suffix}")
 
     def _reap(self) -> None:
         for pid, proc in list(self.procs.items()):
             if proc.poll() is not None:
                 del self.procs[pid]
-
-    def describe(self, key) -> str:
-        return f"{key[1]} in {self.ns.describe(key[0])}"
 
 
 def _wait_started(proc: subprocess.Popen, pidfile: Path, log: Path) -> str | None:

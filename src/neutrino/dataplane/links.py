@@ -31,7 +31,6 @@ from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK
 from . import nlmsg
 from .delta import Table
 from .netlink import IFF_UP, Namespaces
-from .offload import ipv6_off, tx_checksum_off
 from .owner import is_our_device
 
 IFF_PROMISC = 0x100
@@ -151,10 +150,10 @@ class LinkTable(Table):
                         change=IFF_UP,
                     )  # fmt: skip
                 )
-            errs = self.ns.nl(ns).request(msgs)
+            errs = self.ns.at(ns).request(msgs)
         finally:
             for fd in fds.values():
-                os.close(fd)
+                self.ns.close_fd(fd)
         done = []
         for (a, b, v), err in zip(pairs, errs):
             self.ns.links_changed(a[0])
@@ -182,13 +181,7 @@ class LinkTable(Table):
         for ns, name in ends:
             by_ns.setdefault(ns, []).append(name)
         for ns, names in by_ns.items():
-            with self.ns.inside(ns):
-                for name in names:
-                    try:
-                        tx_checksum_off(name)
-                        ipv6_off(name)
-                    except OSError:
-                        pass  # not made (reported above) or already gone
+            self.ns.at(ns).prepare_ends(names)  # those not made are reported above
 
     def _peers_up(self, peers: list[tuple[str, str]], result) -> list:
         """The peer ends of new pairs up (the kernel cannot do it while it makes the pair:
@@ -207,7 +200,7 @@ class LinkTable(Table):
                 )
                 for name in names
             ]
-            errs = self.ns.nl(ns).request(msgs)
+            errs = self.ns.at(ns).request(msgs)
             self.ns.links_changed(ns)
             for name, err in zip(names, errs):
                 if err:
@@ -242,7 +235,7 @@ class LinkTable(Table):
                 )  # fmt: skip
             )
             keys.append(key)
-        errs = self.ns.nl(ns).request(msgs) if msgs else []
+        errs = self.ns.at(ns).request(msgs) if msgs else []
         self.ns.links_changed(ns)
         done = []
         for key, err in zip(keys, errs):
@@ -271,7 +264,7 @@ class LinkTable(Table):
                     continue
                 msgs.append(nlmsg.link(RTM_DELLINK, 0, index=links[name].index))
                 keys.append((ns, name))
-            errs = self.ns.nl(ns).request(msgs) if msgs else []
+            errs = self.ns.at(ns).request(msgs) if msgs else []
             for key, err in zip(keys, errs):
                 if err and err != errno.ENODEV:
                     result.errors.append(

@@ -27,7 +27,9 @@ How it works:
     kernel tables, twice: first beside the namespaces and links (bridges, the
     ports whose devices exist, the flows they allow: most of br-tun), then
     beside the other kernel tables (the new devices' ports and their flows;
-    what the first pass found pending is not reported). They share nothing
+    what the first pass found pending is not reported). A backend that makes
+    nobody wait (the models: `Backend.threads` False, see `workers`) has its
+    tables run in order instead, the OVS tables once, after the kernel's. They share nothing
     with the kernel tables: the port table is given the host's device names.
     drift(state) reads everything and lists the differences without writing.
     Configuration: `prefix` goes before every namespace name of ours ("nt1-h1-"
@@ -35,7 +37,9 @@ How it works:
     ("" in the state; None = this process's); `ovs_db` the ovsdb socket
     ("unix:/path/db.sock"; None = OVS's default); the bridges' management
     sockets are in `ovs_run_dir` (default: the db socket's directory);
-    keepalived files go under `run_dir`.
+    keepalived files go under `run_dir`. `backend` is what the tables talk to
+    (`backend.Backend`): None is this machine; `sim.backend` gives the kernel
+    and OVS models, so the simulator realizes hosts with this same code.
 Thread safety:
     None for callers: one owner (the agent's sync loop); not to be shared between
     threads. Inside an apply the OVS tables run in a worker thread (see above).
@@ -43,22 +47,24 @@ Thread safety:
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..gcpause import cyclic_gc_paused
 from ..plan.state import HostState
 from .addresses import AddressTable
+from .backend import Backend, KeepalivedAccess
 from .delta import ApplyResult, Table
 from .iptables import IptablesTable
-from .keepalived import VrrpTable
+from .keepalived import KeepalivedProcesses, VrrpTable
 from .links import LinkTable
+from .linux_kernel import LinuxKernel
 from .namespaces import NamespaceTable
 from .neighbours import NeighbourTable
 from .netlink import Namespaces
 from .ovs import BridgeTable, FlowTable, OvsView, PortTable
 from .routing import RouteTable, RuleTable
 from .sysctls import SysctlTable
+from .workers import pool
 
 VANISH_TIMEOUT = 10.0
 
@@ -75,10 +81,17 @@ class LinuxDataplane:
         *,
         ovs_run_dir: str | None = None,
         datapath_type: str = "netdev",
+        backend: Backend | None = None,
     ):
-        self.ns = Namespaces(prefix, host_netns)
-        self.ovs = OvsView(ovs_db, ovs_run_dir)
+        kernel = LinuxKernel() if backend is None else backend.kernel
+        self.threads = backend is None or backend.threads  # see `workers`
+        self.ns = Namespaces(prefix, host_netns, kernel)
+        self.ovs = OvsView(ovs_db, ovs_run_dir, None if backend is None else backend.ovs)
         self.run_dir = Path(run_dir)
+        if backend is None or backend.keepalived is None:
+            keepalived: KeepalivedAccess = KeepalivedProcesses(self.ns, self.run_dir)
+        else:
+            keepalived = backend.keepalived
         self.namespaces = NamespaceTable(self.ns)
         scope = self.namespaces.existing
         self.links = LinkTable(self.ns, scope)
@@ -91,15 +104,15 @@ class LinuxDataplane:
             RouteTable(self.ns, scope),
             RuleTable(self.ns, scope),
             NeighbourTable(self.ns, scope),
-            IptablesTable(self.ns, scope),
+            IptablesTable(self.ns, scope, self.threads),
         ]
         self.ports = PortTable(self.ovs)
         self.ovs_tables: list[Table] = [
             BridgeTable(self.ovs, datapath_type),
             self.ports,
-            FlowTable(self.ovs),
+            FlowTable(self.ovs, self.threads),
         ]
-        self.vrrp = VrrpTable(self.ns, self.run_dir)
+        self.vrrp = VrrpTable(self.ns, keepalived)
         self.tables: list[Table] = [*self.kernel_tables, *self.ovs_tables, self.vrrp]
         self.by_kind = {t.kind: t for t in self.tables}
 
@@ -111,14 +124,37 @@ class LinuxDataplane:
             return self._apply(state)
 
     def _apply(self, state: HostState) -> ApplyResult:
-        result, ovs_early, ovs_late = ApplyResult(), ApplyResult(), ApplyResult()
+        result = ApplyResult()
         self._set_desired(state)
         self.ovs.invalidate()
         missing_ns = set(state.namespaces)
+        if self.threads:
+            missing_ns = self._updates_beside_ovs(missing_ns, result)
+        else:
+            missing_ns = self._updates_in_order(missing_ns, result)
+        self._updates([self.vrrp], missing_ns, result)
+        doomed = {ns for ns, _ in self.namespaces.delta.pending_deletions()}
+        host_ends = [
+            end
+            for end, _ in self.links.delta.pending_deletions()
+            if end[0] == "" and self.links.peer_of.get(end, ("",))[0] in doomed
+        ]
+        for table in reversed(self.tables):
+            t0 = time.perf_counter()
+            table.apply_deletions(result, gone=self._gone(doomed, table))
+            result.seconds[table.kind] += time.perf_counter() - t0
+        if host_ends:
+            self._wait_vanished(host_ends, result)
+        self.ns.close()
+        return result
+
+    def _updates_beside_ovs(self, missing_ns: set[str], result: ApplyResult) -> set[str]:
+        """The kernel tables' updates, and the OVS tables' in a worker thread beside them."""
+        ovs_early, ovs_late = ApplyResult(), ApplyResult()
         first, rest = self.kernel_tables[:3], self.kernel_tables[3:]  # up to the links
         late = None
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="neutrino-ovs") as ovs_worker:
+            with pool(1, True, "neutrino-ovs") as ovs_worker:
                 ovs_reads = ovs_worker.submit(self._resync, self.ovs_tables, ovs_early)
                 self._resync([*self.kernel_tables, self.vrrp], result)
                 ovs_reads.result()
@@ -140,21 +176,17 @@ class LinuxDataplane:
             # what the first pass found pending, the second did or found pending again
             result.merge(ovs_early, pending=late is None)
             result.merge(ovs_late)
-        self._updates([self.vrrp], missing_ns, result)
-        doomed = {ns for ns, _ in self.namespaces.delta.pending_deletions()}
-        host_ends = [
-            end
-            for end, _ in self.links.delta.pending_deletions()
-            if end[0] == "" and self.links.peer_of.get(end, ("",))[0] in doomed
-        ]
-        for table in reversed(self.tables):
-            t0 = time.perf_counter()
-            table.apply_deletions(result, gone=self._gone(doomed, table))
-            result.seconds[table.kind] += time.perf_counter() - t0
-        if host_ends:
-            self._wait_vanished(host_ends, result)
-        self.ns.close()
-        return result
+        return missing_ns
+
+    def _updates_in_order(self, missing_ns: set[str], result: ApplyResult) -> set[str]:
+        """The kernel tables' updates, then the OVS tables' once (for a backend that makes
+        nobody wait: the models)."""
+        self._resync([*self.kernel_tables, *self.ovs_tables, self.vrrp], result)
+        missing_ns = self._updates(self.kernel_tables, missing_ns, result)
+        self.ns.links_changed("")
+        self.ports.devices = set(self.ns.links(""))
+        self._updates(self.ovs_tables, set(), result)
+        return missing_ns
 
     def resync(self) -> None:
         """Forget every belief: the next apply (or drift) reads the kernel and OVS again."""
@@ -195,6 +227,7 @@ class LinuxDataplane:
         return {key: self.vrrp.pid(key) for key in self.vrrp.delta.desired}
 
     def real_namespace(self, ns: str) -> str | None:
+        """The real name of a namespace of the state (None: the host's own)."""
         return self.ns.real(ns)
 
     # ------------------------------------------------------------ internals

@@ -9,14 +9,14 @@ Goals:
     manager: list all at full sync, keep what is needed, delete the rest).
 How it works:
     read() lists /run/netns; write() is `ip netns add` in-process, delete() is `ip
-    netns del` (its devices, addresses, routes and processes' sockets go with it,
+    netns del` (through `backend.KernelAccess`) (its devices, addresses, routes and processes' sockets go with it,
     so the other tables just forget what was inside, see `LinuxDataplane`).
 Thread safety:
     None: one owner.
 """
 
 from .delta import Table
-from .netlink import Namespaces, create_netns, delete_netns, list_netns
+from .netlink import Namespaces
 from .owner import is_our_namespace
 
 
@@ -32,7 +32,11 @@ class NamespaceTable(Table):
 
     def read(self) -> dict:
         p = self.ns.prefix
-        return {name[len(p) :]: True for name in list_netns() if is_our_namespace(name, p)}
+        return {
+            name[len(p) :]: True
+            for name in self.ns.kernel.list_namespaces()
+            if is_our_namespace(name, p)
+        }
 
     def existing(self) -> list[str]:
         """Our namespaces as believed (after a resync, what the kernel has), and the host's."""
@@ -42,7 +46,7 @@ class NamespaceTable(Table):
         done = []
         for ns, _ in items:
             try:
-                create_netns(self.ns.real(ns))
+                self.ns.kernel.create_namespace(self.ns.prefix + ns)
             except FileExistsError:
                 pass
             except OSError as e:
@@ -57,7 +61,7 @@ class NamespaceTable(Table):
         for ns, _ in items:
             self.ns.forget(ns)
             try:
-                delete_netns(self.ns.real(ns))
+                self.ns.kernel.delete_namespace(self.ns.prefix + ns)
             except FileNotFoundError:
                 pass
             except OSError as e:

@@ -37,7 +37,7 @@ class NeighbourTable(_PerNamespace):
             if not self.ns.exists(ns):
                 continue
             names = None
-            for index, ip, mac, state in self.ns.nl(ns).neighbours():
+            for index, ip, mac, state in self.ns.at(ns).neighbours():
                 if not state & NUD_PERMANENT:
                     continue
                 if names is None:

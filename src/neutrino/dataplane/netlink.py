@@ -3,9 +3,11 @@
 What it models:
     The host's namespaces as seen by the agent: `Namespaces` maps a HostState
     namespace ("" is the host's own) to a real one (`<prefix><name>` under
-    /run/netns, or the configured host netns), enters it, creates and deletes it,
-    and hands out netlink sockets opened inside each namespace (`Netlink`):
-    rtnetlink (`nl`) and nfnetlink (`nf`, read by `nftables`).
+    /run/netns, or the configured host netns) and hands out each one's access
+    (`backend.NamespaceAccess`: on the real host `linux_kernel`, which enters
+    the namespace, creates and deletes it with the functions below and opens
+    netlink sockets inside it (`Netlink`): rtnetlink and nfnetlink (read by
+    `nftables`)).
 Goals:
     Microseconds per object, no process per object. Measured with pyroute2 0.9 on
     the test machines: `netns.create` and `IPRoute(netns=...)` fork a helper
@@ -18,8 +20,8 @@ Goals:
     by unshare + bind mount in this thread, a socket opened inside one by setns
     and back (as `ip netns add` and `ip -n` do, without the fork).
 How it works:
-    `Namespaces.inside(ns)` switches the calling thread's network namespace and
-    back (setns(2) is per thread). Sockets keep the namespace they were opened
+    `inside(real)` switches the calling thread's network namespace and back
+    (setns(2) is per thread). Sockets keep the namespace they were opened
     in. `Netlink.request(msgs)` returns an errno per message (0 = done);
     `Netlink.dump(type, head)` returns (type, fixed header, {attr: bytes}) per
     answer. Dumps ask for as little as the tables need: links without their
@@ -38,7 +40,6 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
 from pyroute2.netlink.rtnl import (
@@ -50,6 +51,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from . import nlmsg
+from .backend import KernelAccess, Link, NamespaceAccess
 from .nlmsg import Request
 
 NETNS_DIR = "/run/netns"
@@ -131,6 +133,26 @@ def create_netns(name: str) -> None:
         os.close(own)
 
 
+def netns_path(real: str | None) -> str:
+    """The file of a namespace; None is this thread's own."""
+    return "/proc/thread-self/ns/net" if real is None else f"{NETNS_DIR}/{real}"
+
+
+@contextlib.contextmanager
+def inside(real: str | None, own: int) -> Iterator[None]:
+    """This thread in namespace `real` (None: stay), then back to `own` (an fd)."""
+    if real is None:
+        yield
+        return
+    fd = os.open(netns_path(real), os.O_RDONLY)
+    try:
+        setns(fd)
+        yield
+    finally:
+        setns(own)
+        os.close(fd)
+
+
 def delete_netns(name: str) -> None:
     """`ip netns del name`: its devices go with it once no process holds it."""
     path = f"{NETNS_DIR}/{name}"
@@ -139,81 +161,62 @@ def delete_netns(name: str) -> None:
 
 
 class Namespaces:
-    """Logical HostState namespaces -> real ones; entering them; their netlink sockets."""
+    """Logical HostState namespaces -> real ones, and their access (`backend.KernelAccess`).
 
-    def __init__(self, prefix: str = "", host_netns: str | None = None):
+    Hands out one `NamespaceAccess` per namespace (on the real host: its netlink
+    sockets, opened inside it) and caches each namespace's links until told they
+    changed."""
+
+    def __init__(self, prefix: str, host_netns: str | None, kernel: KernelAccess):
         self.prefix = prefix
         self.host_netns = host_netns
-        self._own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        self._sockets: dict[tuple[str, int], Netlink] = {}  # (ns, protocol) -> socket
+        self.kernel = kernel
+        self._access: dict[str, NamespaceAccess] = {}
         self._links: dict[str, dict[str, Link]] = {}
 
     def real(self, ns: str) -> str | None:
-        """The real namespace name; None is this process's own namespace."""
+        """The real namespace name; None is the namespace that plays the host's."""
         return self.host_netns if ns == "" else self.prefix + ns
 
     def describe(self, ns: str) -> str:
         return self.real(ns) or "(own namespace)"
 
     def exists(self, ns: str) -> bool:
-        real = self.real(ns)
-        return real is None or os.path.exists(f"{NETNS_DIR}/{real}")
-
-    @contextlib.contextmanager
-    def inside(self, ns: str) -> Iterator[None]:
-        real = self.real(ns)
-        if real is None:
-            yield
-            return
-        fd = os.open(f"{NETNS_DIR}/{real}", os.O_RDONLY)
-        try:
-            setns(fd)
-            yield
-        finally:
-            setns(self._own)
-            os.close(fd)
+        return self.kernel.exists(self.real(ns))
 
     def fd(self, ns: str) -> int:
-        """An open fd of the namespace (the caller closes it)."""
-        real = self.real(ns)
-        if real is None:
-            return os.open("/proc/self/ns/net", os.O_RDONLY)
-        return os.open(f"{NETNS_DIR}/{real}", os.O_RDONLY)
+        """A handle of the namespace for IFLA_NET_NS_FD (give it back with `close_fd`)."""
+        return self.kernel.fd(self.real(ns))
 
-    def nl(self, ns: str) -> "Netlink":
-        """The rtnetlink socket of a namespace (links, addresses, routes, rules, neighbours)."""
-        return self._socket(ns, socket.NETLINK_ROUTE)
+    def close_fd(self, fd: int) -> None:
+        self.kernel.close_fd(fd)
 
-    def nf(self, ns: str) -> "Netlink":
-        """The nfnetlink socket of a namespace (nf_tables, read by `nftables`)."""
-        return self._socket(ns, NETLINK_NETFILTER)
-
-    def _socket(self, ns: str, protocol: int) -> "Netlink":
-        sock = self._sockets.get((ns, protocol))
-        if sock is None:
-            with self.inside(ns):
-                sock = Netlink(protocol)
-            self._sockets[(ns, protocol)] = sock
-        return sock
+    def at(self, ns: str) -> NamespaceAccess:
+        """The access to a namespace (rtnetlink, sysctls, iptables), opened once."""
+        access = self._access.get(ns)
+        if access is None:
+            access = self._access[ns] = self.kernel.open(self.real(ns))
+        return access
 
     def forget(self, ns: str) -> None:
-        """Drop the sockets and link cache of a namespace (deleted or recreated)."""
-        for key in [key for key in self._sockets if key[0] == ns]:
-            self._sockets.pop(key).close()
+        """Drop the access and link cache of a namespace (deleted or recreated)."""
+        access = self._access.pop(ns, None)
+        if access is not None:
+            access.close()
         self._links.pop(ns, None)
 
     def close(self) -> None:
-        for ns in {ns for ns, _protocol in self._sockets}:
+        for ns in list(self._access):
             self.forget(ns)
         self._links.clear()
 
     # ------------------------------------------------------------ links, cached
 
-    def links(self, ns: str) -> dict[str, "Link"]:
+    def links(self, ns: str) -> dict[str, Link]:
         """{name: Link} of a namespace, dumped once and cached until `links_changed`."""
         cached = self._links.get(ns)
         if cached is None:
-            cached = {link.name: link for link in self.nl(ns).links()}
+            cached = {link.name: link for link in self.at(ns).links()}
             self._links[ns] = cached
         return cached
 
@@ -225,15 +228,6 @@ class Namespaces:
         if link is None:
             raise NetlinkError(errno.ENODEV, f"no device {dev} in {self.describe(ns)}")
         return link.index
-
-
-@dataclass(frozen=True)
-class Link:
-    index: int
-    name: str
-    mac: str | None
-    mtu: int
-    up: bool
 
 
 # ---------------------------------------------------------------- the socket
@@ -341,7 +335,8 @@ class Netlink:
         body = head + request_attrs
         self.sock.send(_HDR.pack(16 + len(body), mtype, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
         fixed = len(head)
-        out, consistent = [], True
+        out: list[tuple[int, bytes, dict[int, bytes]]] = []
+        consistent = True
         while True:
             chunk = self._recv()
             off = 0
@@ -364,7 +359,7 @@ class Netlink:
     # ------------------------------------------------------------ typed dumps
 
     def links(self) -> list[Link]:
-        out = []
+        out: list[Link] = []
         skip_stats = nlmsg.u32(nlmsg.IFLA_EXT_MASK, nlmsg.RTEXT_FILTER_SKIP_STATS)
         for _t, head, a in self.dump(RTM_GETLINK, nlmsg.ifinfo(), skip_stats, _LINK_ATTRS):
             _family, _type, index, flags, _change = struct.unpack("=BxHiII", head)
@@ -390,7 +385,7 @@ class Netlink:
             family, plen, _flags, _scope, index = struct.unpack("=BBBBI", head)
             if family != socket.AF_INET:
                 continue
-            local = a.get(2, a.get(1))
+            local = a.get(2) or a[1]
             out.append((index, f"{socket.inet_ntoa(local)}/{plen}"))
         return out
 

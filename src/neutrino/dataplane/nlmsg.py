@@ -19,6 +19,7 @@ How it works:
 import socket
 import struct
 from dataclasses import dataclass
+from ipaddress import IPv4Interface, IPv4Network
 
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
 IFLA_NET_NS_FD, IFLA_EXT_MASK, IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 28, 29, 31, 32
@@ -80,6 +81,65 @@ def ipv4(atype: int, address: str) -> bytes:
 
 def mac(atype: int, address: str) -> bytes:
     return attr(atype, bytes.fromhex(address.replace(":", "")))
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def _quad(text: str) -> int | None:
+    """a.b.c.d as an integer, None unless in that plain form."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or part[:1] == "0" != part:
+            return None
+        number = int(part)
+        if number > 255:
+            return None
+        value = value << 8 | number
+    return value
+
+
+def _plain(text: str) -> tuple[int, int] | None:
+    """(address, prefix length) of a plain "a.b.c.d[/len]", None for any other form."""
+    addr, sep, plen = text.partition("/")
+    value = _quad(addr)
+    if value is None:
+        return None
+    if not sep:
+        return value, 32
+    if not (plen.isascii() and plen.isdigit()) or len(plen) > 2 or int(plen) > 32:
+        return None
+    return value, int(plen)
+
+
+def interface(text: str) -> tuple[bytes, int]:
+    """(address, prefix length) of an interface address "a.b.c.d/len", as
+    `ipaddress.IPv4Interface` reads it (~1 us instead of ~10; other forms, and errors,
+    are its own)."""
+    plain = _plain(text)
+    if plain is None:
+        iface = IPv4Interface(text)
+        return iface.ip.packed, iface.network.prefixlen
+    return plain[0].to_bytes(4, "big"), plain[1]
+
+
+def network(text: str, strict: bool = True) -> tuple[bytes, int]:
+    """(network address, prefix length) of "a.b.c.d/len", as `ipaddress.IPv4Network`
+    reads it: with strict, host bits set are a ValueError; without, they are cleared."""
+    plain = _plain(text)
+    if plain is None:
+        net = IPv4Network(text, strict=strict)
+        return net.network_address.packed, net.prefixlen
+    value, plen = plain
+    mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+    if value & ~mask & 0xFFFFFFFF:
+        if strict:
+            raise ValueError(f"{text} has host bits set")
+        value &= mask
+    return value.to_bytes(4, "big"), plen
 
 
 # ---------------------------------------------------------------- fixed headers

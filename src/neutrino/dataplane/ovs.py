@@ -13,7 +13,8 @@ Goals:
     first apply after the device appears; a flow naming a port OVS does not have
     yet is pending likewise.
 How it works:
-    `OvsView` runs the commands: ovs-vsctl with --db, ovs-ofctl on the bridge's
+    `OvsView` runs the commands through a `backend.OvsAccess` (the real one,
+    `OvsCommands`, or the OVS model): ovs-vsctl with --db, ovs-ofctl on the bridge's
     management socket `unix:<OVS run dir>/<bridge>.mgmt` (unix sockets: the
     commands run from anywhere, the vswitchd runs in the host's namespace), and
     keeps one snapshot of the database (one select of bridges, ports and
@@ -29,13 +30,15 @@ Thread safety:
 
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import KeysView
 
 from ..ovs.flow import LOCAL, Flow, Output
 from ..ovs.syntax import parse_dump, render, render_match
 from . import ovsdb
+from .backend import OvsAccess
 from .delta import Table
 from .owner import COOKIE, OVS_MARK
+from .workers import pool
 
 PROTOCOLS = ("OpenFlow10", "OpenFlow13", "OpenFlow14")
 MARK = f"external_ids:{OVS_MARK[0]}={OVS_MARK[1]}"
@@ -50,8 +53,8 @@ class OvsError(RuntimeError):
     """An OVS command failed: the command and its stderr."""
 
 
-class OvsView:
-    """Runs ovs-vsctl / ovs-ofctl against one OVS; caches a snapshot of its database."""
+class OvsCommands:
+    """The real Open vSwitch (`backend.OvsAccess`): ovs-vsctl, ovs-ofctl, ovsdb selects."""
 
     def __init__(self, db: str | None, run_dir: str | None):
         self.db = db
@@ -62,8 +65,30 @@ class OvsView:
                 else "/var/run/openvswitch"
             )
         self.run_dir = run_dir
-        self._snapshot: dict | None = None
-        self._ofports: dict[str, dict[str, int]] = {}
+
+    def select(self, queries: list[tuple[str, list[str]]]) -> list[list[dict]]:
+        return ovsdb.select(self.db, queries)
+
+    def dump_flows(self, bridge: str, ports: dict[str, int], cookie: int) -> list[Flow]:
+        """The bridge's flows with this cookie, port numbers read back as names."""
+        text = self.ofctl(
+            bridge, "dump-flows", "--no-stats", "--no-names", f"cookie={cookie:#x}/-1"
+        )
+        return parse_dump(text, ports, cookie=cookie)
+
+    def bundle(self, bridge: str, ops: list[tuple[str, Flow]], ports: dict[str, int]) -> None:
+        """Adds ("add", flow) and strict deletions ("delete", flow) of our flows, one
+        atomic OpenFlow 1.4 bundle."""
+        lines = []
+        for op, flow in ops:
+            if op == "add":
+                lines.append("add " + render(flow, ports))
+            else:
+                lines.append(f"delete_strict cookie={COOKIE:#x}/-1," + render_match(flow, ports))
+        self.ofctl(
+            bridge, "add-flows", "--bundle", "-", version="OpenFlow14",
+            stdin="\n".join(lines) + "\n",
+        )  # fmt: skip
 
     def vsctl(self, *args: str) -> str:
         argv = ["ovs-vsctl", "--timeout=30"]
@@ -85,6 +110,19 @@ class OvsView:
             raise OvsError(f"{' '.join(argv)}: {done.stderr.strip()}")
         return done.stdout
 
+
+class OvsView:
+    """One OVS as the tables see it (through a `backend.OvsAccess`): its commands, and
+    a cached snapshot of its database."""
+
+    def __init__(self, db: str | None = None, run_dir: str | None = None, access=None):
+        self.access: OvsAccess = OvsCommands(db, run_dir) if access is None else access
+        self._snapshot: dict | None = None
+        self._ofports: dict[str, dict[str, int]] = {}
+
+    def vsctl(self, *args: str) -> str:
+        return self.access.vsctl(*args)
+
     def invalidate(self) -> None:
         self._snapshot = None
         self._ofports = {}
@@ -92,7 +130,7 @@ class OvsView:
     def snapshot(self) -> dict:
         """{"bridges": {name: {...}}, "ports": {name: {...}}} from one database read."""
         if self._snapshot is None:
-            bridges_t, ports_t, ifaces_t = ovsdb.select(self.db, SNAPSHOT)
+            bridges_t, ports_t, ifaces_t = self.access.select(SNAPSHOT)
             ifaces = {}
             for row in ifaces_t:
                 ifaces[row["_uuid"][1]] = row
@@ -222,7 +260,7 @@ class PortTable(Table):
 
     def find_pending(self) -> dict:
         return {
-            key: "its device does not exist yet"
+            key: self.pending_item(key, "its device does not exist yet", (key[1],))
             for key, (kind, _t, _o) in self.delta.desired.items()
             if kind == "system" and key[1] not in self.devices
         }
@@ -273,16 +311,19 @@ def flow_ports(flow: Flow) -> set[str]:
 class FlowTable(Table):
     kind = "ovs-flow"
 
-    def __init__(self, view: OvsView):
+    def __init__(self, view: OvsView, threads: bool = True):
         super().__init__()
         self.view = view
+        self.threads = threads  # see `workers`
         self.ports_seen: dict[str, dict[str, int]] = {}
         self.known_bridges: set[str] = set()
         self.wanted_bridges: set[str] = set()
+        self.ports_of: dict[tuple, set[str]] = {}  # desired key -> the ports its flow names
 
     def desired_from(self, state) -> dict:
         self.wanted_bridges = {b.name for b in state.bridges}
         self.known_bridges |= self.wanted_bridges
+        self.ports_of = {}  # filled as find_pending asks (twice an apply, and by drift)
         return {(bridge, flow.key): flow for bridge, flow in state.flows}
 
     def _bridges(self) -> list[str]:
@@ -298,29 +339,39 @@ class FlowTable(Table):
         out = {}
         for bridge in bridges:
             self.ports_seen[bridge] = self.view.ofports(bridge)
-        with ThreadPoolExecutor(max(1, len(bridges))) as pool:
-            texts = list(pool.map(self._dump, bridges))
-        for bridge, text in zip(bridges, texts):
-            for flow in parse_dump(text, self.ports_seen[bridge], cookie=COOKIE):
+        with pool(max(1, len(bridges)), self.threads) as workers:
+            dumps = list(workers.map(self._dump, bridges))
+        for bridge, flows in zip(bridges, dumps):
+            for flow in flows:
                 out[(bridge, flow.key)] = flow
         return out
 
-    def _dump(self, bridge: str) -> str:
-        return self.view.ofctl(
-            bridge, "dump-flows", "--no-stats", "--no-names", f"cookie={COOKIE:#x}/-1"
-        )
+    def _dump(self, bridge: str) -> list[Flow]:
+        return self.view.access.dump_flows(bridge, self.ports_seen[bridge], COOKIE)
 
     def find_pending(self) -> dict:
         out = {}
         bridges = self.view.snapshot()["bridges"]
+        ports_of = self.ports_of
+        on_bridge: dict[str, KeysView[str]] = {}  # bridge -> the names of its ports
         for key, flow in self.delta.desired.items():
+            names = ports_of.get(key)
+            if names is None:
+                names = ports_of[key] = flow_ports(flow)
             bridge = key[0]
             if bridge not in bridges:
-                out[key] = f"bridge {bridge} does not exist"
+                out[key] = self.pending_item(
+                    key, f"bridge {bridge} does not exist", (bridge, *names)
+                )
                 continue
-            missing = flow_ports(flow) - self.view.ofports(bridge).keys()
-            if missing:
-                out[key] = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+            have = on_bridge.get(bridge)
+            if have is None:
+                have = on_bridge[bridge] = self.view.ofports(bridge).keys()
+            if names <= have:
+                continue
+            missing = names - have
+            reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+            out[key] = self.pending_item(key, reason, missing)
         return out
 
     def resync_if_queued(self, result) -> None:
@@ -346,7 +397,7 @@ class FlowTable(Table):
         """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
         self.resync_if_queued(result)
         self.pending = self.find_pending()
-        result.pending += [f"{self.kind} {self.describe(k)}: {w}" for k, w in self.pending.items()]
+        result.pending += self.pending.values()
         existing = self.view.snapshot()["bridges"]
         updates = [(k, v) for k, v in self.delta.pending_updates() if k not in self.pending]
         deletions = []
@@ -363,19 +414,8 @@ class FlowTable(Table):
             by_bridge.setdefault(key[0], []).append(("delete", key, flow))
         for bridge, ops in sorted(by_bridge.items()):
             ports = self.view.ofports(bridge)
-            lines = []
-            for op, _key, flow in ops:
-                if op == "add":
-                    lines.append("add " + render(flow, ports))
-                else:
-                    lines.append(
-                        f"delete_strict cookie={COOKIE:#x}/-1," + render_match(flow, ports)
-                    )
             try:
-                self.view.ofctl(
-                    bridge, "add-flows", "--bundle", "-", version="OpenFlow14",
-                    stdin="\n".join(lines) + "\n",
-                )  # fmt: skip
+                self.view.access.bundle(bridge, [(op, flow) for op, _key, flow in ops], ports)
             except (OvsError, ValueError) as e:
                 result.errors.append(f"{self.kind} on {bridge}: {e}")
                 self.queue_resync()

@@ -47,6 +47,7 @@ def select(db: str | None, queries: list[tuple[str, list[str]]]) -> list[list[di
 
 def _connect(db: str) -> socket.socket:
     kind, _, where = db.partition(":")
+    address: str | tuple[str, int]
     if kind == "unix":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         address = where

@@ -18,7 +18,7 @@ Thread safety:
 
 import errno
 import os
-from ipaddress import IPv4Network
+import socket
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELROUTE, RTM_DELRULE, RTM_NEWROUTE, RTM_NEWRULE
@@ -66,7 +66,7 @@ class _PerNamespace(Table):
                         result.errors.append(f"{self.kind} {self.describe(key)}: {e}")
                     continue
                 sent.append(key)
-            for key, err in zip(sent, self.ns.nl(ns).request(msgs) if msgs else []):
+            for key, err in zip(sent, self.ns.at(ns).request(msgs) if msgs else []):
                 if err and err not in fine:
                     result.errors.append(f"{self.kind} {self.describe(key)}: {os.strerror(err)}")
                 else:
@@ -88,7 +88,7 @@ class RouteTable(_PerNamespace):
             if not self.ns.exists(ns):
                 continue
             names = None
-            for r in self.ns.nl(ns).routes(ROUTE_PROTO):
+            for r in self.ns.at(ns).routes(ROUTE_PROTO):
                 if r["proto"] != ROUTE_PROTO:
                     continue
                 if names is None:
@@ -103,9 +103,8 @@ class RouteTable(_PerNamespace):
         parts = [nlmsg.u32(nlmsg.RTA_TABLE, number)]
         dst_len = 0
         if dst != "default":
-            net = IPv4Network(dst)
-            dst_len = net.prefixlen
-            parts.append(nlmsg.ipv4(nlmsg.RTA_DST, str(net.network_address)))
+            address, dst_len = nlmsg.network(dst)
+            parts.append(nlmsg.attr(nlmsg.RTA_DST, address))
         fields = dict(
             dst_len=dst_len,
             table=number if number < 256 else COMPAT,
@@ -152,7 +151,7 @@ class RuleTable(_PerNamespace):
         for ns in self.scope():
             if not self.ns.exists(ns):
                 continue
-            for r in self.ns.nl(ns).rules():
+            for r in self.ns.at(ns).rules():
                 if r["proto"] == ROUTE_PROTO:
                     out[(ns, r["priority"], r["src"], r["table"])] = True
         return out
@@ -166,9 +165,8 @@ class RuleTable(_PerNamespace):
         ]
         src_len = 0
         if src != "all":
-            net = IPv4Network(src)
-            src_len = net.prefixlen
-            parts.append(nlmsg.ipv4(nlmsg.FRA_SRC, str(net.network_address)))
+            address, src_len = nlmsg.network(src)
+            parts.append(nlmsg.attr(nlmsg.FRA_SRC, address))
         flags = NLM_F_CREATE | NLM_F_EXCL if mtype == RTM_NEWRULE else 0
         return nlmsg.rule(
             mtype, flags, *parts, src_len=src_len, table=table if table < 256 else 0,
@@ -190,4 +188,7 @@ class RuleTable(_PerNamespace):
 
 
 def _cidr(src: str) -> str:
-    return src if src == "all" else str(IPv4Network(src, strict=False))
+    if src == "all":
+        return src
+    address, plen = nlmsg.network(src, strict=False)
+    return f"{socket.inet_ntoa(address)}/{plen}"

@@ -7,13 +7,12 @@ Goals:
     Global keys before devices exist (`default.*` shapes new devices), device keys
     (`net.ipv4.conf.<dev>.*`) after: two instances, `device=False` and `device=True`.
 How it works:
-    Reads and writes /proc/sys inside the namespace (this thread entered into it):
-    procfs resolves net sysctls in the reader's namespace. No process per key.
+    Reads and writes /proc/sys inside the namespace (this thread entered into it,
+    see `linux_kernel`): procfs resolves net sysctls in the reader's namespace.
+    No process per key.
 Thread safety:
     None: one owner.
 """
-
-import os
 
 from .delta import Table
 from .netlink import Namespaces
@@ -22,18 +21,6 @@ from .netlink import Namespaces
 def is_device_key(key: str) -> bool:
     parts = key.split(".")
     return len(parts) > 4 and parts[2] == "conf" and parts[3] not in ("all", "default")
-
-
-def _path(key: str) -> str:
-    return "/proc/sys/" + key.replace(".", "/")
-
-
-def _read(path: str) -> str:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 4096).decode().strip()
-    finally:
-        os.close(fd)
 
 
 class SysctlTable(Table):
@@ -53,26 +40,23 @@ class SysctlTable(Table):
         for ns, keys in _by_ns(self.delta.desired).items():
             if not self.ns.exists(ns):
                 continue
-            with self.ns.inside(ns):
-                for key in keys:
-                    try:
-                        out[(ns, key)] = _read(_path(key))
-                    except OSError:
-                        pass
+            for key, value in self.ns.at(ns).read_sysctls(keys).items():
+                out[(ns, key)] = value
         return out
 
     def write(self, items, result):
         done = []
         for ns, keys in _by_ns(dict(items)).items():
             try:
-                with self.ns.inside(ns):
-                    for key in keys:
-                        try:
-                            with open(_path(key), "w") as f:
-                                f.write(self.delta.desired[(ns, key)])
-                            done.append((ns, key))
-                        except OSError as e:
-                            result.errors.append(f"sysctl {key} in {self.ns.describe(ns)}: {e}")
+                errors = self.ns.at(ns).write_sysctls(
+                    {k: self.delta.desired[(ns, k)] for k in keys}
+                )
+                for key in keys:
+                    if key in errors:
+                        e = errors[key]
+                        result.errors.append(f"sysctl {key} in {self.ns.describe(ns)}: {e}")
+                    else:
+                        done.append((ns, key))
             except OSError as e:
                 result.errors.append(f"sysctl: cannot enter {self.ns.describe(ns)}: {e}")
         return done

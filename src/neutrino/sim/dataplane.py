@@ -1,38 +1,35 @@
-"""`SimDataplane`: realize a `HostState` in the kernel model and the OVS model.
+"""What `ip` commands do, through the kernel model's own calls: how `World` builds the
+fabric, the hosts' underlay and outside links, and the VMs.
 
-The same state the real agent applies, applied to the model: namespaces are
-named `<host>` (the host's own) and `<host>:<namespace>`; objects are made in the
-order the real data plane makes them (namespaces, sysctls, links, addresses,
-routes, rules, neighbours, iptables, OVS, VRRP). A VRRP instance's addresses and
-routes are put on the host that is master, the one with the highest priority
-(the simulator has no keepalived; `master` says who is).
-
-As the real agent talks netlink rather than running `ip`, the model is changed
-through the kernel model's own calls (devices, addrconf, fibconfig, ruleconfig,
-the neighbour table), not through its `ip` parser: each of `add_veth`,
-`add_bridge`, `set_up`, `add_address`, `add_route`, `add_rule` and
+The hosts' states are not realized here: the agent's own `LinuxDataplane` does it
+on the kernel and OVS models (`sim.backend`, see why there). What the World makes
+around them goes through the kernel model's calls (devices, addrconf, fibconfig,
+ruleconfig, the neighbour table), not through its `ip` parser: each of
+`add_veth`, `add_bridge`, `set_up`, `add_address`, `add_route`, `add_rule` and
 `set_neighbour` does what one `ip` command does, with the same attributes and the
-same refusals (`World` builds the fabric, hosts and VMs with them too). iptables
-chains go through `Namespace.iptables`, one command per chain and per rule. A
-refusal or a malformed object raises ValueError naming the namespace and the
-object.
+same refusals (`sim.backend` plays keepalived with them too). A refusal or a
+malformed object raises ValueError naming the namespace and the object.
+
+This module once held `SimDataplane`, a second realizer of HostStates that could
+only create; nothing needs it any more: the model is changed, repaired and
+checked for drift by the agent's tables.
 """
 
 import contextlib
-import shlex
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import groupby
-from operator import itemgetter
+from typing import cast
 
 from ..kernel import Kernel, addrconf, devices, fibconfig, ruleconfig
 from ..kernel.consts import (
     FR_ACT_TO_TBL,
     RT_SCOPE_HOST,
     RT_SCOPE_LINK,
+    RT_SCOPE_NOWHERE,
     RT_SCOPE_UNIVERSE,
     RT_TABLE_MAIN,
     RTN_UNICAST,
+    RTN_UNSPEC,
     RTPROT_BOOT,
 )
 from ..kernel.errors import KernelError
@@ -40,15 +37,7 @@ from ..kernel.fibconfig import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RouteCon
 from ..kernel.inet import parse_ipv4, parse_prefix, parse_uint
 from ..kernel.ip.link import parse_mac
 from ..kernel.links import IfAddr, Link
-from ..kernel.netfilter.errors import IptablesError
 from ..kernel.netns import Namespace
-from ..plan.state import Chain, HostState, Route
-from .ovs_glue import OvsHost
-
-
-def ns_name(host: str, ns: str) -> str:
-    return host if ns == "" else f"{host}:{ns}"
-
 
 # --- what `ip` commands do, through the kernel model's calls ---------------------------
 
@@ -86,15 +75,22 @@ def add_bridge(ns: Namespace, name: str) -> Link:
 
 
 def set_up(
-    link: Link, mtu: int | None = None, mac: str | None = None, master: Link | None = None
+    link: Link | None,
+    mtu: int | None = None,
+    mac: str | None = None,
+    master: Link | None = None,
 ) -> None:
     """`ip link set DEV [mtu MTU] [address MAC] [master BRIDGE] up`, in the order the
-    kernel applies one such request: MTU, address, master, then up."""
-    with _refusal(link.ns, f"device {link.name}"):
+    kernel applies one such request: MTU, address, master, then up. (None is no
+    device: a veth's peer always has one right after `add_veth`.)"""
+    if link is None:
+        raise ValueError("set up: no device")
+    ns = cast(Namespace, link.ns)
+    with _refusal(ns, f"device {link.name}"):
         if mtu is not None:
             devices.set_mtu(link, mtu)
         if mac is not None:
-            devices.set_mac(link, _mac(link.ns, f"device {link.name}", mac))
+            devices.set_mac(link, _mac(ns, f"device {link.name}", mac))
         if master is not None:
             devices.set_master(link, master)
         devices.set_up(link)
@@ -144,6 +140,39 @@ def add_route(
         fibconfig.insert_route(ns, cfg)
 
 
+def del_address(ns: Namespace, dev: str, cidr: str) -> None:
+    """`ip address del CIDR dev DEV`."""
+    what = f"address {cidr} on {dev}"
+    local = _prefix(cidr)
+    if local is None or not local.bytelen:
+        raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
+    with _refusal(ns, what):
+        addrconf.delete_address(ns, device(ns, dev, what), local.addr, local.plen, local.addr, None)
+
+
+def del_route(
+    ns: Namespace, dst: str, dev: str | None = None, via: str | None = None, table: str = "main"
+) -> None:
+    """`ip route del DST [via VIA] [dev DEV] [table TABLE]` (any protocol, type and scope)."""
+    what = f"route {dst}{f' via {via}' if via else ''}{f' dev {dev}' if dev else ''} table {table}"
+    prefix = _prefix(dst)
+    gateway = 0 if via is None else parse_ipv4(via)
+    tid = RT_TABLE_MAIN if table == "main" else parse_uint(table)
+    if prefix is None or gateway is None or tid is None:
+        raise ValueError(f"{ns.name}: {what}: malformed")
+    cfg = RouteConfig(
+        table=tid,
+        dst=prefix.addr,
+        plen=prefix.plen,
+        type=RTN_UNSPEC,
+        scope=RT_SCOPE_NOWHERE,
+        gateway=gateway,
+        oif=None if dev is None else device(ns, dev, what),
+    )
+    with _refusal(ns, what):
+        fibconfig.delete_route(ns, cfg)
+
+
 def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
     """`ip rule add from SRC lookup TABLE priority PRIORITY`."""
     what = f"rule from {src} lookup {table} priority {priority}"
@@ -184,80 +213,3 @@ def _mac(ns: Namespace, what: str, text: str) -> str:
 
 
 _canonical_mac = lru_cache(maxsize=1 << 16)(parse_mac)
-
-
-# --- one host's state -------------------------------------------------------------
-
-
-class SimDataplane:
-    def __init__(self, kernel: Kernel, host: str, tunnel_ip: str | None):
-        self.kernel = kernel
-        self.host = host
-        self.ovs = OvsHost(kernel, host, tunnel_ip)
-
-    def ns(self, ns: str) -> Namespace:
-        return self.kernel.netns(ns_name(self.host, ns))
-
-    def apply(self, state: HostState, master: bool = True) -> None:
-        spaces: dict[str, Namespace] = {}
-
-        def ns(name: str) -> Namespace:
-            space = spaces.get(name)
-            if space is None:
-                space = spaces[name] = self.ns(name)
-            return space
-
-        for name in state.namespaces:
-            set_up(device(ns(name), "lo"))
-        device_sysctls = []
-        for s in state.sysctls:
-            if s.key.startswith("net.ipv4.conf.") and s.key.split(".")[3] not in ("all", "default"):
-                device_sysctls.append(s)
-            else:
-                ns(s.ns).sysctl(s.key, s.value)
-        for v in state.veths:
-            what = f"{ns(v.ns).name}: veth {v.name}"
-            peer_ns = peer_namespace(self.kernel, ns_name(self.host, v.peer_ns), what)
-            link = add_veth(ns(v.ns), v.name, peer_ns, v.peer)
-            set_up(link, mtu=v.mtu, mac=v.mac)
-            set_up(link.peer, mtu=v.mtu)
-        for s in device_sysctls:
-            ns(s.ns).sysctl(s.key, s.value)
-        for a in state.addresses:
-            add_address(ns(a.ns), a.dev, a.cidr)
-        for r in state.routes:
-            self._route(ns(r.ns), r)
-        for r in state.rules:
-            add_rule(ns(r.ns), r.src, r.table, r.priority)
-        for n in state.neighbours:
-            set_neighbour(ns(n.ns), n.dev, n.ip, n.mac)
-        for c in state.chains:
-            self._chain(ns(c.ns), c)
-        for b in state.bridges:
-            self.ovs.bridge(b.name, b.fail_mode)
-        for p in state.ovs_ports:
-            self.ovs.add_port(p.bridge, p.name, p.kind, p.tag, dict(p.options))
-        for bridge, flows in groupby(state.flows, key=itemgetter(0)):
-            self.ovs.switch[bridge].add_flows(map(itemgetter(1), flows))
-        if master:
-            for v in state.vrrp:
-                for cidr, dev in v.vips:
-                    add_address(ns(v.ns), dev, cidr)
-                for r in v.routes:
-                    self._route(ns(r.ns), r)
-
-    @staticmethod
-    def _route(ns: Namespace, r: Route) -> None:
-        add_route(ns, r.dst, r.dev, r.via, r.table, replace=True)
-
-    @staticmethod
-    def _chain(ns: Namespace, c: Chain) -> None:
-        """`iptables -t TABLE -N NAME`, `-A HOOK -j NAME`, then `-A NAME RULE` for each rule."""
-        commands = [["-N", c.name], ["-A", c.hook, "-j", c.name]]
-        commands += [["-A", c.name, *shlex.split(rule)] for rule in c.rules]
-        for argv in commands:
-            try:
-                ns.iptables(["-t", c.table, *argv])
-            except IptablesError as err:
-                command = shlex.join(["iptables", "-t", c.table, *argv])
-                raise ValueError(f"{ns.name}: {command}: {str(err).strip()}") from None

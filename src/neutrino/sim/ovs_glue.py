@@ -6,11 +6,13 @@ sends them out of ports: a system port hands the frame to the device's veth
 peer, a vxlan port encapsulates it in UDP to port 4789 from the host's tunnel
 address (the host's routing carries it over the underlay), and the host's UDP
 tunnel socket on port 4789 (`udp_handlers`) hands arriving frames to the vxlan
-port whose remote_ip sent them. Each bridge visit is written into the packet's
+port whose remote_ip sent them. Ports and bridges are added and removed as the
+data plane's OVS transactions say (`sim.backend`). Each bridge visit is written into the packet's
 trace (level summary: the tables and flows; minimal: in and out).
 """
 
 import zlib
+from typing import Any
 
 from ..kernel.inet import fmt, parse_ipv4
 from ..kernel.l2 import put_on_link
@@ -59,6 +61,42 @@ class OvsHost:
                 raise ValueError(f"{self.ns_name}: OVS port {name} has no device {name}")
             dev.rx_handler = self._from_device
 
+    def del_port(self, name: str) -> None:
+        """The port off its bridge; its device (if any) hands frames to the stack again."""
+        bridge = self.switch.owner(name)
+        if bridge is None:
+            raise ValueError(f"{self.ns_name}: no OVS port {name}")
+        bridge.del_port(name)
+        if self.system_ports.pop(name, None) is not None:
+            dev = self.ns.links.get(name)
+            if dev is not None:
+                dev.rx_handler = None
+        for remote, (_bridge, port) in list(self.tunnels.items()):
+            if port == name:
+                del self.tunnels[remote]
+
+    def set_tag(self, name: str, tag: int | None) -> None:
+        """A port's VLAN tag changed in place (its OpenFlow number kept)."""
+        bridge = self.switch.owner(name)
+        if bridge is None:
+            raise ValueError(f"{self.ns_name}: no OVS port {name}")
+        port = bridge.ports[name]
+        if port.tag == tag:
+            return
+        bridge.del_port(name)
+        bridge.add_port(
+            name, port.kind, ofport=port.ofport, tag=tag, trunks=port.trunks, peer=port.peer,
+            remote_ip=port.remote_ip, key=port.key,
+        )  # fmt: skip
+
+    def del_bridge(self, name: str) -> None:
+        """A bridge and its ports gone."""
+        for port in list(self.switch[name].ports):
+            if port != name:
+                self.del_port(port)
+        del self.switch.bridges[name]
+        self.switch.changes[0] += 1  # the megaflows made through it are stale
+
     # --- frames in ------------------------------------------------------------
 
     def _from_device(self, walk, dev, frame) -> None:
@@ -72,7 +110,9 @@ class OvsHost:
         if found is None or pkt.payload is None:
             walk.drop(ns, pkt, f"VXLAN from {remote}: no tunnel port for it")
             return
-        vni, frame = pkt.payload
+        vni: int
+        frame: Any
+        vni, frame = pkt.payload  # type: ignore[misc]  # (vni, frame): checked above
         bridge, port = found
         if walk.quiet:
             _note(walk, ns, "", frame)
@@ -127,8 +167,8 @@ class OvsHost:
         frame = out.packet.frame
         inner_len = getattr(frame, "length", 42)
         outer = Packet(
-            parse_ipv4(self.tunnel_ip),
-            parse_ipv4(out.remote_ip),
+            parse_ipv4(self.tunnel_ip),  # type: ignore[arg-type]  # a host's, valid
+            parse_ipv4(out.remote_ip),  # type: ignore[arg-type]  # a port's, valid
             UDP,
             sport=_source_port(frame),
             dport=VXLAN_PORT,

@@ -17,14 +17,15 @@ configuration mentions (the planner's part is in the hosts' states).
 
 from collections import defaultdict
 
+from ..dataplane.linux import LinuxDataplane
 from ..gcpause import cyclic_gc_paused
 from ..kernel import Kernel
 from ..kernel.packet import icmp_echo, tcp, udp
 from ..layout import INTERNET, INTERNET_NS, Layout, layout_of_addresses
 from ..plan.state import HostState
 from ..scheduler.cloud import Cloud
+from .backend import model_dataplane
 from .dataplane import (
-    SimDataplane,
     add_address,
     add_route,
     add_veth,
@@ -33,11 +34,14 @@ from .dataplane import (
     set_up,
 )
 from .fabric import build_outside, check_underlay, wire_host
+from .ovs_glue import OvsHost
 
 
 class World:
-    """Builds the fabric, every host and VM, then applies each host's state (through
-    `sim.dataplane`'s functions, each doing what one `ip` command does).
+    """Builds the fabric, every host and VM (through `sim.dataplane`'s functions, each
+    doing what one `ip` command does), then applies each host's state with the agent's
+    own `LinuxDataplane` on the kernel and OVS models (`sim.backend`): `dataplanes`
+    holds each host's, to apply a changed state or check drift later.
 
     `vms` maps VM names to their port ids in `cloud`; `masters` are the hosts that
     hold VRRP addresses."""
@@ -65,7 +69,9 @@ class World:
             external_gateway,
         )
         self.kernel = Kernel()
-        self.dataplanes: dict[str, SimDataplane] = {}
+        self.masters = masters
+        self.ovs: dict[str, OvsHost] = {}
+        self.dataplanes: dict[str, LinuxDataplane] = {}
         with cyclic_gc_paused():  # a third of the time or more went to the collector
             self._fabric()
             for host in sorted(cloud.hosts):
@@ -73,10 +79,10 @@ class World:
             for vm in vms:
                 self._vm(vm)
             names = {h.tunnel_ip: name for name, h in cloud.hosts.items()}
-            for dp in self.dataplanes.values():
-                dp.ovs.peer_names = names
+            for ovs in self.ovs.values():
+                ovs.peer_names = names
             for host, state in states.items():
-                self.dataplanes[host].apply(state, master=host in masters)
+                self.apply(host, state)
 
     # --- building ---------------------------------------------------------------
 
@@ -87,9 +93,10 @@ class World:
         k = self.kernel
         tunnel_ip = self.cloud.hosts[host].tunnel_ip
         wire_host(k, self.layout, self.layout.by_name[host], self.underlay, self.mentions)
-        dp = self.dataplanes[host] = SimDataplane(k, host, tunnel_ip)
-        dp.ovs.bridge("br-ex", "secure")
-        dp.ovs.add_port("br-ex", "eth-ex", "system", None, {})
+        ovs = self.ovs[host] = OvsHost(k, host, tunnel_ip)
+        ovs.bridge("br-ex", "secure")
+        ovs.add_port("br-ex", "eth-ex", "system", None, {})
+        self.dataplanes[host] = model_dataplane(k, host, ovs, master=host in self.masters)
 
     def _vm(self, vm: str) -> None:
         port = self.cloud.ports[self.vms[vm]]
@@ -110,6 +117,14 @@ class World:
         self.mentions[vm].add(subnet.cidr)
 
     # --- using it -----------------------------------------------------------------
+
+    def apply(self, host: str, state: HostState) -> None:
+        """Make a host what state says, as its agent would (only the difference is
+        written: deletions too); ValueError naming the host if the model refused."""
+        result = self.dataplanes[host].apply(state)
+        if not result.ok:
+            raise ValueError(f"{host}: {'; '.join(result.errors)}")
+        self.states[host] = state
 
     def address_of(self, name: str) -> str:
         if name == INTERNET_NS:
