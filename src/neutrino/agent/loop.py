@@ -15,7 +15,7 @@ One thread, one owner of the data plane; `stop()` may be called from a signal.
 import logging
 import time
 
-from ..plan import plan_host
+from ..plan import PlanMemo, plan_host
 from ..plan.names import dev
 from .client import ServerClient, ServerError
 
@@ -43,6 +43,7 @@ class Agent:
         self.reported: dict[str, str] = {}
         self.pending = False  # the last sync left something to do (a VM's device not there yet)
         self.running = True
+        self.memo = PlanMemo()  # what one plan shares with the next
 
     def stop(self) -> None:
         self.running = False
@@ -81,7 +82,7 @@ class Agent:
                 time.sleep(backoff)
 
     def sync(self, view) -> object:
-        state = plan_host(view)
+        state = plan_host(view, self.memo)
         result = self.dataplane.apply(state)
         self.pending = bool(getattr(result, "pending", ()))
         self.view = view
@@ -92,7 +93,7 @@ class Agent:
     def check(self) -> list[str]:
         """Differences between the kernel and the desired state; changes nothing."""
         _, view = self.client.view(self.host)
-        return self.dataplane.drift(plan_host(view))
+        return self.dataplane.drift(plan_host(view, self.memo))
 
     def _report_ports(self, view, result) -> None:
         pending = set(getattr(result, "pending", ()) or ())

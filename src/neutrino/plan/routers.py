@@ -57,11 +57,12 @@ def dvr_snat_redirect(b: Build, ns: str, router: RouterView) -> None:
     if router.gateway is None or not router.enable_snat:
         return
     by_subnet = {p.subnet_id: p for p in router.snat_ports}
+    snat_table = b.memo(names.snat_table)
     for port in router.interfaces:
         sg = by_subnet.get(port.subnet_id)
         if sg is None or sg.ip is None:
             continue
-        table = names.snat_table(port.cidr)
+        table = snat_table(port.cidr)
         b.rule(ns, table, port.cidr, table)
         b.route(ns, "default", names.dev("qr-", port.id), sg.ip, table=str(table))
 
