@@ -1,6 +1,7 @@
 """The agent's HTTP client for the server: Keystone tokens (or noauth), retries on 401.
 
 client = ServerClient(url, username=..., password=..., project=...)   # or noauth=True
+    (logs in at auth_url, default <url>/v3, as the server's built-in Keystone)
 client.heartbeat(host, mode, tunnel_ip, start=True)
 client.view(host, after=revision, wait=30) -> (revision, HostView)
 client.port_status(port_id, "ACTIVE")
@@ -26,8 +27,10 @@ class ServerClient:
         project: str | None = None,
         noauth: bool = False,
         timeout: float = 90.0,
+        auth_url: str | None = None,
     ):
         self.url = url.rstrip("/")
+        self.auth_url = (auth_url or f"{self.url}/v3").rstrip("/")
         self.username, self.password, self.project = username, password, project
         self.noauth = noauth or not username
         self.http = httpx.Client(timeout=timeout)
@@ -38,7 +41,7 @@ class ServerClient:
 
     def _login(self) -> None:
         body = password_auth(self.username, self.password, self.project or "admin")
-        r = self.http.post(f"{self.url}/v3/auth/tokens", json=body)
+        r = self.http.post(f"{self.auth_url}/auth/tokens", json=body)
         if r.status_code != 201:
             raise ServerError(f"login as {self.username} failed: {r.status_code} {r.text[:200]}")
         self.token = r.headers["X-Subject-Token"]

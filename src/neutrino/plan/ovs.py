@@ -17,6 +17,7 @@ br-tun  secure; table 0 splits by in_port; table 1 is DVR: ARP for a router
 br-ex   the external (flat) network: local VLAN stripped on the way out.
 """
 
+from ..modes import DVR_MODES
 from ..ovs.flow import (
     Flow,
     GotoTable,
@@ -28,7 +29,7 @@ from ..ovs.flow import (
     SetTunnel,
     StripVlan,
 )
-from ..scheduler.view import DVR_MODES, HostView
+from ..scheduler.view import HostView
 from . import names
 from .build import Build
 from .state import Bridge, OvsPort

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from ..scheduler.cloud import MODES
+from ..modes import AGENT_MODES as MODES
 
 
 class TopologyError(ValueError):
