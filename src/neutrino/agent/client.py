@@ -39,20 +39,22 @@ class ServerClient:
     def close(self) -> None:
         self.http.close()
 
-    def _login(self) -> None:
-        body = password_auth(self.username, self.password, self.project or "admin")
+    def _login(self) -> str:
+        username, password = self.username, self.password
+        if username is None or password is None:
+            raise ServerError(f"login as {username}: no password given (set it with the username)")
+        body = password_auth(username, password, self.project or "admin")
         r = self.http.post(f"{self.auth_url}/auth/tokens", json=body)
         if r.status_code != 201:
-            raise ServerError(f"login as {self.username} failed: {r.status_code} {r.text[:200]}")
+            raise ServerError(f"login as {username} failed: {r.status_code} {r.text[:200]}")
         self.token = r.headers["X-Subject-Token"]
+        return self.token
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
         for attempt in range(2):
             headers = {}
             if not self.noauth:
-                if self.token is None:
-                    self._login()
-                headers["X-Auth-Token"] = self.token
+                headers["X-Auth-Token"] = self.token or self._login()
             r = self.http.request(method, f"{self.url}{path}", headers=headers, **kwargs)
             if r.status_code == 401 and not self.noauth and attempt == 0:
                 self.token = None  # expired: log in again once

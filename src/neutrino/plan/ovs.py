@@ -208,7 +208,7 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     _flow(b, names.TUN, 20, 1, {"dl_src": view.host.dvr_mac}, ())
     _flow(b, names.TUN, 4, 0, {}, ())
     network_of = {n.id: n for n in view.networks}
-    to_remote_port, from_vni, flood = map(b.memo, (_to_remote_port, _from_vni, _flood))
+    to_remote_port, from_vni, flood = b.memo(_to_remote_port), b.memo(_from_vni), b.memo(_flood)
     for rp in view.remote_ports:
         if rp.network_id in vlans and rp.host in tunnels:
             vni = network_of[rp.network_id].segmentation_id
