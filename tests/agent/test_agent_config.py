@@ -22,6 +22,7 @@ tunnel_ip = "172.30.0.10"
 run_dir = "/tmp/from-file"
 heartbeat = 5
 username = "admin"
+password = "secret"
 """
 REQUIRED = {
     "host": "h1",
@@ -50,6 +51,7 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(tmp_path):
         netns="nt-compute9",
         run_dir=Path("/tmp/from-file"),
         username="admin",
+        password="secret",
         heartbeat=7.5,
     )
 
@@ -94,6 +96,11 @@ def test_bad_values_say_what_is_allowed(tmp_path):
         load_agent_config(None, {"NEUTRINO_AGENT_RESYNC": "soon"}, REQUIRED)
     with pytest.raises(ConfigError, match=r"\[agent\] heartbeat = 'often': must be a number"):
         load_agent_config(_file(tmp_path, FILE.replace("heartbeat = 5", 'heartbeat = "often"')))
+
+
+def test_a_username_without_a_password_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[agent\] username = 'admin' without a password"):
+        load_agent_config(_file(tmp_path, FILE.replace('password = "secret"\n', "")), {})
 
 
 def test_what_is_missing_is_named_with_the_three_ways_to_give_it():

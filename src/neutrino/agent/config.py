@@ -107,6 +107,12 @@ def load_agent_config(
         )
     for key, value in values.items():
         values[key] = _checked(key, value, where[key])
+    if values.get("username") and values.get("password") is None:
+        raise ConfigError(
+            f"{where['username']} = {values['username']!r} without a password: give "
+            f"{flag('password')}, {env_name('password')} or [{SECTION}] password "
+            "(or no username, for a server with auth_strategy noauth)"
+        )
     return AgentConfig(**values)
 
 
