@@ -38,7 +38,8 @@ class PlanMemo:
 
     def __init__(self, size: int = SIZE):
         self.size = size
-        self._remembered: dict[Callable[..., Any], Callable[..., Any]] = {}
+        # maker -> its lru_cache (typeshed's name for the type of one)
+        self._remembered: dict[Callable[..., Any], functools._lru_cache_wrapper[Any]] = {}
 
     def __call__(self, maker: Callable[..., T]) -> Callable[..., T]:
         remembered = self._remembered.get(maker)
@@ -49,5 +50,8 @@ class PlanMemo:
         return remembered
 
     def forget(self) -> None:
-        """Drop everything remembered (a plan made after this starts from nothing)."""
-        self._remembered.clear()
+        """Drop everything remembered (a plan made after this starts from nothing); the
+        remembering functions stay (making one costs microseconds, a plan at 10 routers
+        a few milliseconds)."""
+        for remembered in self._remembered.values():
+            remembered.cache_clear()
