@@ -3,9 +3,9 @@
 A compute host with one VM on each subnet of N distributed routers (two subnets
 each, every tenth VM with a floating IP), and the network host with their N SNAT
 namespaces. Prints milliseconds per host for N = 10, 100, 1000 (or --routers).
-Each repetition plans from nothing: the flows and other frozen objects the planner
-shares between plans (a running agent keeps them from one plan to the next) are
-dropped first.
+Each repetition plans from nothing: the `PlanMemo` is emptied first, so the flows
+and other frozen objects the planner shares between plans (a running agent keeps
+its memo from one plan to the next) are made again.
 
     .venv/bin/python bench/plan.py [--routers 10 100 1000] [--repeat 3]
 """
@@ -13,9 +13,7 @@ dropped first.
 import argparse
 import time
 
-from neutrino.plan import plan_host
-from neutrino.plan.build import forget_shared_objects
-from neutrino.plan.ovs import forget_shared_flows
+from neutrino.plan import PlanMemo, plan_host
 from neutrino.scheduler import place_routers, view_for_host
 from neutrino.sim.synthetic import synthetic_cloud
 
@@ -25,16 +23,16 @@ def measure(routers: int, repeat: int) -> dict:
     out = {}
     for host in sorted(cloud.hosts):
         best = {"place": 1e9, "view": 1e9, "plan": 1e9}
+        memo = PlanMemo()
         for _ in range(repeat):
             cloud._index = None
-            forget_shared_flows()
-            forget_shared_objects()
+            memo.forget()
             t0 = time.perf_counter()
             placement = place_routers(cloud, placement.central)
             t1 = time.perf_counter()
             view = view_for_host(cloud, placement, host)
             t2 = time.perf_counter()
-            state = plan_host(view)
+            state = plan_host(view, memo)
             t3 = time.perf_counter()
             for key, value in (("place", t1 - t0), ("view", t2 - t1), ("plan", t3 - t2)):
                 best[key] = min(best[key], value)

@@ -21,7 +21,7 @@ import resource
 import time
 
 from neutrino.gcpause import kept_for_good
-from neutrino.plan import plan_host
+from neutrino.plan import PlanMemo, plan_host
 from neutrino.scheduler import view_for_host
 from neutrino.sim.reach import describe, reachability
 from neutrino.sim.synthetic import EXTERNAL, EXTERNAL_GATEWAY, synthetic_cloud
@@ -34,7 +34,8 @@ def build(hosts: int, vms: int, routers: int, underlay: str):
     with kept_for_good():
         cloud, placement, names = synthetic_cloud(hosts, vms, routers)
         t1 = time.perf_counter()
-        states = {h: plan_host(view_for_host(cloud, placement, h)) for h in cloud.hosts}
+        memo = PlanMemo()  # one for every host: equal objects are shared between plans
+        states = {h: plan_host(view_for_host(cloud, placement, h), memo) for h in cloud.hosts}
         t2 = time.perf_counter()
         masters = {hs[0] for hs in placement.central.values() if hs}
         world = World(cloud, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters, underlay)

@@ -6,7 +6,7 @@ neutrino selftest routing [--configs N] ...        (model vs this machine's kern
 neutrino selftest replay FILE                      (one script on both, differences shown)
 neutrino server [--config FILE] [--port 9696]      (the Neutron v2.0 API server)
 neutrino sim TOPOLOGY.yaml [--host H]              (a cloud in the model: placement, plans)
-neutrino agent --host H --mode M --server URL ...  (one host's agent; --check reports drift)
+neutrino agent [--config F] --host H --mode M ...  (one host's agent; --check reports drift)
 neutrino lab up|boot|exec|status|down              (a cloud on this machine, in namespaces)
 neutrino trace --sim TOPOLOGY.yaml --from vm1 --to 203.0.113.10   (a packet across hosts)
 neutrino reach --sim TOPOLOGY.yaml                 (which VMs reach which, every pair decided)
@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 import typer
+
+from .modes import AGENT_MODES
+from .paths import DEFAULT_RUN_DIR
 
 app = typer.Typer(
     add_completion=False,
@@ -397,50 +400,92 @@ def server_command(
 
 @app.command("agent")
 def agent_command(
-    host: str = typer.Option(..., "--host", help="This host's name (as ports are bound to it)."),
-    mode: str = typer.Option(..., "--mode", help="legacy, dvr or dvr_snat."),
-    server: str = typer.Option(..., "--server", help="The API server's URL."),
-    tunnel_ip: str = typer.Option(..., "--tunnel-ip", help="This host's VXLAN endpoint address."),
-    namespace_prefix: str = typer.Option(
-        "", "--namespace-prefix", help="Put before every namespace name."
+    host: str | None = typer.Option(
+        None, "--host", help="This host's name (as ports are bound to it). Required."
+    ),
+    mode: str | None = typer.Option(None, "--mode", help=f"{', '.join(AGENT_MODES)}. Required."),
+    server: str | None = typer.Option(None, "--server", help="The API server's URL. Required."),
+    tunnel_ip: str | None = typer.Option(
+        None, "--tunnel-ip", help="This host's VXLAN endpoint address. Required."
+    ),
+    namespace_prefix: str | None = typer.Option(
+        None, "--namespace-prefix", help="Put before every namespace name (default none)."
     ),
     netns: str | None = typer.Option(
         None, "--netns", help="The namespace that is this host (default: ours)."
     ),
     ovs_db: str | None = typer.Option(None, "--ovs-db", help="OVS database socket (unix:PATH)."),
-    run_dir: Path = typer.Option(
-        Path("/run/neutrino-agent"), "--run-dir", help="keepalived files."
+    run_dir: Path | None = typer.Option(
+        None, "--run-dir", help=f"The data plane's files, keepalived's (default {DEFAULT_RUN_DIR})."
+    ),
+    username: str | None = typer.Option(
+        None, "--username", help="Keystone user (default: noauth)."
+    ),
+    password: str | None = typer.Option(None, "--password", help="Keystone password."),
+    project: str | None = typer.Option(None, "--project", help="Keystone project (default admin)."),
+    auth_url: str | None = typer.Option(
+        None, "--auth-url", help="Where to log in (default: the server's URL + /v3)."
+    ),
+    heartbeat: float | None = typer.Option(
+        None, "--heartbeat", help="Seconds between heartbeats (default 10)."
+    ),
+    resync: float | None = typer.Option(
+        None, "--resync", help="Seconds between full resyncs (default 300)."
     ),
     config: Path | None = typer.Option(
-        None, "--config", help="TOML with [agent] username, password, project."
+        None,
+        "--config",
+        help="TOML file whose agent table holds these settings (flags win over "
+        "NEUTRINO_AGENT_<KEY> variables, which win over the file; see docs/lab.md).",
     ),
     check: bool = typer.Option(
         False, "--check", help="Report drift from the desired state; change nothing."
     ),
 ) -> None:
     """Run the agent of one host: register, watch its view, plan and reconcile."""
-    import tomllib
-
     from .agent.client import ServerClient
+    from .agent.config import load_agent_config
     from .agent.loop import Agent
+    from .config import ConfigError
     from .dataplane import LinuxDataplane
     from .server import setup_logging
 
-    if mode not in ("legacy", "dvr", "dvr_snat"):
-        raise typer.BadParameter(f"--mode {mode!r}: use legacy, dvr or dvr_snat")
-    creds = {}
-    if config is not None:
-        try:
-            creds = tomllib.loads(config.read_text()).get("agent", {})
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise typer.BadParameter(f"--config {config}: {e}") from None
+    flags = {
+        "host": host,
+        "mode": mode,
+        "server": server,
+        "tunnel_ip": tunnel_ip,
+        "namespace_prefix": namespace_prefix,
+        "netns": netns,
+        "ovs_db": ovs_db,
+        "run_dir": run_dir,
+        "username": username,
+        "password": password,
+        "project": project,
+        "auth_url": auth_url,
+        "heartbeat": heartbeat,
+        "resync": resync,
+    }
+    try:
+        cfg = load_agent_config(config, flags=flags)
+    except ConfigError as e:
+        typer.echo(f"neutrino agent: {e}", err=True)
+        raise typer.Exit(2) from None
     client = ServerClient(
-        server, creds.get("username"), creds.get("password"), creds.get("project")
+        cfg.server, cfg.username, cfg.password, cfg.project, auth_url=cfg.auth_url
     )
     dataplane = LinuxDataplane(
-        prefix=namespace_prefix, host_netns=netns, ovs_db=ovs_db, run_dir=run_dir
+        prefix=cfg.namespace_prefix, host_netns=cfg.netns, ovs_db=cfg.ovs_db, run_dir=cfg.run_dir
     )
-    agent = Agent(host, mode, tunnel_ip, client, dataplane)
+    agent = Agent(
+        cfg.host,
+        cfg.mode,
+        cfg.tunnel_ip,
+        client,
+        dataplane,
+        heartbeat=cfg.heartbeat,
+        resync=cfg.resync,
+    )
     if check:
         drift = agent.check()
         for line in drift:

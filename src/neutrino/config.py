@@ -18,6 +18,7 @@ when they parse (numbers, booleans), else taken as strings.
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def _server_config(section: dict) -> ServerConfig:
     cfg = ServerConfig(**section)
     for name, f in known.items():
         value = getattr(cfg, name)
-        want = f.type
+        want = type(f.default)  # every setting's default is of its type
         if want is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"[server] {name} = {value!r}: must be an integer")
         if not isinstance(value, want):
@@ -86,9 +87,9 @@ def _server_config(section: dict) -> ServerConfig:
     return cfg
 
 
-def load_config(path: str | Path | None = None, environ: dict | None = None) -> Config:
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the TOML file (if any), apply NEUTRINO_* overrides, check every value."""
-    environ = os.environ if environ is None else environ
+    env = os.environ if environ is None else environ
     data: dict = {}
     if path is not None:
         path = Path(path)
@@ -103,7 +104,7 @@ def load_config(path: str | Path | None = None, environ: dict | None = None) -> 
             raise ConfigError(f"[{key}]: unknown section; allowed: server, identity")
     server = dict(data.get("server", {}))
     identity = dict(data.get("identity", {}))
-    for name, text in environ.items():
+    for name, text in env.items():
         for prefix, section in (("NEUTRINO_SERVER_", server), ("NEUTRINO_IDENTITY_", identity)):
             if name.startswith(prefix):
                 section[name[len(prefix) :].lower()] = _env_value(text)

@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
+from .modes import DVR
+
 # namespaces
 FABRIC, UPSTREAM, INTERNET_NS, UNDERLAY_ROUTER = "fabric", "upstream", "internet", "underlay"
 # devices
@@ -109,7 +111,7 @@ class Host:
 
     @property
     def is_compute(self) -> bool:
-        return self.mode == "dvr"
+        return self.mode == DVR
 
 
 @dataclass(frozen=True)

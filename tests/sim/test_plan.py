@@ -5,7 +5,7 @@ import tempfile
 from sim_support import EXAMPLES
 
 from neutrino.api import floatingips, routers
-from neutrino.plan import plan_host
+from neutrino.plan import PlanMemo, plan_host
 from neutrino.scheduler import place_routers, view_for_host
 from neutrino.sim.control import ADMIN, build_control
 from neutrino.sim.topology import load
@@ -35,6 +35,26 @@ def test_same_view_same_state_and_every_host_gets_what_it_runs():
     assert f"snat-{r2}" in again["network1"].namespaces
     assert not any(ns.startswith("fip-") for ns in again["compute1"].namespaces)  # vm1 has no FIP
     assert any(ns.startswith("fip-") for ns in again["compute3"].namespaces)
+
+
+def test_a_shared_memo_shares_equal_objects_and_changes_no_plan():
+    control = _control("two-routers")
+    views = control.views()
+    memo = PlanMemo()
+    shared = {h: plan_host(view, memo) for h, view in views.items()}
+    fresh = {h: plan_host(view) for h, view in views.items()}
+    assert shared == fresh
+    # br-int's NORMAL flow is on every host: one object with a memo, one per plan without
+    first, second = sorted(views)[:2]
+    normal = next(
+        f for f in shared[first].flows if f[0] == "br-int" and (f[1].table, f[1].priority) == (0, 0)
+    )
+    assert normal in shared[second].flows and normal in fresh[first].flows
+    assert next(f for f in shared[second].flows if f == normal) is normal
+    assert next(f for f in fresh[first].flows if f == normal) is not normal
+    assert next(f for f in fresh[second].flows if f == normal) is not next(
+        f for f in fresh[first].flows if f == normal
+    )
 
 
 def test_removing_a_floating_ip_changes_only_its_host():

@@ -1,6 +1,7 @@
 """The agent's HTTP client for the server: Keystone tokens (or noauth), retries on 401.
 
 client = ServerClient(url, username=..., password=..., project=...)   # or noauth=True
+    (logs in at auth_url, default <url>/v3, as the server's built-in Keystone)
 client.heartbeat(host, mode, tunnel_ip, start=True)
 client.view(host, after=revision, wait=30) -> (revision, HostView)
 client.port_status(port_id, "ACTIVE")
@@ -26,8 +27,10 @@ class ServerClient:
         project: str | None = None,
         noauth: bool = False,
         timeout: float = 90.0,
+        auth_url: str | None = None,
     ):
         self.url = url.rstrip("/")
+        self.auth_url = (auth_url or f"{self.url}/v3").rstrip("/")
         self.username, self.password, self.project = username, password, project
         self.noauth = noauth or not username
         self.http = httpx.Client(timeout=timeout)
@@ -36,20 +39,22 @@ class ServerClient:
     def close(self) -> None:
         self.http.close()
 
-    def _login(self) -> None:
-        body = password_auth(self.username, self.password, self.project or "admin")
-        r = self.http.post(f"{self.url}/v3/auth/tokens", json=body)
+    def _login(self) -> str:
+        username, password = self.username, self.password
+        if username is None or password is None:
+            raise ServerError(f"login as {username}: no password given (set it with the username)")
+        body = password_auth(username, password, self.project or "admin")
+        r = self.http.post(f"{self.auth_url}/auth/tokens", json=body)
         if r.status_code != 201:
-            raise ServerError(f"login as {self.username} failed: {r.status_code} {r.text[:200]}")
+            raise ServerError(f"login as {username} failed: {r.status_code} {r.text[:200]}")
         self.token = r.headers["X-Subject-Token"]
+        return self.token
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
         for attempt in range(2):
             headers = {}
             if not self.noauth:
-                if self.token is None:
-                    self._login()
-                headers["X-Auth-Token"] = self.token
+                headers["X-Auth-Token"] = self.token or self._login()
             r = self.http.request(method, f"{self.url}{path}", headers=headers, **kwargs)
             if r.status_code == 401 and not self.noauth and attempt == 0:
                 self.token = None  # expired: log in again once

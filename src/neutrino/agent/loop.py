@@ -16,7 +16,7 @@ import logging
 import time
 
 from ..dataplane.protocol import Dataplane
-from ..plan import plan_host
+from ..plan import PlanMemo, plan_host
 from ..plan.names import dev
 from .client import ServerClient, ServerError
 
@@ -44,6 +44,7 @@ class Agent:
         self.reported: dict[str, str] = {}
         self.pending = False  # the last sync left something to do (a VM's device not there yet)
         self.running = True
+        self.memo = PlanMemo()  # what one plan shares with the next
 
     def stop(self) -> None:
         self.running = False
@@ -82,7 +83,7 @@ class Agent:
                 time.sleep(backoff)
 
     def sync(self, view) -> object:
-        state = plan_host(view)
+        state = plan_host(view, self.memo)
         result = self.dataplane.apply(state)
         self.pending = bool(result.pending)
         self.view = view
@@ -93,7 +94,7 @@ class Agent:
     def check(self) -> list[str]:
         """Differences between the kernel and the desired state; changes nothing."""
         _, view = self.client.view(self.host)
-        return self.dataplane.drift(plan_host(view))
+        return self.dataplane.drift(plan_host(view, self.memo))
 
     def _report_ports(self, view, result) -> None:
         waiting = {name for p in result.pending for name in p.waits_for}

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 
 from ..db import schema
 from ..ipam import InvalidInput
+from ..modes import DVR_MODES
 from . import errors, routers
 from .attrs import Attr, boolean, parse_body, string, uuid_str
 from .common import filtered, new_id
@@ -144,7 +145,7 @@ def heartbeat(tx, ctx, body, down_time: int) -> dict:
             )
         )
         tx.changed("agent", agent_id, "create", "", 0)
-        if configurations.get("agent_mode") in ("dvr", "dvr_snat"):
+        if configurations.get("agent_mode") in DVR_MODES:
             dvr_mac(tx, host)
     else:
         agent_id = row.id

@@ -45,11 +45,11 @@ Thread safety:
     threads. Inside an apply the OVS tables run in a worker thread (see above).
 """
 
-import os
 import time
 from pathlib import Path
 
 from ..gcpause import cyclic_gc_paused
+from ..paths import DEFAULT_RUN_DIR
 from ..plan.state import HostState
 from .addresses import AddressTable
 from .backend import Backend, KeepalivedAccess
@@ -77,7 +77,7 @@ class LinuxDataplane:
         prefix: str = "",
         host_netns: str | None = None,
         ovs_db: str | None = None,
-        run_dir: Path | str = "/run/neutrino",
+        run_dir: Path | str = DEFAULT_RUN_DIR,
         *,
         ovs_run_dir: str | None = None,
         datapath_type: str = "netdev",
@@ -288,7 +288,3 @@ class LinuxDataplane:
                 self.links.queue_resync()
                 return
             time.sleep(0.005)
-
-
-def default_run_dir() -> Path:
-    return Path(os.environ.get("NEUTRINO_RUN_DIR", "/run/neutrino"))

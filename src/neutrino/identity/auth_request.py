@@ -23,14 +23,24 @@ class ProjectScope:
 
 
 @dataclass(frozen=True)
-class AuthRequest:
-    """One authentication: by password (user reference) or by an existing token."""
+class PasswordAuth:
+    """An authentication by password: the user's reference (``{"id"}``, or ``{"name"}``
+    with a domain) and the password."""
 
-    method: str
-    user: dict | None = None
-    password: str | None = None
-    token: str | None = None
+    user: dict
+    password: str
     scope: ProjectScope | None = None
+
+
+@dataclass(frozen=True)
+class TokenAuth:
+    """An authentication by an existing token."""
+
+    token: str
+    scope: ProjectScope | None = None
+
+
+AuthRequest = PasswordAuth | TokenAuth
 
 
 def parse_auth(body) -> AuthRequest:
@@ -52,13 +62,13 @@ def parse_auth(body) -> AuthRequest:
         token = section.get("id")
         if not isinstance(token, str) or not token:
             raise BadRequest("Expecting to find id in token.")
-        return AuthRequest(method=method, token=token, scope=scope)
+        return TokenAuth(token=token, scope=scope)
     user = _object(section, "user", "password")
     _check_user(user)
     password = user.get("password")
     if not isinstance(password, str):
         raise Unauthorized()
-    return AuthRequest(method=method, user=user, password=password, scope=scope)
+    return PasswordAuth(user=user, password=password, scope=scope)
 
 
 def _object(parent, key: str, where: str) -> dict:

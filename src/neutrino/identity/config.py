@@ -30,11 +30,14 @@ them). Every mistake raises ValueError naming the key, the bad value and what is
 
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography.fernet import Fernet
 
 from neutrino.identity import passwords
 from neutrino.identity.roles import ROLES, stable_id
+
+_T = TypeVar("_T")
 
 STRATEGIES = ("keystone", "noauth")
 TOP_KEYS = (
@@ -155,6 +158,19 @@ class IdentityConfig:
         """The domain with this id."""
         return next((x for x in self.domains if x.id == domain_id), None)
 
+    def domain_of(self, item: "User | Project") -> Domain:
+        """The domain of a user or project (every reference is checked when loaded)."""
+        return _known(self.domain(item.domain_id), "domain", item.domain_id)
+
+    def project_of(self, user: User) -> Project:
+        """The project of a user of this configuration (checked when loaded)."""
+        return _known(self.project(user.project_id), "project", user.project_id)
+
+    @property
+    def noauth_project(self) -> Project:
+        """The project of the noauth caller (checked when loaded)."""
+        return _known(self.project(self.noauth_project_id), "project", self.noauth_project_id)
+
     def find_domain(self, ref: dict) -> Domain | None:
         """The domain a request names by ``{"id": ...}`` or ``{"name": ...}``."""
         if "id" in ref:
@@ -176,6 +192,12 @@ class IdentityConfig:
     def user_named(self, name: str, domain_id: str) -> User | None:
         """The user with this name in this domain."""
         return next((x for x in self.users if x.name == name and x.domain_id == domain_id), None)
+
+
+def _known(found: _T | None, kind: str, some_id: str) -> _T:
+    if found is None:  # every reference is checked by from_dict: only a bug gets here
+        raise LookupError(f"identity: no {kind} with id {some_id!r} in the configuration")
+    return found
 
 
 def _check_keys(d: dict, allowed: tuple[str, ...], where: str) -> None:

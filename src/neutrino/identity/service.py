@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from neutrino.identity import roles as role_names
-from neutrino.identity.auth_request import AuthRequest, ProjectScope, parse_auth
+from neutrino.identity.auth_request import PasswordAuth, ProjectScope, parse_auth
 from neutrino.identity.catalog import build_catalog
 from neutrino.identity.config import IdentityConfig, Project, User
 from neutrino.identity.context import Context
@@ -62,7 +62,7 @@ class Identity:
     def authenticate(self, token: str | None) -> Context:
         """The caller of a network API request: noauth admin, or the token's user."""
         if self.noauth:
-            project = self.config.project(self.config.noauth_project_id)
+            project = self.config.noauth_project
             return Context.noauth(project.id, project.name)
         if not token:
             raise Unauthorized()
@@ -129,7 +129,9 @@ class Identity:
         request = parse_auth(body)
         now = self.clock()
         now_us = int(now * MICROSECONDS)
-        if request.method == "password":
+        methods: tuple[str, ...]
+        audit_ids: tuple[str, ...]
+        if isinstance(request, PasswordAuth):
             user = self._password_user(request)
             methods = ("password",)
             audit_ids = (new_audit_id(),)
@@ -172,7 +174,9 @@ class Identity:
         """``GET /v3/auth/projects``: the projects the caller may scope to."""
         caller = self.context_for_token(token or "")
         user = self.config.user(caller.user_id)
-        return [self.directory.project_view(self.config.project(user.project_id))]
+        if user is None:
+            raise Unauthorized("The token's user no longer exists.")
+        return [self.directory.project_view(self.config.project_of(user))]
 
     def _admin(self, token: str | None, action: str) -> Context:
         caller = self.authenticate(token)
@@ -180,13 +184,13 @@ class Identity:
             raise _forbidden(action)
         return caller
 
-    def _password_user(self, request: AuthRequest) -> User:
+    def _password_user(self, request: PasswordAuth) -> User:
         ref = request.user
         if "id" in ref:
             user = self.config.user(ref["id"])
         else:
             domain = self.config.find_domain(ref["domain"])
-            user = domain and self.config.user_named(ref["name"], domain.id)
+            user = None if domain is None else self.config.user_named(ref["name"], domain.id)
         if user is None or not user.check_password(request.password):
             LOG.info("identity: failed password authentication for user %r", ref)
             raise Unauthorized()
@@ -194,12 +198,14 @@ class Identity:
 
     def _scope_project(self, scope: ProjectScope | None, user: User) -> Project:
         if scope is None:
-            return self.config.project(user.project_id)
+            return self.config.project_of(user)
+        project: Project | None = None
         if scope.id is not None:
             project = self.config.project(scope.id)
-        else:
+        elif scope.name is not None and scope.domain is not None:  # as parse_auth makes it
             domain = self.config.find_domain(scope.domain)
-            project = domain and self.config.project_named(scope.name, domain.id)
+            if domain is not None:
+                project = self.config.project_named(scope.name, domain.id)
         if project is None:
             raise Unauthorized(f"User {user.id} has no access to the requested project.")
         return project
@@ -227,13 +233,13 @@ class Identity:
             "user": {
                 "id": user.id,
                 "name": user.name,
-                "domain": self.config.domain(user.domain_id).ref(),
+                "domain": self.config.domain_of(user).ref(),
                 "password_expires_at": None,
             },
             "project": {
                 "id": project.id,
                 "name": project.name,
-                "domain": self.config.domain(project.domain_id).ref(),
+                "domain": self.config.domain_of(project).ref(),
             },
             "roles": [
                 {"id": role_names.ROLE_IDS[name], "name": name}

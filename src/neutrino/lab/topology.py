@@ -24,6 +24,7 @@ from ..layout import (
     Host,
     Layout,
 )
+from ..modes import DVR, DVR_SNAT
 
 DEFAULT_PREFIX = "nt-"
 DEFAULT_DIR = "/run/neutrino-lab"
@@ -117,8 +118,8 @@ def build_topology(computes: int = 2, network_nodes: int = 1, prefix: str = DEFA
         )
     if computes + network_nodes > MAX_HOSTS:
         raise LabError(f"{computes + network_nodes} hosts: the lab has room for {MAX_HOSTS}")
-    names = [(f"compute{i}", "dvr") for i in range(1, computes + 1)]
-    names += [(f"network{i}", "dvr_snat") for i in range(1, network_nodes + 1)]
+    names = [(f"compute{i}", DVR) for i in range(1, computes + 1)]
+    names += [(f"network{i}", DVR_SNAT) for i in range(1, network_nodes + 1)]
     hosts = tuple(Host.at(name, mode, i) for i, (name, mode) in enumerate(names))
     return Topology(prefix, hosts)
 

@@ -27,7 +27,7 @@ for no trace: the steps are left out); `changes` counts changes of flows and por
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .classifier import TableIndex
 from .flow import (
@@ -132,12 +132,17 @@ _CODES = {
 }
 
 
-def _program(flow: Flow) -> tuple[tuple[str, object, bool, str], ...]:
+# (what, its argument, pushes a VLAN, text); the argument's type is the action's (a
+# port, a table, a MAC, a VLAN id, a VNI), told by `what`
+Program = tuple[tuple[str, Any, bool, str], ...]
+
+
+def _program(flow: Flow) -> Program:
     """A flow's actions as (what, its argument, pushes a VLAN, text), made once per flow."""
     return kept(flow, "_program", _make_program)
 
 
-def _make_program(flow: Flow) -> tuple[tuple[str, object, bool, str], ...]:
+def _make_program(flow: Flow) -> Program:
     program = []
     for action, push, text in zip(flow.actions, flow.pushes, flow_text(flow)[1]):
         code, attr = _CODES[type(action)]
@@ -379,6 +384,7 @@ class Bridge:
 
     def _table(self, walk: _Walk, table: int, pkt: OfPacket, level: int) -> OfPacket:
         record = walk.record
+        step: _StepBuilder | _Unwritten
         if record is None:
             flow = self.lookup(table, pkt)
             step = _StepBuilder(self.name, table, flow, level, 0)
@@ -395,7 +401,7 @@ class Bridge:
         return self._actions(walk, flow, pkt, step, level)
 
     def _actions(
-        self, walk: _Walk, flow: Flow, pkt: OfPacket, step: _StepBuilder, level: int
+        self, walk: _Walk, flow: Flow, pkt: OfPacket, step: _StepBuilder | _Unwritten, level: int
     ) -> OfPacket:
         for code, arg, push, text in _program(flow):
             if walk.error:

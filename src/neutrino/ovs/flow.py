@@ -178,6 +178,10 @@ class Flow:
     actions: tuple[Action, ...] = ()
     # derived from match and actions: per action, True where a ModVlanVid pushes a header
     pushes: tuple[bool, ...] = field(default=(), init=False, repr=False, compare=False)
+    # set by __post_init__ (no default: not set twice); see `key`
+    _key: tuple[int, int, tuple[tuple[str, object], ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self):
         _check_int("table", self.table, 0, MAX_TABLE)

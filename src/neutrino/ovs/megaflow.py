@@ -28,7 +28,7 @@ is translated again, with its trace, the first time a trace is wanted.
 import dataclasses
 from dataclasses import dataclass
 
-from .bridge import PortOutput, Result
+from .bridge import Bridge, PortOutput, Result
 from .classifier import field_value
 from .normal import NormalResult, is_multicast, learned_text
 from .packet import Frame, OfPacket, copy_frame
@@ -41,7 +41,7 @@ LIMIT = 50_000  # kept translations per switch; beyond, all are dropped (OVS evi
 class _Normal:
     """One NORMAL action of a recorded translation: where it learned, and its trace line."""
 
-    bridge: object
+    bridge: Bridge
     vlan: int
     in_port: str
     src: str  # the source MAC it saw (used when the key fixes the source MAC)
@@ -60,7 +60,7 @@ class Recording:
         self.seen: set[str] = set()
         self.steps = 0
         self.normals: list[_Normal] = []
-        self.lookups: list[tuple[object, int, str, str | None]] = []  # bridge, vlan, MAC, port
+        self.lookups: list[tuple[Bridge, int, str, str | None]] = []  # bridge, vlan, MAC, port
 
     def new_step(self) -> int:
         self.steps += 1
@@ -71,8 +71,8 @@ class Recording:
 
     def normal(self, bridge, step, head: str, decision: NormalResult, src: str) -> None:
         self.seen.add("dl_dst")
-        if decision.vlan is None:  # dropped before learning: its line never changes
-            return
+        if decision.vlan is None or decision.in_port is None:  # dropped before learning:
+            return  # its line never changes
         normal = _Normal(
             bridge,
             decision.vlan,
@@ -148,7 +148,7 @@ class Megaflows:
     """The kept translations of one switch: by (bridge, in_port, VLANs, tun_id, type),
     then by the other fields read (one dict per set of fields), then by their values."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.heads: dict[tuple, dict[tuple[str, ...], dict[tuple, _Kept]]] = {}
         self.size = 0
         self.version = None

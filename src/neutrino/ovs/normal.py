@@ -79,8 +79,8 @@ class NormalResult(NamedTuple):
 
     @property
     def reason(self) -> str:
-        if self.learned is None:
-            return self.decision
+        if self.learned is None or self.in_port is None or self.vlan is None:
+            return self.decision  # (a MAC is learned on an input port, in a VLAN)
         return learned_text(self.learned, self.in_port, self.vlan) + self.decision
 
 
@@ -119,7 +119,8 @@ def normal(
     in_xvlan = _xvlan(pkt.vlans)
     if not _input_vid_is_valid(in_port, in_xvlan[0]):
         return NormalResult((), f"VLAN {in_xvlan[0]} not allowed on {in_port.name}, dropping")
-    xvlan = (in_port.tag, 0) if in_port.is_access else in_xvlan
+    tag = in_port.tag
+    xvlan = in_xvlan if tag is None else (tag, 0)  # an access port's frames are in its VLAN
     vlan = xvlan[0]
     if is_reserved(pkt.dl_dst):
         return NormalResult((), "packet has reserved destination MAC, dropping")

@@ -75,12 +75,12 @@ class Switch:
     def follow(
         self, port: Port, pkt: OfPacket, level: int, depth: int, learn: bool, record
     ) -> Result:
-        peer = self.owner(port.peer) if port.peer else None
-        if peer is None or peer.ports[port.peer].kind != "patch":
+        name = port.peer
+        if not name or (peer := self.owner(name)) is None or peer.ports[name].kind != "patch":
             return Result((), (), f"patch port {port.name} has no peer {port.peer}")
         return peer.process(
             pkt.frame,
-            port.peer,
+            name,
             vlans=pkt.vlans,
             tun_id=0,
             learn=learn,

@@ -28,6 +28,7 @@ number 65534, written LOCAL.
 """
 
 import re
+from typing import cast
 
 from .flow import (
     DEFAULT_PRIORITY,
@@ -98,7 +99,7 @@ def render_match_fields(flow: Flow, ports: dict[str, int] | None = None) -> str:
         if name == "tun_id":
             items.append(f"tun_id={value:#x}")
         elif name == "in_port":
-            items.append(f"in_port={_port(value, ports)}")
+            items.append(f"in_port={_port(cast(PortRef, value), ports)}")  # as normalized
         elif name == "dl_vlan":
             items.append("dl_vlan=0xffff" if value == NO_VLAN else f"dl_vlan={value}")
         elif name == "dl_type":
@@ -349,7 +350,9 @@ def _parse_port(value: str, names: dict[int, str], line: str) -> PortRef:
 
 def split_top_level(text: str) -> list[str]:
     """Comma-separated items, keeping commas inside parentheses (ovs-ofctl and datapath actions)."""
-    tokens, depth, current = [], 0, []
+    tokens: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "," and depth == 0:
             tokens.append("".join(current).strip())

@@ -1,32 +1,33 @@
-"""`Build`: the planner's scratch pad, one collection per kind of object, frozen at the end."""
+"""`Build`: the planner's scratch pad, one collection per kind of object, frozen at the end.
 
-import functools
+The small frozen objects it collects are made through the plan's `PlanMemo`: hosts
+plan many equal ones (a router's qrouter is the same on every host that runs it),
+and each distinct one is made once and shared by the plans made with that memo.
+"""
+
 import operator
 from dataclasses import dataclass, field, fields
 
-from .state import Address, Chain, HostState, Neighbour, OvsPort, Route, Rule, Sysctl, Veth, Vrrp
-
-
-def _shared(cls):
-    """cls, but each distinct object made once: hosts plan many equal small objects (a
-    router's qrouter is the same on every host that runs it), and frozen ones can be shared."""
-    return functools.lru_cache(maxsize=1 << 17)(cls)
-
-
-_address, _neighbour, _ovs_port, _route, _rule, _sysctl, _veth = map(
-    _shared, (Address, Neighbour, OvsPort, Route, Rule, Sysctl, Veth)
+from .memo import PlanMemo
+from .state import (
+    Address,
+    Bridge,
+    Chain,
+    HostState,
+    Neighbour,
+    OvsPort,
+    Route,
+    Rule,
+    Sysctl,
+    Veth,
+    Vrrp,
 )
-
-
-def forget_shared_objects() -> None:
-    """Drop the shared objects (benchmarks measure a plan made from nothing)."""
-    for cache in (_address, _neighbour, _ovs_port, _route, _rule, _sysctl, _veth):
-        cache.cache_clear()
 
 
 @dataclass
 class Build:
     host: str
+    memo: PlanMemo = field(default_factory=PlanMemo, repr=False, compare=False)
     namespaces: set = field(default_factory=set)
     veths: list = field(default_factory=list)
     bridges: list = field(default_factory=list)
@@ -41,6 +42,11 @@ class Build:
     chains: list = field(default_factory=list)
     vrrp: list = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        memo = self.memo
+        self._address, self._neighbour, self._ovs_port = map(memo, (Address, Neighbour, OvsPort))
+        self._route, self._rule, self._sysctl, self._veth = map(memo, (Route, Rule, Sysctl, Veth))
+
     def ns(self, name: str) -> str:
         self.namespaces.add(name)
         return name
@@ -52,26 +58,26 @@ class Build:
             ("net.ipv4.conf.all.send_redirects", "0"),
             ("net.ipv4.conf.default.send_redirects", "0"),
         ):
-            self.sysctls.append(_sysctl(ns, key, value))
+            self.sysctls.append(self._sysctl(ns, key, value))
 
     def port(self, ns: str, name: str, host_side: str, mac: str, mtu: int, vlan: int) -> None:
         """A router-namespace device wired to br-int: a veth whose host end is an access port."""
-        self.veths.append(_veth(ns, name, "", host_side, mac, mtu))
-        self.ovs_ports.append(_ovs_port("br-int", host_side, "system", vlan))
+        self.veths.append(self._veth(ns, name, "", host_side, mac, mtu))
+        self.ovs_ports.append(self._ovs_port("br-int", host_side, "system", vlan))
 
     def address(self, ns: str, dev: str, cidr: str) -> None:
-        self.addresses.append(_address(ns, dev, cidr))
+        self.addresses.append(self._address(ns, dev, cidr))
 
     def route(
         self, ns: str, dst: str, dev: str, via: str | None = None, table: str = "main"
     ) -> None:
-        self.routes.append(_route(ns, table, dst, dev, via))
+        self.routes.append(self._route(ns, table, dst, dev, via))
 
     def rule(self, ns: str, priority: int, src: str, table: int) -> None:
-        self.rules.append(_rule(ns, priority, src, table))
+        self.rules.append(self._rule(ns, priority, src, table))
 
     def neighbour(self, ns: str, dev: str, ip: str, mac: str) -> None:
-        self.neighbours.append(_neighbour(ns, dev, ip, mac))
+        self.neighbours.append(self._neighbour(ns, dev, ip, mac))
 
     def chain(self, ns: str, table: str, hook: str, rules: list[str]) -> None:
         if rules:
@@ -95,14 +101,16 @@ def _tidy(items: list) -> tuple:
     that tuple is the key: the same order, found without a Python call per comparison."""
     if not items:
         return ()
-    key = _fields_of(type(items[0]))
+    key = _FIELDS_OF[type(items[0])]
     unique = {key(item): item for item in items}
     return tuple(map(unique.get, sorted(unique)))
 
 
-@functools.cache
-def _fields_of(cls) -> operator.attrgetter:
-    return operator.attrgetter(*(f.name for f in fields(cls)))
+# each kind of object a plan holds -> the getter of its fields' tuple (its sort key)
+_FIELDS_OF = {
+    cls: operator.attrgetter(*(f.name for f in fields(cls)))
+    for cls in (Address, Bridge, Chain, Neighbour, OvsPort, Route, Rule, Sysctl, Veth, Vrrp)
+}
 
 
 __all__ = [

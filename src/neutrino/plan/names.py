@@ -18,7 +18,6 @@ Numbers, all derived from the view (no state files):
     per-subnet SNAT rule and table: the subnet's network address as an integer
 """
 
-import functools
 import zlib
 from ipaddress import IPv4Address, IPv4Network
 
@@ -53,7 +52,6 @@ def host_side(name: str) -> str:
     return HOST_SIDE[name[:3]] + name[3:]
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def vxlan_port(tunnel_ip: str) -> str:
     return f"vxlan-{int(IPv4Address(tunnel_ip)):08x}"
 
@@ -107,6 +105,5 @@ def fip_rule_priorities(fixed_ips: list[str]) -> dict[str, int]:
     return {ip: FIP_RULE_BASE + s for ip, s in chosen.items()}
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def snat_table(cidr: str) -> int:
     return int(IPv4Network(cidr).network_address)

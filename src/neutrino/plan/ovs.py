@@ -17,8 +17,7 @@ br-tun  secure; table 0 splits by in_port; table 1 is DVR: ARP for a router
 br-ex   the external (flat) network: local VLAN stripped on the way out.
 """
 
-import functools
-
+from ..modes import DVR_MODES
 from ..ovs.flow import (
     Flow,
     GotoTable,
@@ -30,7 +29,7 @@ from ..ovs.flow import (
     SetTunnel,
     StripVlan,
 )
-from ..scheduler.view import DVR_MODES, HostView
+from ..scheduler.view import HostView
 from . import names
 from .build import Build
 from .state import Bridge, OvsPort
@@ -41,7 +40,7 @@ ARP, IP = 0x0806, 0x0800
 
 def _flow(b: Build, bridge: str, table: int, priority: int, match: dict, actions: tuple) -> None:
     """One of the few flows every host has (or has once)."""
-    _add(b, _shared_flow(bridge, table, priority, tuple(match.items()), actions))
+    _add(b, b.memo(_placed)(bridge, table, priority, tuple(match.items()), actions))
 
 
 def _add(b: Build, entry: tuple) -> None:
@@ -57,14 +56,12 @@ def _placed(bridge: str, table: int, priority: int, match: tuple, actions: tuple
 
 # Flows are frozen, and hosts plan many of the same ones (a flow per peer's DVR MAC
 # on every host, a flow per remote port on each host sharing its network): each is
-# made, checked and placed once, and shared by every plan that has it. The kinds a
-# host has one of per peer, port, tunnel or network are made by the functions below,
-# cached on plain values (quick to look up); the few others by `_flow`.
-_CACHE_SIZE = 1 << 17
-_shared_flow = functools.lru_cache(maxsize=_CACHE_SIZE)(_placed)
+# made, checked and placed once per `PlanMemo`, and shared by every plan made with
+# it. The kinds a host has one of per peer, port, tunnel or network are made by the
+# functions below, remembered on plain values (quick to look up); the few others
+# by `_flow`.
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _from_dvr_mac(dvr_mac: str) -> tuple:
     """br-int: a frame from a tunnel with a peer's DVR MAC as source goes to table 1."""
     return _placed(
@@ -72,20 +69,17 @@ def _from_dvr_mac(dvr_mac: str) -> tuple:
     )
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _to_local_port(vlan: int, mac: str, gateway_mac: str, port: str) -> tuple:
     """br-int: a routed frame for a port here, untagged, with its gateway's MAC as source."""
     match = (("dl_vlan", vlan), ("dl_dst", mac))
     return _placed(names.INT, 1, 4, match, (StripVlan(), ModDlSrc(gateway_mac), Output(port)))
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _from_tunnel(port: str) -> tuple:
     """br-tun: a frame from a tunnel goes to table 4 (VNI to local VLAN)."""
     return _placed(names.TUN, 0, 1, (("in_port", port),), (Resubmit(4),))
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _to_dvr_gateway(vlan: int, mac: str, ip: str) -> tuple:
     """br-tun: ARP for a DVR gateway and frames to its MAC never enter a tunnel (two flows)."""
     return (
@@ -94,47 +88,27 @@ def _to_dvr_gateway(vlan: int, mac: str, ip: str) -> tuple:
     )
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _routed_here(vlan: int, gateway_mac: str, dvr_mac: str) -> tuple:
     """br-tun: a frame a DVR gateway here routed leaves with this host's DVR MAC as source."""
     match = (("dl_vlan", vlan), ("dl_src", gateway_mac))
     return _placed(names.TUN, 1, 1, match, (ModDlSrc(dvr_mac), Resubmit(2)))
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _to_remote_port(vlan: int, mac: str, vni: int, tunnel: str) -> tuple:
     """br-tun: a frame for a remote port leaves through its host's tunnel."""
     match = (("dl_vlan", vlan), ("dl_dst", mac))
     return _placed(names.TUN, 20, 2, match, (StripVlan(), SetTunnel(vni), Output(tunnel)))
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _from_vni(vni: int, vlan: int) -> tuple:
     """br-tun: a frame from a tunnel with the network's VNI gets its local VLAN."""
     return _placed(names.TUN, 4, 1, (("tun_id", vni),), (ModVlanVid(vlan), Output("patch-int")))
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _flood(vlan: int, vni: int, tunnels: tuple[str, ...]) -> tuple:
     """br-tun: broadcast and multicast go to every host with a port on the network."""
     outputs = tuple(Output(t) for t in tunnels)
     return _placed(names.TUN, 22, 1, (("dl_vlan", vlan),), (StripVlan(), SetTunnel(vni), *outputs))
-
-
-def forget_shared_flows() -> None:
-    """Drop the shared flows (benchmarks measure a plan made from nothing)."""
-    for cache in (
-        _shared_flow,
-        _from_dvr_mac,
-        _to_local_port,
-        _from_tunnel,
-        _to_dvr_gateway,
-        _routed_here,
-        _to_remote_port,
-        _from_vni,
-        _flood,
-    ):
-        cache.cache_clear()
 
 
 def plan_ovs(b: Build, view: HostView, vlans: dict[str, int]) -> None:
@@ -166,7 +140,9 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     b.ovs_ports.append(OvsPort(names.INT, "int-br-ex", "patch", None, (("peer", "phy-br-ex"),)))
     _flow(b, names.INT, 0, 0, {}, (Normal(),))
     # a flow per DVR peer: most of the flows of a host in a large cloud
-    b.flows.update(map(_from_dvr_mac, [p.dvr_mac for p in view.peers if p.mode in DVR_MODES]))
+    b.flows.update(
+        map(b.memo(_from_dvr_mac), [p.dvr_mac for p in view.peers if p.mode in DVR_MODES])
+    )
     for net in view.networks:
         if net.network_type == "flat":
             _flow(
@@ -182,11 +158,12 @@ def _br_int(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     for r in view.routers:
         if "snat" in r.roles or "legacy" in r.roles:
             local += [(p, names.host_side(names.dev("sg-", p.id))) for p in r.snat_ports]
+    to_local_port = b.memo(_to_local_port)
     for port, ovs_name in local:
         gw = gateways.get(port.subnet_id)
         if gw is None or port.network_id not in vlans:
             continue
-        _add(b, _to_local_port(vlans[port.network_id], port.mac, gw[0], ovs_name))
+        _add(b, to_local_port(vlans[port.network_id], port.mac, gw[0], ovs_name))
     _flow(b, names.INT, 1, 0, {}, ())
 
 
@@ -197,10 +174,11 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
         hosts_on.setdefault(rp.network_id, set()).add(rp.host)
     wanted = set().union(*hosts_on.values()) if hosts_on else set()
     tunnels = {}
+    vxlan_port, from_tunnel = b.memo(names.vxlan_port), b.memo(_from_tunnel)
     for peer in view.peers:
         if peer.name not in wanted:
             continue  # as l2population: tunnels only to hosts sharing a network with this one
-        name = names.vxlan_port(peer.tunnel_ip)
+        name = vxlan_port(peer.tunnel_ip)
         tunnels[peer.name] = name
         b.ovs_ports.append(
             OvsPort(
@@ -211,15 +189,16 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
                 (("key", "flow"), ("local_ip", view.host.tunnel_ip), ("remote_ip", peer.tunnel_ip)),
             )
         )
-        _add(b, _from_tunnel(name))
+        _add(b, from_tunnel(name))
     _flow(b, names.TUN, 0, 1, {"in_port": "patch-int"}, (Resubmit(1),))
     _flow(b, names.TUN, 0, 0, {}, ())
+    to_dvr_gateway, routed_here = b.memo(_to_dvr_gateway), b.memo(_routed_here)
     for _subnet, (mac, ip, network_id) in sorted(gateways.items()):
         vlan = vlans.get(network_id)
         if vlan is None:
             continue
-        b.flows.update(_to_dvr_gateway(vlan, mac, ip))
-        _add(b, _routed_here(vlan, mac, view.host.dvr_mac))
+        b.flows.update(to_dvr_gateway(vlan, mac, ip))
+        _add(b, routed_here(vlan, mac, view.host.dvr_mac))
     _flow(b, names.TUN, 1, 0, {}, (Resubmit(2),))
     _flow(b, names.TUN, 2, 1, {"dl_dst": MULTICAST}, (Resubmit(22),))
     _flow(b, names.TUN, 2, 0, {}, (Resubmit(20),))
@@ -229,18 +208,19 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     _flow(b, names.TUN, 20, 1, {"dl_src": view.host.dvr_mac}, ())
     _flow(b, names.TUN, 4, 0, {}, ())
     network_of = {n.id: n for n in view.networks}
+    to_remote_port, from_vni, flood = b.memo(_to_remote_port), b.memo(_from_vni), b.memo(_flood)
     for rp in view.remote_ports:
         if rp.network_id in vlans and rp.host in tunnels:
             vni = network_of[rp.network_id].segmentation_id
-            _add(b, _to_remote_port(vlans[rp.network_id], rp.mac, vni, tunnels[rp.host]))
+            _add(b, to_remote_port(vlans[rp.network_id], rp.mac, vni, tunnels[rp.host]))
     for net in view.networks:
         if net.network_type != "vxlan":
             continue
         vlan = vlans[net.id]
-        _add(b, _from_vni(net.segmentation_id, vlan))
+        _add(b, from_vni(net.segmentation_id, vlan))
         outs = tuple(tunnels[h] for h in sorted(hosts_on.get(net.id, ())) if h in tunnels)
         if outs:
-            _add(b, _flood(vlan, net.segmentation_id, outs))
+            _add(b, flood(vlan, net.segmentation_id, outs))
 
 
 def _br_ex(b: Build, view: HostView, vlans: dict[str, int]) -> None:

@@ -57,12 +57,13 @@ def dvr_snat_redirect(b: Build, ns: str, router: RouterView) -> None:
     if router.gateway is None or not router.enable_snat:
         return
     by_subnet = {p.subnet_id: p for p in router.snat_ports}
+    snat_table = b.memo(names.snat_table)
     for port in router.interfaces:
-        sg = by_subnet.get(port.subnet_id)
-        if sg is None or sg.ip is None:
+        sg, cidr = by_subnet.get(port.subnet_id), port.cidr
+        if sg is None or sg.ip is None or cidr is None:
             continue
-        table = names.snat_table(port.cidr)
-        b.rule(ns, table, port.cidr, table)
+        table = snat_table(cidr)
+        b.rule(ns, table, cidr, table)
         b.route(ns, "default", names.dev("qr-", port.id), sg.ip, table=str(table))
 
 

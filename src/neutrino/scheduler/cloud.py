@@ -15,8 +15,6 @@ FLOATINGIP = "network:floatingip"
 FIP_AGENT_GATEWAY = "network:floatingip_agent_gateway"
 INTERFACE_OWNERS = (ROUTER_INTERFACE, ROUTER_INTERFACE_DVR)
 
-MODES = ("legacy", "dvr", "dvr_snat")
-
 
 @dataclass(frozen=True)
 class Network:

@@ -16,11 +16,8 @@ HA routers get a VRRP id unique in the cloud, lowest free, also sticky.
 import functools
 from dataclasses import dataclass, field
 
+from ..modes import DVR_MODES, LEGACY_MODES, SNAT_MODES
 from .cloud import Cloud
-
-SNAT_MODES = ("dvr_snat",)
-LEGACY_MODES = ("legacy", "dvr_snat")
-DVR_MODES = ("dvr", "dvr_snat")
 
 
 @dataclass(frozen=True)

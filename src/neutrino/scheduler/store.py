@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select
 
 from ..api import ports as port_api
 from ..db import schema
+from ..modes import LEGACY
 from .cloud import FIP_AGENT_GATEWAY, Cloud, FloatingIP, Host, Network, Port, Router, Subnet
 from .place import Placement, place_routers
 
@@ -73,7 +74,7 @@ def load_cloud(conn, now=None, down_time: int = 75) -> tuple[Cloud, dict[str, tu
         cfg = a.configurations or {}
         cloud.hosts[a.host] = Host(
             a.host,
-            cfg.get("agent_mode", "legacy"),
+            cfg.get("agent_mode", LEGACY),
             cfg.get("tunnel_ip", ""),
             macs.get(a.host, ""),
             up=alive and a.admin_state_up,

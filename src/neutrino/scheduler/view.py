@@ -10,8 +10,9 @@ import functools
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from ..modes import DVR_MODES
 from .cloud import ROUTER_INTERFACE_DVR, Cloud, Host, Port
-from .place import DVR_MODES, Placement
+from .place import Placement
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from ..db.database import Database
 from ..db.migrate import upgrade
 from ..identity import Context
 from ..layout import tunnel_ip
-from ..plan import HostState, plan_host
+from ..plan import HostState, PlanMemo, plan_host
 from ..scheduler import Placement, place_routers, view_for_host
 from ..scheduler.store import load_cloud, reschedule
 from .topology import Topology
@@ -29,6 +29,7 @@ class Control:
     db: Database
     ids: dict[str, str] = field(default_factory=dict)  # "vm1", "net:blue", "router:r1" -> id
     tunnel_ips: dict[str, str] = field(default_factory=dict)
+    memo: PlanMemo = field(default_factory=PlanMemo, repr=False)  # shared by all its plans
 
     def write(self, fn):
         return self.db.write(fn)
@@ -40,7 +41,7 @@ class Control:
         return self.db.write(lambda tx: reschedule(tx))
 
     def plans(self) -> dict[str, HostState]:
-        return {host: plan_host(view) for host, view in self.views().items()}
+        return {host: plan_host(view, self.memo) for host, view in self.views().items()}
 
     def views(self):
         cloud, current = self.cloud()

@@ -6,7 +6,7 @@ ports' device_id, so `neutrino trace --lab DIR` explains the lab's real packets.
 """
 
 from ..db.database import Database
-from ..plan import plan_host
+from ..plan import PlanMemo, plan_host
 from ..scheduler import place_routers, view_for_host
 from ..scheduler.store import load_cloud
 from .world import World
@@ -19,7 +19,8 @@ def world_from_database(url: str) -> tuple[World, dict]:
     finally:
         db.engine.dispose()
     placement = place_routers(cloud, current)
-    states = {h: plan_host(view_for_host(cloud, placement, h)) for h in sorted(cloud.hosts)}
+    memo = PlanMemo()
+    states = {h: plan_host(view_for_host(cloud, placement, h), memo) for h in sorted(cloud.hosts)}
     vms = {
         p.device_id: p.id
         for p in sorted(cloud.ports.values(), key=lambda p: p.id)

@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from ..layout import EXTERNAL_CIDR, EXTERNAL_GATEWAY
-from ..scheduler.cloud import MODES
+from ..modes import AGENT_MODES as MODES
 
 
 class TopologyError(ValueError):

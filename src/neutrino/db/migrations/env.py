@@ -14,6 +14,11 @@ def run() -> None:
             context.run_migrations()
         return
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError(
+            "alembic: no database to migrate: give a connection (neutrino.db.migrate.upgrade) "
+            "or set sqlalchemy.url"
+        )
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=metadata, literal_binds=True)
         with context.begin_transaction():
