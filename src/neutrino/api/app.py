@@ -25,10 +25,10 @@ from ..db import schema
 from ..db.database import Database, utcnow
 from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
+from ..network import errors
 from ..scheduler.store import reschedule
 from . import (
     agents,
-    errors,
     extensions,
     floatingips,
     hostviews,

@@ -12,8 +12,8 @@ Unknown filters answer 400 (Neutron's filter validation).
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
 from .attrs import Attr, boolean
 
 RESERVED = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}

@@ -9,8 +9,8 @@ database's unique key covers every kind.
 from sqlalchemy import delete, insert, or_, select
 
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
 from .attrs import Attr, boolean, integer, one_of, parse_body, spec, string
 from .common import (
     filtered,

@@ -17,8 +17,8 @@ from types import SimpleNamespace
 from sqlalchemy import delete, insert, select
 
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
 from .attrs import Attr, integer, parse_body, spec, string, uuid_or_none, uuid_str
 from .common import (
     get_row,

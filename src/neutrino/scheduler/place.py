@@ -10,7 +10,9 @@
 Placement is sticky: a router keeps the hosts it has (`current`, as stored) while
 they are up and still fit; new ones go to the least loaded host (fewest routers
 placed), ties broken by host name, so the same inputs always give the same answer.
-HA routers get a VRRP id unique in the cloud, lowest free, also sticky.
+HA routers get a VRRP id unique in the cloud, lowest free, also sticky. An HA
+router's central hosts are in order of preference: the first gets the highest VRRP
+priority, so it is the master while it is up (`vrrp_priority`, `vrrp_master`).
 """
 
 import functools
@@ -43,6 +45,18 @@ class Placement:
                 for host in hosts:
                     parts.setdefault(host, (set(), set()))[part].add(router_id)
         return {h: (frozenset(q), frozenset(c)) for h, (q, c) in parts.items()}
+
+
+def vrrp_priority(central: tuple[str, ...], host: str) -> int:
+    """The VRRP priority of an HA router's instance on `host` (0: not one of its hosts)."""
+    if host not in central:
+        return 0
+    return 100 - central.index(host) * 10
+
+
+def vrrp_master(central: tuple[str, ...]) -> str | None:
+    """The host whose instance of an HA router is master: the one of highest priority."""
+    return central[0] if central else None
 
 
 def _needs_central(router) -> bool:

@@ -3,7 +3,8 @@
 `build_control(topology, workdir)` creates the resources with the same functions
 the API server runs (validation, IPAM, router ports and all) on a private SQLite
 database, registers one L3 agent per host, places routers (`reschedule`) and
-returns a `Control` that gives each host's view and plan. Nothing here touches a
+returns a `Control` that gives each host's view and plan (through the scheduler's
+pipeline, as the server gives an agent its view). Nothing here touches a
 kernel; `SimCloud` realizes the plans in the model.
 """
 
@@ -15,8 +16,8 @@ from ..db.database import Database
 from ..db.migrate import upgrade
 from ..identity import Context
 from ..plan import HostState, plan_host
-from ..scheduler import Placement, place_routers, view_for_host
-from ..scheduler.store import load_cloud, reschedule
+from ..scheduler import CloudViews, Placement
+from ..scheduler.store import load_cloud, load_cloud_views, reschedule
 from .topology import Topology
 
 TUNNEL_NET = "172.30.0"  # the underlay: host i is 172.30.0.(10 + i)
@@ -39,16 +40,23 @@ class Control:
     def reschedule(self) -> Placement:
         return self.db.write(lambda tx: reschedule(tx))
 
+    def cloud_views(self) -> CloudViews:
+        """The cloud, its placement, every host's view and the VRRP masters."""
+        return self.db.read(lambda conn: load_cloud_views(conn))
+
     def plans(self) -> dict[str, HostState]:
-        return {host: plan_host(view) for host, view in self.views().items()}
+        return plans_of(self.views())
 
     def views(self):
-        cloud, current = self.cloud()
-        placement = place_routers(cloud, current)
-        return {h: view_for_host(cloud, placement, h) for h in sorted(cloud.hosts)}
+        return self.cloud_views().views
 
     def port(self, vm: str) -> dict:
         return self.db.read(lambda conn: ports.show(conn, ADMIN, self.ids[vm]))
+
+
+def plans_of(views) -> dict[str, HostState]:
+    """Each host's planned state from its view."""
+    return {host: plan_host(view) for host, view in views.items()}
 
 
 def build_control(topology: Topology, workdir: str | Path) -> Control:
