@@ -31,7 +31,7 @@ class ListQuery:
 
     def column_filters(self, attrs: dict[str, Attr]) -> dict[str, list]:
         return {
-            attrs[k].column: v for k, v in self.filters.items() if k in attrs and attrs[k].column
+            column: v for k, v in self.filters.items() if k in attrs and (column := attrs[k].column)
         }
 
 

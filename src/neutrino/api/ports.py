@@ -5,6 +5,8 @@ MAC and fixed IP allocation, creating and removing a port's rows live in
 those resources.
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select
 
 from ..db import schema
@@ -99,7 +101,7 @@ def _vnic(value):
     return value
 
 
-def view(row, fixed_ips: list[dict], groups: list[str] = ()) -> dict:
+def view(row, fixed_ips: list[dict], groups: Sequence[str] = ()) -> dict:
     bound = bool(row.host_id)
     return {
         "id": row.id,

@@ -60,7 +60,7 @@ def parse_ip(value, what: str = "IP address") -> IPv4Address:
     return addr
 
 
-def usable_range(net: IPv4Network) -> tuple[IPv4Address, IPv4Address] | None:
+def usable_range(net: IPv4Network) -> tuple[IPv4Address, IPv4Address]:
     """First and last address a port may have (no network/broadcast except /31, /32)."""
     if net.prefixlen >= 31:
         return net[0], net[-1]

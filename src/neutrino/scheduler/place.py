@@ -115,11 +115,11 @@ def place_routers(
                     on.add(host.name)
         qrouter[router.id] = tuple(sorted(on))
     for f in sorted(cloud.floatingips.values(), key=lambda f: f.id):
-        router = cloud.routers.get(f.router_id or "")
-        port = cloud.ports.get(f.port_id or "")
-        if router is None or port is None or not router.distributed:
+        fip_router = cloud.routers.get(f.router_id or "")
+        fip_port = cloud.ports.get(f.port_id or "")
+        if fip_router is None or fip_port is None or not fip_router.distributed:
             continue
-        host = cloud.hosts.get(port.host)
+        host = cloud.hosts.get(fip_port.host)
         if host is not None and host.up and host.mode in DVR_MODES:
             fip.setdefault(host.name, set()).add(f.floating_network_id)
     return Placement(

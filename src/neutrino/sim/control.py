@@ -81,6 +81,10 @@ def build_control(topology: Topology, workdir: str | Path) -> Control:
     def create(module, resource: str, **attrs) -> dict:
         return db.write(lambda tx: module.create(tx, ADMIN, {resource: attrs}))
 
+    def as_admin(fn, *args):
+        """`fn(tx, ADMIN, *args)` in a write transaction."""
+        return db.write(lambda tx: fn(tx, ADMIN, *args))
+
     public = create(
         networks,
         "network",
@@ -114,42 +118,40 @@ def build_control(topology: Topology, workdir: str | Path) -> Control:
             project_id=spec.project,
         )
         ids[f"subnet:{name}"] = sub["id"]
-    for name, spec in topology.routers.items():
-        attrs = {
+    for name, router_spec in topology.routers.items():
+        attrs: dict[str, object] = {
             "name": name,
-            "project_id": spec.project,
-            "distributed": spec.distributed,
-            "ha": spec.ha,
+            "project_id": router_spec.project,
+            "distributed": router_spec.distributed,
+            "ha": router_spec.ha,
         }
-        if spec.gateway:
+        if router_spec.gateway:
             attrs["external_gateway_info"] = {"network_id": ids["net:public"]}
-        router = db.write(lambda tx, attrs=attrs: routers.create(tx, ADMIN, {"router": attrs}))
+        router = as_admin(routers.create, {"router": attrs})
         ids[f"router:{name}"] = router["id"]
-        for net in spec.networks:
-            body = {"subnet_id": ids[f"subnet:{net}"]}
-            db.write(
-                lambda tx, rid=router["id"], body=body: routers.add_interface(tx, ADMIN, rid, body)
-            )
-    for name, spec in topology.vms.items():
+        for net_name in router_spec.networks:
+            interface = {"subnet_id": ids[f"subnet:{net_name}"]}
+            as_admin(routers.add_interface, router["id"], interface)
+    for name, vm in topology.vms.items():
         attrs = {
-            "network_id": ids[f"net:{spec.network}"],
+            "network_id": ids[f"net:{vm.network}"],
             "name": name,
             "device_owner": "compute:nova",
             "device_id": name,
-            "binding:host_id": spec.host,
-            "project_id": topology.networks[spec.network].project,
+            "binding:host_id": vm.host,
+            "project_id": topology.networks[vm.network].project,
         }
-        if spec.ip:
-            attrs["fixed_ips"] = [{"ip_address": spec.ip}]
+        if vm.ip:
+            attrs["fixed_ips"] = [{"ip_address": vm.ip}]
         port = create(ports, "port", **attrs)
         ids[name] = port["id"]
-        if spec.floating_ip:
+        if vm.floating_ip:
             fip = create(
                 floatingips,
                 "floatingip",
                 floating_network_id=ids["net:public"],
                 port_id=port["id"],
-                project_id=topology.networks[spec.network].project,
+                project_id=topology.networks[vm.network].project,
             )
             ids[f"fip:{name}"] = fip["id"]
     control.reschedule()

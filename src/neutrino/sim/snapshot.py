@@ -63,6 +63,8 @@ def world_from_api(api: ServerReader) -> tuple[World, dict]:
             "the cloud has no external network: the model needs one for the outside world"
         )
     subnet = next(s for s in cloud.subnets.values() if s.network_id == external.id)
+    if subnet.gateway_ip is None:
+        raise ValueError(f"the external subnet {subnet.cidr} has no gateway: the model needs one")
     world = World(cloud, states, vms, subnet.cidr, subnet.gateway_ip, master_hosts(views))
     return world, states
 
