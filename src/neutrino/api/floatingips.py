@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from ..db import schema
 from ..network import errors
 from ..network.ipam import parse_ip
+from ..network.owners import FLOATINGIP, INTERFACE_OWNERS, owned_by_network
 from ..network.ports import allocate, fixed_ips_of, insert_port, remove_port
 from . import networks, ports
 from .attrs import Attr, parse_body, spec, uuid_or_none, uuid_str
@@ -75,7 +76,7 @@ def _association(tx, ctx, fip_network: str, port_id: str, fixed_ip: str | None, 
     port = ports.fetch(tx.conn, ctx, port_id)
     if not owns(ctx, port.project_id):
         raise errors.not_found("Port", port_id)
-    if port.device_owner.startswith("network:"):
+    if owned_by_network(port.device_owner):
         raise errors.bad_request(
             f"Bad floatingip request: Port {port_id} has owner {port.device_owner}; a floating "
             "IP goes on a VM's port",
@@ -139,9 +140,7 @@ def _router_for(conn, network_id: str, subnet_id: str) -> str | None:
             .where(
                 gw.c.network_id == network_id,
                 A.c.subnet_id == subnet_id,
-                P.c.device_owner.in_(
-                    ("network:router_interface", "network:router_interface_distributed")
-                ),
+                P.c.device_owner.in_(INTERFACE_OWNERS),
             )
             .order_by(R.c.created_at)
         )
@@ -188,7 +187,7 @@ def create(tx, ctx, body) -> dict:
         project_id="",
         fixed_ips=fixed,
         device_id=fip["id"],
-        device_owner="network:floatingip",
+        device_owner=FLOATINGIP,
         status="N/A",
     )
     tx.execute(

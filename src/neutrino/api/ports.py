@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from ..db import schema
 from ..network import errors, ipam
 from ..network.errors import InvalidInput
+from ..network.owners import ROUTER_OWNERS, owned_by_network
 from ..network.ports import allocate, fixed_ips_of, insert_port, remove_port, replace_fixed_ips
 from . import networks, security_groups
 from .attrs import Attr, boolean, mac_address, parse_body, spec, string, uuid_str
@@ -19,16 +20,6 @@ from .common import filtered, owns, require_writer, save, standard
 
 T = schema.ports
 A = schema.ipallocations
-
-ROUTER_OWNERS = (
-    "network:router_interface",
-    "network:router_interface_distributed",
-    "network:router_gateway",
-    "network:router_centralized_snat",
-    "network:ha_router_replicated_interface",
-    "network:floatingip",
-    "network:floatingip_agent_gateway",
-)
 
 
 def _fixed_ips(value):
@@ -202,7 +193,7 @@ def create(tx, ctx, body) -> dict:
     project_id = values.get("project_id", ctx.project_id)
     if "security_groups" in values:
         groups = security_groups.check_port_groups(tx, ctx, project_id, values["security_groups"])
-    elif device_owner.startswith("network:"):
+    elif owned_by_network(device_owner):
         groups = []  # the network's own ports are not filtered
     else:
         groups = [security_groups.default_group(tx, project_id)]

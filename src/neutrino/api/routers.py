@@ -16,6 +16,13 @@ from sqlalchemy import update as sql_update
 from ..db import schema
 from ..network import errors, ipam
 from ..network.errors import InvalidInput
+from ..network.owners import (
+    ROUTER_GATEWAY,
+    ROUTER_INTERFACE,
+    ROUTER_INTERFACE_DVR,
+    ROUTER_INTERFACES,
+    ROUTER_SNAT,
+)
 from ..network.ports import allocate, fixed_ips_of, insert_port, remove_port, replace_fixed_ips
 from . import networks, ports, subnets
 from .attrs import Attr, boolean, parse_body, spec, string, uuid_str
@@ -34,12 +41,6 @@ T = schema.routers
 P = schema.ports
 A = schema.ipallocations
 F = schema.floatingips
-
-GATEWAY = "network:router_gateway"
-SNAT = "network:router_centralized_snat"
-INTERFACE = "network:router_interface"
-INTERFACE_DVR = "network:router_interface_distributed"
-INTERFACES = (INTERFACE, INTERFACE_DVR, "network:ha_router_replicated_interface")
 
 
 def _gateway_info(value):
@@ -161,7 +162,7 @@ def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
 
 def interface_ports(conn, router_id: str) -> list:
     return conn.execute(
-        select(P).where(P.c.device_id == router_id, P.c.device_owner.in_(INTERFACES))
+        select(P).where(P.c.device_id == router_id, P.c.device_owner.in_(ROUTER_INTERFACES))
     ).all()
 
 
@@ -232,7 +233,7 @@ def _set_gateway(tx, ctx, router, info: dict | None) -> None:
         project_id="",
         fixed_ips=fixed,
         device_id=router.id,
-        device_owner=GATEWAY,
+        device_owner=ROUTER_GATEWAY,
     )
     tx.execute(
         sql_update(T).where(T.c.id == router.id).values(gw_port_id=gw, enable_snat=enable_snat)
@@ -246,7 +247,9 @@ def _drop_gateway(tx, router) -> None:
     tx.execute(sql_update(T).where(T.c.id == router.id).values(gw_port_id=None))
     remove_port(tx, router.gw_port_id)
     for snat in (
-        tx.conn.execute(select(P.c.id).where(P.c.device_id == router.id, P.c.device_owner == SNAT))
+        tx.conn.execute(
+            select(P.c.id).where(P.c.device_id == router.id, P.c.device_owner == ROUTER_SNAT)
+        )
         .scalars()
         .all()
     ):
@@ -285,7 +288,7 @@ def _add_snat_port(tx, router_id: str, subnet_id: str) -> None:
         project_id="",
         fixed_ips=fixed,
         device_id=router_id,
-        device_owner=SNAT,
+        device_owner=ROUTER_SNAT,
     )
 
 
@@ -347,7 +350,7 @@ def _change_mode(tx, router, distributed: bool, admin_state_up: bool) -> None:
             "BadRequest",
         )
     for port in interface_ports(tx.conn, router.id):
-        tx.execute(sql_update(P).where(P.c.id == port.id).values(device_owner=INTERFACE_DVR))
+        tx.execute(sql_update(P).where(P.c.id == port.id).values(device_owner=ROUTER_INTERFACE_DVR))
     if router.gw_port_id:
         for subnet_id in interface_subnets(tx.conn, router.id):
             _add_snat_port(tx, router.id, subnet_id)
@@ -434,7 +437,7 @@ def add_interface(tx, ctx, router_id: str, body) -> dict:
         raise errors.bad_request(
             "Bad router request: Either subnet_id or port_id must be specified", "BadRequest"
         )
-    owner = INTERFACE_DVR if router.distributed else INTERFACE
+    owner = ROUTER_INTERFACE_DVR if router.distributed else ROUTER_INTERFACE
     present = interface_subnets(tx.conn, router_id)
     if "subnet_id" in req:
         subnet = subnets.fetch(tx.conn, ctx, req["subnet_id"])
@@ -543,7 +546,9 @@ def remove_interface(tx, ctx, router_id: str, body) -> dict:
     network_id = tx.conn.execute(select(P.c.network_id).where(P.c.id == port_id)).scalar()
     remove_port(tx, port_id)
     snat_ports = (
-        tx.conn.execute(select(P.c.id).where(P.c.device_id == router_id, P.c.device_owner == SNAT))
+        tx.conn.execute(
+            select(P.c.id).where(P.c.device_id == router_id, P.c.device_owner == ROUTER_SNAT)
+        )
         .scalars()
         .all()
     )

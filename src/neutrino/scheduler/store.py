@@ -16,8 +16,9 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select
 
 from ..db import schema
+from ..network.owners import FIP_AGENT_GATEWAY
 from ..network.ports import allocate, insert_port, remove_port
-from .cloud import FIP_AGENT_GATEWAY, Cloud, FloatingIP, Host, Network, Port, Router, Subnet
+from .cloud import Cloud, FloatingIP, Host, Network, Port, Router, Subnet
 from .pipeline import CloudViews, cloud_views
 from .place import Placement, place_routers
 

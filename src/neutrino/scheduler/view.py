@@ -10,7 +10,8 @@ import functools
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
-from .cloud import ROUTER_INTERFACE_DVR, Cloud, Host, Port
+from ..network.owners import ROUTER_INTERFACE_DVR
+from .cloud import Cloud, Host, Port
 from .place import DVR_MODES, Placement, vrrp_priority
 
 

@@ -14,16 +14,9 @@ an admin (the lab's `LabApi`).
 
 from typing import Protocol
 
+from ..network.owners import ROUTER_GATEWAY
 from ..plan import plan_host
-from ..scheduler.cloud import (
-    ROUTER_GATEWAY,
-    Cloud,
-    FloatingIP,
-    Network,
-    Port,
-    Router,
-    Subnet,
-)
+from ..scheduler.cloud import Cloud, FloatingIP, Network, Port, Router, Subnet
 from ..scheduler.place import vrrp_master
 from ..scheduler.serial import view_from_dict
 from ..scheduler.view import HostView
