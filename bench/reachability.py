@@ -23,6 +23,7 @@ import time
 from neutrino.gcpause import kept_for_good
 from neutrino.plan import PlanMemo, plan_host
 from neutrino.scheduler import view_for_host
+from neutrino.scheduler.pipeline import vrrp_masters
 from neutrino.sim.reach import describe, reachability
 from neutrino.sim.synthetic import EXTERNAL, EXTERNAL_GATEWAY, synthetic_cloud
 from neutrino.sim.world import World
@@ -37,7 +38,7 @@ def build(hosts: int, vms: int, routers: int, underlay: str):
         memo = PlanMemo()  # one for every host: equal objects are shared between plans
         states = {h: plan_host(view_for_host(cloud, placement, h), memo) for h in cloud.hosts}
         t2 = time.perf_counter()
-        masters = {hs[0] for hs in placement.central.values() if hs}
+        masters = set(vrrp_masters(cloud, placement).values())
         world = World(cloud, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters, underlay)
     return world, states, t1, t2
 

@@ -250,15 +250,18 @@ def _cloud_model(batch, sim, lab):
     if sim is not None:
         return _sim_cloud(sim)
     if lab is not None:
-        import tomllib
+        from .lab.api import LabApi
+        from .lab.state import load_running
+        from .lab.topology import LabError
+        from .sim.snapshot import world_from_api
 
-        from .sim.snapshot import world_from_database
-
-        config = lab / "server.toml"
         try:
-            url = tomllib.loads(config.read_text())["server"]["database"]
-            return world_from_database(url)[0]
-        except (OSError, KeyError, tomllib.TOMLDecodeError, ValueError) as e:
+            api = LabApi.of(load_running(lab))
+            try:
+                return world_from_api(api)[0]
+            finally:
+                api.close()
+        except (LabError, ValueError) as e:
             raise typer.BadParameter(f"--lab {lab}: not a running lab ({e})") from None
     return None
 

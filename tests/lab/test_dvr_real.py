@@ -24,7 +24,7 @@ from neutrino.lab.ovs import ovs_env
 from neutrino.lab.procs import spawn, stop
 from neutrino.lab.state import load
 from neutrino.lab.teardown import down
-from neutrino.sim.snapshot import world_from_database
+from neutrino.sim.snapshot import world_from_api
 
 INTERNET = "203.0.113.10"
 
@@ -201,7 +201,7 @@ def test_without_floating_ip_snat_on_the_network_host(cloud):
 def test_real_traceroute_lists_the_hops_neutrino_trace_gives(cloud):
     real = in_ns(cloud.ns("vm1"), "traceroute", "-n", "-q", "1", "-w", "1", INTERNET).stdout
     real_hops = re.findall(r"^\s*\d+\s+(\S+)", real, re.M)
-    world, _ = world_from_database(f"sqlite:///{cloud.dir}/neutrino.db")
+    world, _ = world_from_api(cloud.api)
     model = traceroute(world.kernel, "vm1", INTERNET, max_hops=8, queries=1).text()
     model_hops = re.findall(r"^\s*\d+\s+(\S+)", model, re.M)
     assert real_hops == model_hops, (real, model)

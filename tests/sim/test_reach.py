@@ -7,6 +7,7 @@ from sim_support import cloud
 
 from neutrino.plan import plan_host
 from neutrino.scheduler import view_for_host
+from neutrino.scheduler.pipeline import vrrp_masters
 from neutrino.sim.reach import reachability
 from neutrino.sim.synthetic import EXTERNAL, EXTERNAL_GATEWAY, synthetic_cloud
 from neutrino.sim.world import World
@@ -15,7 +16,7 @@ from neutrino.sim.world import World
 def _synthetic(hosts, vms, routers, underlay="bridge"):
     c, placement, names = synthetic_cloud(hosts, vms, routers)
     states = {h: plan_host(view_for_host(c, placement, h)) for h in c.hosts}
-    masters = {hs[0] for hs in placement.central.values()}
+    masters = set(vrrp_masters(c, placement).values())
     world = World(c, states, names, str(EXTERNAL), EXTERNAL_GATEWAY, masters, underlay)
     return world, states
 

@@ -11,9 +11,10 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select, update
 
 from ..db import schema
-from ..ipam import InvalidInput
 from ..modes import DVR_MODES
-from . import errors, routers
+from ..network import errors
+from ..network.errors import InvalidInput
+from . import routers
 from .attrs import Attr, boolean, parse_body, string, uuid_str
 from .common import filtered, new_id
 

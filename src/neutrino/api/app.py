@@ -5,6 +5,7 @@ Handlers read the body, then run the resource code in a worker thread inside one
 database transaction (`Database.read` / `Database.write`).
 """
 
+import builtins
 import json
 import logging
 import time
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from types import ModuleType, SimpleNamespace
 
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -25,10 +27,10 @@ from ..db import schema
 from ..db.database import Database, utcnow
 from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
+from ..network import errors
 from ..scheduler.store import reschedule
 from . import (
     agents,
-    errors,
     extensions,
     floatingips,
     hostviews,
@@ -46,7 +48,7 @@ log = logging.getLogger("neutrino.api")
 @dataclass(frozen=True)
 class Resource:
     singular: str
-    module: object
+    module: ModuleType | SimpleNamespace  # its functions: list_views, show, create, update, delete_
     attrs: dict
     create: Callable | None = None
 
@@ -163,7 +165,7 @@ class Api:
         view = self.db.write(lambda tx: self._placed(tx, collection, [create(tx, ctx, body)])[0])
         return {res.singular: self._visible(view, res, ctx)}
 
-    def _placed(self, tx, collection: str, views: list) -> list:
+    def _placed(self, tx, collection: str, views: builtins.list) -> builtins.list:
         """Place routers again when a write can change where they run (see scheduler)."""
         if collection in ("routers", "floatingips") or (
             collection == "ports" and any(v is None or v.get("binding:host_id") for v in views)
@@ -347,9 +349,12 @@ def build_app(config: Config, db: Database) -> Starlette:
                 db.write, lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down)
             )
             return JSONResponse({"agent": view})
-        await run_in_threadpool(
-            db.write, lambda tx: _then_place(tx, agents.delete_(tx, ctx, aid), down)
-        )
+
+        def delete_then_place(tx) -> None:
+            agents.delete_(tx, ctx, aid)
+            _then_place(tx, None, down)
+
+        await run_in_threadpool(db.write, delete_then_place)
         return Response(status_code=204)
 
     async def agent_heartbeat(request: Request):

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,11 @@
 """Pieces every resource uses: timestamps, standard attributes, lookups, revisions."""
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select
 
-from . import errors
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+from ..network import errors
+from ..network.rows import get_row, new_id, save
 
 
 def ts(value: datetime | None) -> str | None:
@@ -41,16 +37,6 @@ def new_standard(tx, values: dict, ctx) -> dict:
     }
 
 
-def get_row(conn, table: Table, resource_id: str, kind: str, lock: bool = False):
-    query = select(table).where(table.c.id == resource_id)
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise errors.not_found(kind, resource_id)
-    return row
-
-
 def owned_row(conn, ctx, table: Table, resource_id: str, kind: str):
     """A row the caller's project owns (admins: any); another project's answers 404."""
     row = get_row(conn, table, resource_id, kind)
@@ -72,17 +58,6 @@ def owned_rows(conn, ctx, table: Table, columns: dict[str, list]) -> list:
     if not ctx.is_admin:
         query = query.where(table.c.project_id == ctx.project_id)
     return conn.execute(filtered(query, table, columns)).all()
-
-
-def save(tx, table: Table, row, values: dict, resource: str) -> None:
-    """Update a row's columns, bump its revision and record the change."""
-    rev = row.revision_number + 1
-    tx.execute(
-        update(table)
-        .where(table.c.id == row.id)
-        .values(**values, revision_number=rev, updated_at=tx.now)
-    )
-    tx.changed(resource, row.id, "update", row.project_id, rev)
 
 
 def bump(tx, table: Table, resource_id: str, resource: str) -> None:

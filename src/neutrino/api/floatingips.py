@@ -8,8 +8,11 @@ One fixed IP has at most one floating IP per external network.
 from sqlalchemy import delete, insert, select
 
 from ..db import schema
-from ..ipam import parse_ip
-from . import errors, networks, ports
+from ..network import errors
+from ..network.ipam import parse_ip
+from ..network.owners import FLOATINGIP, INTERFACE_OWNERS, owned_by_network
+from ..network.ports import allocate, fixed_ips_of, insert_port, remove_port
+from . import networks, ports
 from .attrs import Attr, parse_body, spec, uuid_or_none, uuid_str
 from .common import (
     new_standard,
@@ -73,13 +76,13 @@ def _association(tx, ctx, fip_network: str, port_id: str, fixed_ip: str | None, 
     port = ports.fetch(tx.conn, ctx, port_id)
     if not owns(ctx, port.project_id):
         raise errors.not_found("Port", port_id)
-    if port.device_owner.startswith("network:"):
+    if owned_by_network(port.device_owner):
         raise errors.bad_request(
             f"Bad floatingip request: Port {port_id} has owner {port.device_owner}; a floating "
             "IP goes on a VM's port",
             "BadRequest",
         )
-    fixed = ports.fixed_ips_of(tx.conn, [port_id])[port_id]
+    fixed = fixed_ips_of(tx.conn, [port_id])[port_id]
     if fixed_ip is not None:
         match = [f for f in fixed if f["ip_address"] == fixed_ip]
         if not match:
@@ -137,9 +140,7 @@ def _router_for(conn, network_id: str, subnet_id: str) -> str | None:
             .where(
                 gw.c.network_id == network_id,
                 A.c.subnet_id == subnet_id,
-                P.c.device_owner.in_(
-                    ("network:router_interface", "network:router_interface_distributed")
-                ),
+                P.c.device_owner.in_(INTERFACE_OWNERS),
             )
             .order_by(R.c.created_at)
         )
@@ -175,18 +176,18 @@ def create(tx, ctx, body) -> dict:
         association = _association(
             tx, ctx, network.id, values["port_id"], values.get("fixed_ip_address"), None
         )
-    fixed = ports.allocate(tx, network.id, [request] if request else None)
+    fixed = allocate(tx, network.id, [request] if request else None)
     if not fixed:
         raise errors.bad_request(
             f"Bad floatingip request: Network {network.id} has no IPv4 subnet", "BadRequest"
         )
-    port_id = ports.insert_port(
+    port_id = insert_port(
         tx,
         network_id=network.id,
         project_id="",
         fixed_ips=fixed,
         device_id=fip["id"],
-        device_owner="network:floatingip",
+        device_owner=FLOATINGIP,
         status="N/A",
     )
     tx.execute(
@@ -242,5 +243,5 @@ def delete_(tx, ctx, fip_id: str) -> None:
     row = fetch(tx.conn, ctx, fip_id)
     require_writer(ctx, "delete_floatingip")
     tx.execute(delete(T).where(T.c.id == fip_id))
-    ports.remove_port(tx, row.floating_port_id)
+    remove_port(tx, row.floating_port_id)
     tx.changed("floatingip", fip_id, "delete", row.project_id, row.revision_number)

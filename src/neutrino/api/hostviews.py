@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from ..db import schema
 from ..db.database import utcnow
-from ..scheduler import place_routers, view_for_host
+from ..network import errors
 from ..scheduler.serial import view_to_dict
-from ..scheduler.store import load_cloud
-from . import errors, ports
+from ..scheduler.store import load_cloud_views
+from . import ports
 from .common import get_row, save
 
 POLL = 0.2  # seconds between looks at the change counter while waiting
@@ -29,15 +29,14 @@ def _view(db, host: str, down_time: int) -> dict:
         seq = conn.execute(
             select(schema.change_counter.c.seq).where(schema.change_counter.c.id == 1)
         ).scalar_one()
-        cloud, current = load_cloud(conn, utcnow(), down_time)
-        if host not in cloud.hosts:
+        views = load_cloud_views(conn, utcnow(), down_time, hosts=(host,)).views
+        if host not in views:
             raise errors.ApiError(
                 404,
                 "HostNotFound",
                 f"Host {host} has no L3 agent registered; start its agent first",
             )
-        view = view_for_host(cloud, place_routers(cloud, current), host)
-        return {"revision": seq, "view": view_to_dict(view)}
+        return {"revision": seq, "view": view_to_dict(views[host])}
 
     return db.read(read)
 

@@ -12,8 +12,8 @@ Unknown filters answer 400 (Neutron's filter validation).
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
 from .attrs import Attr, boolean
 
 RESERVED = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}
@@ -31,7 +31,7 @@ class ListQuery:
 
     def column_filters(self, attrs: dict[str, Attr]) -> dict[str, list]:
         return {
-            attrs[k].column: v for k, v in self.filters.items() if k in attrs and attrs[k].column
+            column: v for k, v in self.filters.items() if k in attrs and (column := attrs[k].column)
         }
 
 

@@ -9,8 +9,9 @@ database's unique key covers every kind.
 from sqlalchemy import delete, insert, or_, select
 
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
+from ..network.owners import FLOATINGIP, ROUTER_GATEWAY
 from .attrs import Attr, boolean, integer, one_of, parse_body, spec, string
 from .common import (
     filtered,
@@ -229,7 +230,7 @@ def update(tx, ctx, network_id: str, body) -> dict:
         in_use = tx.execute(
             select(schema.ports.c.id).where(
                 schema.ports.c.network_id == network_id,
-                schema.ports.c.device_owner.in_(("network:router_gateway", "network:floatingip")),
+                schema.ports.c.device_owner.in_((ROUTER_GATEWAY, FLOATINGIP)),
             )
         ).first()
         if in_use is not None:

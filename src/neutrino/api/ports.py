@@ -1,39 +1,25 @@
-"""Ports: MAC and fixed IP allocation, binding to a host, and their lifecycle.
+"""Ports: the API's side (parse, policy, render) of binding to a host and their lifecycle.
 
-Addresses come from the network's IPv4 subnets (the lowest free one in the pools)
-or as requested. Allocations on one subnet queue up on the subnet's row lock; a
-unique key on (subnet, address) and on the MAC backs that up: a writer that loses
-a race runs its transaction again. Ports a router or a
-floating IP owns are changed only through those resources.
+MAC and fixed IP allocation, creating and removing a port's rows live in
+`network.ports`. Ports a router or a floating IP owns are changed only through
+those resources.
 """
 
-import random
-from ipaddress import IPv4Address
+from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, or_, select
-from sqlalchemy import update as sql_update
+from sqlalchemy import or_, select
 
-from .. import ipam
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors, networks, security_groups
+from ..network import errors, ipam
+from ..network.errors import InvalidInput
+from ..network.owners import ROUTER_OWNERS, owned_by_network
+from ..network.ports import allocate, fixed_ips_of, insert_port, remove_port, replace_fixed_ips
+from . import networks, security_groups
 from .attrs import Attr, boolean, mac_address, parse_body, spec, string, uuid_str
-from .common import filtered, get_row, new_id, owns, require_writer, save, standard
+from .common import filtered, owns, require_writer, save, standard
 
 T = schema.ports
 A = schema.ipallocations
-S = schema.subnets
-
-ROUTER_OWNERS = (
-    "network:router_interface",
-    "network:router_interface_distributed",
-    "network:router_gateway",
-    "network:router_centralized_snat",
-    "network:ha_router_replicated_interface",
-    "network:floatingip",
-    "network:floatingip_agent_gateway",
-)
-MAC_PREFIX = "fa:16:3e"
 
 
 def _fixed_ips(value):
@@ -106,7 +92,7 @@ def _vnic(value):
     return value
 
 
-def view(row, fixed_ips: list[dict], groups: list[str] = ()) -> dict:
+def view(row, fixed_ips: list[dict], groups: Sequence[str] = ()) -> dict:
     bound = bool(row.host_id)
     return {
         "id": row.id,
@@ -126,21 +112,6 @@ def view(row, fixed_ips: list[dict], groups: list[str] = ()) -> dict:
         "binding:vif_details": {"port_filter": True, "ovs_hybrid_plug": False} if bound else {},
         **standard(row),
     }
-
-
-def fixed_ips_of(conn, port_ids: list[str]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {p: [] for p in port_ids}
-    if not port_ids:
-        return out
-    for chunk in range(0, len(port_ids), 500):
-        part = port_ids[chunk : chunk + 500]
-        for port_id, subnet_id, ip in conn.execute(
-            select(A.c.port_id, A.c.subnet_id, A.c.ip_address).where(A.c.port_id.in_(part))
-        ):
-            out[port_id].append({"subnet_id": subnet_id, "ip_address": ip})
-    for ips in out.values():
-        ips.sort(key=lambda f: IPv4Address(f["ip_address"]))
-    return out
 
 
 def _visible_query(ctx):
@@ -187,182 +158,6 @@ def list_views(
     return [view(r, ips_by_port[r.id], groups[r.id]) for r in rows]
 
 
-# --- allocation --------------------------------------------------------------------
-
-
-def new_mac(conn) -> str:
-    for _ in range(100):
-        mac = MAC_PREFIX + "".join(f":{random.randrange(256):02x}" for _ in range(3))
-        if conn.execute(select(T.c.id).where(T.c.mac_address == mac)).first() is None:
-            return mac
-    raise errors.conflict("MacAddressGenerationFailure", "Unable to generate unique mac")
-
-
-def _subnets(conn, network_id: str) -> list:
-    return conn.execute(
-        select(S).where(S.c.network_id == network_id).order_by(S.c.created_at, S.c.id)
-    ).all()
-
-
-def _used(conn, subnet_id: str) -> set[str]:
-    return set(conn.execute(select(A.c.ip_address).where(A.c.subnet_id == subnet_id)).scalars())
-
-
-def _take_free(tx, subnet) -> str | None:
-    pools = ipam.pools_from_json(subnet.allocation_pools)
-    addr = ipam.pick_free(pools, _used(tx.conn, subnet.id))
-    return None if addr is None else str(addr)
-
-
-def _lock(tx, subnets: list) -> None:
-    """Take the subnets' row locks (PostgreSQL) so allocations on one subnet queue up.
-
-    SQLite runs one writer at a time anyway. The unique key on (subnet, address)
-    still guards against anything that slips past.
-    """
-    if not tx.serialized and subnets:
-        ids = sorted(s.id for s in subnets)
-        tx.execute(select(S.c.id).where(S.c.id.in_(ids)).order_by(S.c.id).with_for_update())
-
-
-def allocate(tx, network_id: str, requests: list[dict] | None):
-    """The (subnet_id, address) pairs for a new port's fixed_ips request.
-
-    None asks for one address from the network's first subnet with room; [] for none.
-    """
-    subnets = _subnets(tx.conn, network_id)
-    _lock(tx, subnets)
-    by_id = {s.id: s for s in subnets}
-    if requests is None:
-        for subnet in subnets:
-            addr = _take_free(tx, subnet)
-            if addr is not None:
-                return [(subnet.id, addr)]
-        if subnets:
-            raise errors.conflict(
-                "IpAddressGenerationFailure",
-                f"No more IP addresses available on network {network_id}.",
-            )
-        return []
-    out = []
-    for req in requests:
-        subnet = _subnet_for(req, by_id, subnets, network_id)
-        if "ip_address" in req:
-            addr = req["ip_address"]
-            _check_requested(tx, subnet, addr)
-        else:
-            addr = _take_free(tx, subnet)
-            if addr is None:
-                raise errors.conflict(
-                    "IpAddressGenerationFailure",
-                    f"No more IP addresses available for subnet {subnet.id}.",
-                )
-        if (subnet.id, addr) in out:
-            raise errors.bad_request(f"Duplicate IP address '{addr}' in fixed_ips")
-        out.append((subnet.id, addr))
-    return out
-
-
-def _subnet_for(req: dict, by_id: dict, subnets: list, network_id: str):
-    if "subnet_id" in req:
-        subnet = by_id.get(req["subnet_id"])
-        if subnet is None:
-            raise errors.bad_request(
-                f"Failed to create port on network {network_id}, because fixed_ips "
-                f"included invalid subnet {req['subnet_id']}."
-            )
-        return subnet
-    addr = IPv4Address(req["ip_address"])
-    for subnet in subnets:
-        if addr in ipam.parse_cidr(subnet.cidr):
-            return subnet
-    raise errors.bad_request(
-        f"IP address {addr} is not a valid IP for any subnet on network {network_id}."
-    )
-
-
-def _check_requested(tx, subnet, addr: str) -> None:
-    net = ipam.parse_cidr(subnet.cidr)
-    ip = IPv4Address(addr)
-    first, last = ipam.usable_range(net)
-    if ip not in net or not first <= ip <= last:
-        raise errors.bad_request(
-            f"IP address {addr} is not a valid IP for the specified subnet {subnet.id} ({net})."
-        )
-    if addr in _used(tx.conn, subnet.id):
-        raise errors.conflict(
-            "IpAddressAlreadyAllocated",
-            f"IP address {addr} already allocated in subnet {subnet.id}",
-        )
-
-
-def insert_port(
-    tx,
-    *,
-    network_id: str,
-    project_id: str,
-    fixed_ips: list[tuple[str, str]],
-    name: str = "",
-    mac: str | None = None,
-    device_id: str = "",
-    device_owner: str = "",
-    host_id: str = "",
-    admin_state_up: bool = True,
-    description: str = "",
-    status: str = "DOWN",
-) -> str:
-    port_id = new_id()
-    if mac is None:
-        mac = new_mac(tx.conn)
-    elif tx.conn.execute(select(T.c.id).where(T.c.mac_address == mac)).first() is not None:
-        raise errors.conflict(
-            "MacAddressInUse",
-            f"Unable to complete operation for network {network_id}. "
-            f"The mac address {mac} is in use.",
-        )
-    tx.execute(
-        insert(T).values(
-            id=port_id,
-            network_id=network_id,
-            project_id=project_id,
-            name=name,
-            mac_address=mac,
-            admin_state_up=admin_state_up,
-            status=status,
-            device_id=device_id,
-            device_owner=device_owner,
-            host_id=host_id,
-            description=description,
-            revision_number=1,
-            created_at=tx.now,
-            updated_at=tx.now,
-        )
-    )
-    if fixed_ips:
-        tx.execute(
-            insert(A),
-            [
-                {"port_id": port_id, "subnet_id": s, "network_id": network_id, "ip_address": ip}
-                for s, ip in fixed_ips
-            ],
-        )
-    tx.changed("port", port_id, "create", project_id, 1)
-    return port_id
-
-
-def remove_port(tx, port_id: str) -> None:
-    """Delete a port and its addresses; floating IPs on it are disassociated."""
-    row = get_row(tx.conn, T, port_id, "Port")
-    F = schema.floatingips
-    for fip in tx.execute(select(F).where(F.c.port_id == port_id)).all():
-        save(
-            tx, F, fip, {"port_id": None, "fixed_ip_address": None, "router_id": None}, "floatingip"
-        )
-    tx.execute(delete(A).where(A.c.port_id == port_id))
-    tx.execute(delete(T).where(T.c.id == port_id))
-    tx.changed("port", port_id, "delete", row.project_id, row.revision_number)
-
-
 # --- the API -----------------------------------------------------------------------
 
 
@@ -398,7 +193,7 @@ def create(tx, ctx, body) -> dict:
     project_id = values.get("project_id", ctx.project_id)
     if "security_groups" in values:
         groups = security_groups.check_port_groups(tx, ctx, project_id, values["security_groups"])
-    elif device_owner.startswith("network:"):
+    elif owned_by_network(device_owner):
         groups = []  # the network's own ports are not filtered
     else:
         groups = [security_groups.default_group(tx, project_id)]
@@ -442,7 +237,7 @@ def update(tx, ctx, port_id: str, body) -> dict:
             )
         columns["mac_address"] = values["mac_address"]
     if "fixed_ips" in values:
-        _replace_fixed_ips(tx, row, values["fixed_ips"])
+        replace_fixed_ips(tx, row, values["fixed_ips"])
     if "security_groups" in values:
         groups = security_groups.check_port_groups(
             tx, ctx, row.project_id, values["security_groups"]
@@ -450,47 +245,6 @@ def update(tx, ctx, port_id: str, body) -> dict:
         security_groups.set_port_groups(tx, port_id, groups)
     save(tx, T, row, columns, "port")
     return show(tx.conn, ctx, port_id)
-
-
-def _replace_fixed_ips(tx, row, requests: list[dict]) -> None:
-    current = {(f["subnet_id"], f["ip_address"]) for f in fixed_ips_of(tx.conn, [row.id])[row.id]}
-    keep = []
-    fresh = []
-    for req in requests:
-        if "ip_address" in req:
-            match = [
-                c
-                for c in current
-                if c[1] == req["ip_address"] and req.get("subnet_id", c[0]) == c[0]
-            ]
-            if match:
-                keep.append(match[0])
-                continue
-        elif "subnet_id" in req:
-            match = [c for c in current if c[0] == req["subnet_id"] and c not in keep]
-            if match:
-                keep.append(match[0])
-                continue
-        fresh.append(req)
-    dropped = current - set(keep)
-    for subnet_id, ip in dropped:
-        tx.execute(delete(A).where(A.c.subnet_id == subnet_id, A.c.ip_address == ip))
-    added = allocate(tx, row.network_id, fresh) if fresh else []
-    if added:
-        tx.execute(
-            insert(A),
-            [
-                {"port_id": row.id, "subnet_id": s, "network_id": row.network_id, "ip_address": ip}
-                for s, ip in added
-            ],
-        )
-    F = schema.floatingips
-    for _subnet_id, ip in dropped:
-        tx.execute(
-            sql_update(F)
-            .where(F.c.port_id == row.id, F.c.fixed_ip_address == ip)
-            .values(port_id=None, fixed_ip_address=None, router_id=None)
-        )
 
 
 def delete_(tx, ctx, port_id: str) -> None:

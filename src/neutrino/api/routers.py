@@ -13,10 +13,18 @@ from ipaddress import IPv4Address
 from sqlalchemy import delete, insert, select
 from sqlalchemy import update as sql_update
 
-from .. import ipam
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors, networks, ports, subnets
+from ..network import errors, ipam
+from ..network.errors import InvalidInput
+from ..network.owners import (
+    ROUTER_GATEWAY,
+    ROUTER_INTERFACE,
+    ROUTER_INTERFACE_DVR,
+    ROUTER_INTERFACES,
+    ROUTER_SNAT,
+)
+from ..network.ports import allocate, fixed_ips_of, insert_port, remove_port, replace_fixed_ips
+from . import networks, ports, subnets
 from .attrs import Attr, boolean, parse_body, spec, string, uuid_str
 from .common import (
     bump,
@@ -33,12 +41,6 @@ T = schema.routers
 P = schema.ports
 A = schema.ipallocations
 F = schema.floatingips
-
-GATEWAY = "network:router_gateway"
-SNAT = "network:router_centralized_snat"
-INTERFACE = "network:router_interface"
-INTERFACE_DVR = "network:router_interface_distributed"
-INTERFACES = (INTERFACE, INTERFACE_DVR, "network:ha_router_replicated_interface")
 
 
 def _gateway_info(value):
@@ -137,7 +139,7 @@ def view(row, gw_ips: list[dict] | None, gw_network: str | None) -> dict:
 
 def _views(conn, rows) -> list[dict]:
     gw_ports = [r.gw_port_id for r in rows if r.gw_port_id]
-    ips = ports.fixed_ips_of(conn, gw_ports)
+    ips = fixed_ips_of(conn, gw_ports)
     nets = (
         dict(conn.execute(select(P.c.id, P.c.network_id).where(P.c.id.in_(gw_ports))).all())
         if gw_ports
@@ -160,7 +162,7 @@ def list_views(conn, ctx, columns: dict[str, list]) -> list[dict]:
 
 def interface_ports(conn, router_id: str) -> list:
     return conn.execute(
-        select(P).where(P.c.device_id == router_id, P.c.device_owner.in_(INTERFACES))
+        select(P).where(P.c.device_id == router_id, P.c.device_owner.in_(ROUTER_INTERFACES))
     ).all()
 
 
@@ -168,7 +170,7 @@ def interface_subnets(conn, router_id: str) -> dict[str, str]:
     """subnet id -> interface port id, for every interface of the router."""
     out = {}
     for port in interface_ports(conn, router_id):
-        for f in ports.fixed_ips_of(conn, [port.id])[port.id]:
+        for f in fixed_ips_of(conn, [port.id])[port.id]:
             out[f["subnet_id"]] = port.id
     return out
 
@@ -213,25 +215,25 @@ def _set_gateway(tx, ctx, router, info: dict | None) -> None:
     enable_snat = info.get("enable_snat", router.enable_snat if router.gw_port_id else True)
     if router.gw_port_id:
         if "external_fixed_ips" in info:
-            ports._replace_fixed_ips(
+            replace_fixed_ips(
                 tx, get_row(tx.conn, P, router.gw_port_id, "Port"), info["external_fixed_ips"]
             )
         tx.execute(sql_update(T).where(T.c.id == router.id).values(enable_snat=enable_snat))
         return
-    fixed = ports.allocate(tx, network.id, info.get("external_fixed_ips"))
+    fixed = allocate(tx, network.id, info.get("external_fixed_ips"))
     if not fixed:
         raise errors.bad_request(
             f"Bad router request: No IPv4 subnet on external network {network.id} to give the "
             "router a gateway address.",
             "BadRequest",
         )
-    gw = ports.insert_port(
+    gw = insert_port(
         tx,
         network_id=network.id,
         project_id="",
         fixed_ips=fixed,
         device_id=router.id,
-        device_owner=GATEWAY,
+        device_owner=ROUTER_GATEWAY,
     )
     tx.execute(
         sql_update(T).where(T.c.id == router.id).values(gw_port_id=gw, enable_snat=enable_snat)
@@ -243,13 +245,15 @@ def _set_gateway(tx, ctx, router, info: dict | None) -> None:
 
 def _drop_gateway(tx, router) -> None:
     tx.execute(sql_update(T).where(T.c.id == router.id).values(gw_port_id=None))
-    ports.remove_port(tx, router.gw_port_id)
+    remove_port(tx, router.gw_port_id)
     for snat in (
-        tx.conn.execute(select(P.c.id).where(P.c.device_id == router.id, P.c.device_owner == SNAT))
+        tx.conn.execute(
+            select(P.c.id).where(P.c.device_id == router.id, P.c.device_owner == ROUTER_SNAT)
+        )
         .scalars()
         .all()
     ):
-        ports.remove_port(tx, snat)
+        remove_port(tx, snat)
 
 
 def _check_no_fips(conn, router_id: str, subnet_id: str | None = None) -> None:
@@ -277,14 +281,14 @@ def _check_no_fips(conn, router_id: str, subnet_id: str | None = None) -> None:
 
 def _add_snat_port(tx, router_id: str, subnet_id: str) -> None:
     subnet = get_row(tx.conn, schema.subnets, subnet_id, "Subnet")
-    fixed = ports.allocate(tx, subnet.network_id, [{"subnet_id": subnet_id}])
-    ports.insert_port(
+    fixed = allocate(tx, subnet.network_id, [{"subnet_id": subnet_id}])
+    insert_port(
         tx,
         network_id=subnet.network_id,
         project_id="",
         fixed_ips=fixed,
         device_id=router_id,
-        device_owner=SNAT,
+        device_owner=ROUTER_SNAT,
     )
 
 
@@ -346,7 +350,7 @@ def _change_mode(tx, router, distributed: bool, admin_state_up: bool) -> None:
             "BadRequest",
         )
     for port in interface_ports(tx.conn, router.id):
-        tx.execute(sql_update(P).where(P.c.id == port.id).values(device_owner=INTERFACE_DVR))
+        tx.execute(sql_update(P).where(P.c.id == port.id).values(device_owner=ROUTER_INTERFACE_DVR))
     if router.gw_port_id:
         for subnet_id in interface_subnets(tx.conn, router.id):
             _add_snat_port(tx, router.id, subnet_id)
@@ -362,9 +366,7 @@ def _check_routes(conn, router, routes: list[dict]) -> None:
                     + (
                         [
                             f["subnet_id"]
-                            for f in ports.fixed_ips_of(conn, [router.gw_port_id])[
-                                router.gw_port_id
-                            ]
+                            for f in fixed_ips_of(conn, [router.gw_port_id])[router.gw_port_id]
                         ]
                         if router.gw_port_id
                         else []
@@ -435,7 +437,7 @@ def add_interface(tx, ctx, router_id: str, body) -> dict:
         raise errors.bad_request(
             "Bad router request: Either subnet_id or port_id must be specified", "BadRequest"
         )
-    owner = INTERFACE_DVR if router.distributed else INTERFACE
+    owner = ROUTER_INTERFACE_DVR if router.distributed else ROUTER_INTERFACE
     present = interface_subnets(tx.conn, router_id)
     if "subnet_id" in req:
         subnet = subnets.fetch(tx.conn, ctx, req["subnet_id"])
@@ -445,12 +447,12 @@ def add_interface(tx, ctx, router_id: str, body) -> dict:
                 "BadRequest",
             )
         _check_new_subnet(tx.conn, router_id, subnet, present)
-        fixed = ports.allocate(
+        fixed = allocate(
             tx,
             subnet.network_id,
             [{"subnet_id": subnet.id, "ip_address": subnet.gateway_ip}],
         )
-        port_id = ports.insert_port(
+        port_id = insert_port(
             tx,
             network_id=subnet.network_id,
             project_id=router.project_id,
@@ -467,7 +469,7 @@ def add_interface(tx, ctx, router_id: str, body) -> dict:
                 f"Unable to complete operation on port {port.id} for network {port.network_id}. "
                 f"Port already has an attached device {port.device_id or port.device_owner}.",
             )
-        fixed = ports.fixed_ips_of(tx.conn, [port.id])[port.id]
+        fixed = fixed_ips_of(tx.conn, [port.id])[port.id]
         if not fixed:
             raise errors.bad_request(
                 f"Bad router request: Router port {port.id} must have at least one fixed IP",
@@ -542,14 +544,16 @@ def remove_interface(tx, ctx, router_id: str, body) -> dict:
     for subnet_id in subnet_ids:
         _check_no_fips(tx.conn, router_id, subnet_id)
     network_id = tx.conn.execute(select(P.c.network_id).where(P.c.id == port_id)).scalar()
-    ports.remove_port(tx, port_id)
+    remove_port(tx, port_id)
     snat_ports = (
-        tx.conn.execute(select(P.c.id).where(P.c.device_id == router_id, P.c.device_owner == SNAT))
+        tx.conn.execute(
+            select(P.c.id).where(P.c.device_id == router_id, P.c.device_owner == ROUTER_SNAT)
+        )
         .scalars()
         .all()
     )
     for snat in snat_ports:
-        if any(f["subnet_id"] in subnet_ids for f in ports.fixed_ips_of(tx.conn, [snat])[snat]):
-            ports.remove_port(tx, snat)
+        if any(f["subnet_id"] in subnet_ids for f in fixed_ips_of(tx.conn, [snat])[snat]):
+            remove_port(tx, snat)
     bump(tx, T, router_id, "router")
     return _interface_info(router, port_id, network_id, subnet_ids)

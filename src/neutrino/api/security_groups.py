@@ -11,14 +11,15 @@ The data plane does not enforce the rules yet: they are stored and served, as
 with Neutron's `noop` firewall driver (see docs/api-server.md).
 """
 
+from collections.abc import Set as AbstractSet
 from ipaddress import ip_network
 from types import SimpleNamespace
 
 from sqlalchemy import delete, insert, select
 
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors
+from ..network import errors
+from ..network.errors import InvalidInput
 from .attrs import Attr, integer, parse_body, spec, string, uuid_or_none, uuid_str
 from .common import (
     get_row,
@@ -106,7 +107,7 @@ RULE_ATTRS = spec(
 )
 
 
-def rule_view(row, default_ids: set[str] = frozenset()) -> dict:
+def rule_view(row, default_ids: AbstractSet[str] = frozenset()) -> dict:
     return {
         "id": row.id,
         "security_group_id": row.security_group_id,

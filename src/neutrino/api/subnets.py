@@ -9,10 +9,10 @@ from ipaddress import IPv4Address
 
 from sqlalchemy import delete, insert, or_, select
 
-from .. import ipam
 from ..db import schema
-from ..ipam import InvalidInput
-from . import errors, networks
+from ..network import errors, ipam
+from ..network.errors import InvalidInput
+from . import networks
 from .attrs import Attr, boolean, integer, parse_body, spec, string, uuid_str
 from .common import (
     bump,

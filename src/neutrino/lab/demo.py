@@ -14,7 +14,7 @@ from pathlib import Path
 from ..kernel.tools import traceroute
 from ..layout import INTERNET
 from ..sim.explain import path_summary
-from ..sim.snapshot import world_from_database
+from ..sim.snapshot import world_from_api
 from . import vms
 from .api import LabApi
 from .build import up
@@ -95,7 +95,7 @@ def _play(directory: Path, state, api: LabApi, write) -> int:
                 vms.run_in(directory, "vm1", ["ping", "-c", "1", "-W", "1", t]).returncode == 0
             ),
         )
-    world, _ = world_from_database(f"sqlite:///{directory}/neutrino.db")
+    world, _ = world_from_api(api)
 
     write(f"\n3. East-west: vm1 ({ip['vm1']}, compute1) pings vm2 ({ip['vm2']}, compute2)")
     out = vms.run_in(directory, "vm1", ["ping", "-c", "3", "-i", "0.2", ip["vm2"]]).stdout

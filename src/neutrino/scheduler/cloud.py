@@ -2,18 +2,12 @@
 
 Built from the database (`load_cloud`) or by the simulator from a topology file.
 Only what placement and planning need is here: no timestamps, no descriptions.
-Device owners are Neutron's strings.
+Device owners are Neutron's strings (`network.owners`).
 """
 
 from dataclasses import dataclass, field
 
-ROUTER_INTERFACE = "network:router_interface"
-ROUTER_INTERFACE_DVR = "network:router_interface_distributed"
-ROUTER_GATEWAY = "network:router_gateway"
-ROUTER_SNAT = "network:router_centralized_snat"
-FLOATINGIP = "network:floatingip"
-FIP_AGENT_GATEWAY = "network:floatingip_agent_gateway"
-INTERFACE_OWNERS = (ROUTER_INTERFACE, ROUTER_INTERFACE_DVR)
+from ..network.owners import FIP_AGENT_GATEWAY, INTERFACE_OWNERS, ROUTER_SNAT, owned_by_network
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ class Port:
 
     @property
     def is_vm(self) -> bool:
-        return not self.device_owner.startswith("network:")
+        return not owned_by_network(self.device_owner)
 
 
 @dataclass(frozen=True)

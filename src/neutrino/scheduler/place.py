@@ -10,7 +10,9 @@
 Placement is sticky: a router keeps the hosts it has (`current`, as stored) while
 they are up and still fit; new ones go to the least loaded host (fewest routers
 placed), ties broken by host name, so the same inputs always give the same answer.
-HA routers get a VRRP id unique in the cloud, lowest free, also sticky.
+HA routers get a VRRP id unique in the cloud, lowest free, also sticky. An HA
+router's central hosts are in order of preference: the first gets the highest VRRP
+priority, so it is the master while it is up (`vrrp_priority`, `vrrp_master`).
 """
 
 import functools
@@ -40,6 +42,18 @@ class Placement:
                 for host in hosts:
                     parts.setdefault(host, (set(), set()))[part].add(router_id)
         return {h: (frozenset(q), frozenset(c)) for h, (q, c) in parts.items()}
+
+
+def vrrp_priority(central: tuple[str, ...], host: str) -> int:
+    """The VRRP priority of an HA router's instance on `host` (0: not one of its hosts)."""
+    if host not in central:
+        return 0
+    return 100 - central.index(host) * 10
+
+
+def vrrp_master(central: tuple[str, ...]) -> str | None:
+    """The host whose instance of an HA router is master: the one of highest priority."""
+    return central[0] if central else None
 
 
 def _needs_central(router) -> bool:
@@ -98,11 +112,11 @@ def place_routers(
                     on.add(host.name)
         qrouter[router.id] = tuple(sorted(on))
     for f in sorted(cloud.floatingips.values(), key=lambda f: f.id):
-        router = cloud.routers.get(f.router_id or "")
-        port = cloud.ports.get(f.port_id or "")
-        if router is None or port is None or not router.distributed:
+        fip_router = cloud.routers.get(f.router_id or "")
+        fip_port = cloud.ports.get(f.port_id or "")
+        if fip_router is None or fip_port is None or not fip_router.distributed:
             continue
-        host = cloud.hosts.get(port.host)
+        host = cloud.hosts.get(fip_port.host)
         if host is not None and host.up and host.mode in DVR_MODES:
             fip.setdefault(host.name, set()).add(f.floating_network_id)
     return Placement(

@@ -2,21 +2,25 @@
 
 `load_cloud(conn)` reads networks, subnets, ports, routers, floating IPs and the
 L3 agents (a host's mode and tunnel address come from its agent's reported
-configuration, its DVR MAC from `dvr_macs`). `reschedule(tx)` places routers
+configuration, its DVR MAC from `dvr_macs`); `load_cloud_views(conn)` runs the
+scheduler's pipeline on it (see `pipeline`). `reschedule(tx)` places routers
 (keeping what is placed), stores the router-to-agent bindings, and gives each
 host that serves floating IPs of distributed routers its fip-namespace gateway
 port on the external network (`network:floatingip_agent_gateway`), removing those
 no longer needed. Everything it writes is recorded in the change sequence.
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, select
 
-from ..api import ports as port_api
 from ..db import schema
 from ..modes import LEGACY
-from .cloud import FIP_AGENT_GATEWAY, Cloud, FloatingIP, Host, Network, Port, Router, Subnet
+from ..network.owners import FIP_AGENT_GATEWAY
+from ..network.ports import allocate, insert_port, remove_port
+from .cloud import Cloud, FloatingIP, Host, Network, Port, Router, Subnet
+from .pipeline import CloudViews, cloud_views
 from .place import Placement, place_routers
 
 
@@ -87,6 +91,16 @@ def load_cloud(conn, now=None, down_time: int = 75) -> tuple[Cloud, dict[str, tu
     return cloud, {r: tuple(sorted(h)) for r, h in current.items()}
 
 
+def load_cloud_views(
+    conn, now=None, down_time: int = 75, hosts: Iterable[str] | None = None
+) -> CloudViews:
+    """The cloud as stored, its placement and the views of `hosts` (None: every host).
+
+    With `now`, hosts whose agent has not reported for `down_time` seconds are down."""
+    cloud, current = load_cloud(conn, now, down_time)
+    return cloud_views(cloud, current, hosts)
+
+
 def reschedule(tx, now=None, down_time: int = 75) -> Placement:
     cloud, current = load_cloud(tx.conn, now, down_time)
     placement = place_routers(cloud, current)
@@ -121,10 +135,10 @@ def _fip_gateways(tx, cloud: Cloud, placement: Placement) -> None:
     }
     for key, port_id in have.items():
         if key not in wanted:
-            port_api.remove_port(tx, port_id)
+            remove_port(tx, port_id)
     for host, network_id in sorted(wanted - set(have)):
-        fixed = port_api.allocate(tx, network_id, None)
-        port_api.insert_port(
+        fixed = allocate(tx, network_id, None)
+        insert_port(
             tx,
             network_id=network_id,
             project_id="",

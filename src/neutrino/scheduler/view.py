@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from ..modes import DVR_MODES
-from .cloud import ROUTER_INTERFACE_DVR, Cloud, Host, Port
-from .place import Placement
+from ..network.owners import ROUTER_INTERFACE_DVR
+from .cloud import Cloud, Host, Port
+from .place import Placement, vrrp_priority
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,7 @@ def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -
             FloatingIPView(f.id, f.floating_ip, f.fixed_ip, f.port_id, f.floating_network_id)
         )
     central = placement.central.get(router.id, ())
-    priority = 0
-    if router.ha and host in central:
-        priority = 100 - central.index(host) * 10
+    priority = vrrp_priority(central, host) if router.ha else 0
     return RouterView(
         id=router.id,
         distributed=router.distributed,

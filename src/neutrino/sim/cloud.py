@@ -1,14 +1,14 @@
 """`SimCloud`: a cloud from a topology file, through neutrino's own control plane, in the model.
 
 The topology's resources are made by the API's code (`control`), placed and
-planned per host, and the plans run in a `World` (see there for the names of
+planned per host (the scheduler's pipeline, VRRP masters included), and the plans run in a `World` (see there for the names of
 namespaces and devices).
 """
 
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from .control import Control, build_control
+from .control import Control, build_control, plans_of
 from .topology import Topology
 from .world import World
 
@@ -21,12 +21,16 @@ class SimCloud:
             workdir = self._tmp.name
         self.topology = topology
         self.control: Control = build_control(topology, workdir)
-        self.states = self.control.plans()
-        cloud, current = self.control.cloud()
+        placed = self.control.cloud_views()
+        self.states = plans_of(placed.views)
         vms = {vm: self.control.ids[vm] for vm in topology.vms}
-        masters = {hosts[0] for hosts in current.values() if hosts}
         self.world = World(
-            cloud, self.states, vms, topology.external_cidr, topology.external_gateway, masters
+            placed.cloud,
+            self.states,
+            vms,
+            topology.external_cidr,
+            topology.external_gateway,
+            placed.master_hosts,
         )
         self.kernel = self.world.kernel
         self.vms = self.world.vms

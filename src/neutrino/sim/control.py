@@ -3,7 +3,8 @@
 `build_control(topology, workdir)` creates the resources with the same functions
 the API server runs (validation, IPAM, router ports and all) on a private SQLite
 database, registers one L3 agent per host, places routers (`reschedule`) and
-returns a `Control` that gives each host's view and plan. Nothing here touches a
+returns a `Control` that gives each host's view and plan (through the scheduler's
+pipeline, as the server gives an agent its view). Nothing here touches a
 kernel; `SimCloud` realizes the plans in the model.
 """
 
@@ -16,8 +17,8 @@ from ..db.migrate import upgrade
 from ..identity import Context
 from ..layout import tunnel_ip
 from ..plan import HostState, PlanMemo, plan_host
-from ..scheduler import Placement, place_routers, view_for_host
-from ..scheduler.store import load_cloud, reschedule
+from ..scheduler import CloudViews, Placement
+from ..scheduler.store import load_cloud, load_cloud_views, reschedule
 from .topology import Topology
 
 ADMIN = Context.noauth("admin")
@@ -40,16 +41,24 @@ class Control:
     def reschedule(self) -> Placement:
         return self.db.write(lambda tx: reschedule(tx))
 
+    def cloud_views(self) -> CloudViews:
+        """The cloud, its placement, every host's view and the VRRP masters."""
+        return self.db.read(lambda conn: load_cloud_views(conn))
+
     def plans(self) -> dict[str, HostState]:
-        return {host: plan_host(view, self.memo) for host, view in self.views().items()}
+        return plans_of(self.views(), self.memo)
 
     def views(self):
-        cloud, current = self.cloud()
-        placement = place_routers(cloud, current)
-        return {h: view_for_host(cloud, placement, h) for h in sorted(cloud.hosts)}
+        return self.cloud_views().views
 
     def port(self, vm: str) -> dict:
         return self.db.read(lambda conn: ports.show(conn, ADMIN, self.ids[vm]))
+
+
+def plans_of(views, memo: PlanMemo | None = None) -> dict[str, HostState]:
+    """Each host's planned state from its view (sharing one memo)."""
+    memo = memo if memo is not None else PlanMemo()
+    return {host: plan_host(view, memo) for host, view in views.items()}
 
 
 def build_control(topology: Topology, workdir: str | Path) -> Control:
@@ -73,6 +82,10 @@ def build_control(topology: Topology, workdir: str | Path) -> Control:
 
     def create(module, resource: str, **attrs) -> dict:
         return db.write(lambda tx: module.create(tx, ADMIN, {resource: attrs}))
+
+    def as_admin(fn, *args):
+        """`fn(tx, ADMIN, *args)` in a write transaction."""
+        return db.write(lambda tx: fn(tx, ADMIN, *args))
 
     public = create(
         networks,
@@ -107,42 +120,40 @@ def build_control(topology: Topology, workdir: str | Path) -> Control:
             project_id=spec.project,
         )
         ids[f"subnet:{name}"] = sub["id"]
-    for name, spec in topology.routers.items():
-        attrs = {
+    for name, router_spec in topology.routers.items():
+        attrs: dict[str, object] = {
             "name": name,
-            "project_id": spec.project,
-            "distributed": spec.distributed,
-            "ha": spec.ha,
+            "project_id": router_spec.project,
+            "distributed": router_spec.distributed,
+            "ha": router_spec.ha,
         }
-        if spec.gateway:
+        if router_spec.gateway:
             attrs["external_gateway_info"] = {"network_id": ids["net:public"]}
-        router = db.write(lambda tx, attrs=attrs: routers.create(tx, ADMIN, {"router": attrs}))
+        router = as_admin(routers.create, {"router": attrs})
         ids[f"router:{name}"] = router["id"]
-        for net in spec.networks:
-            body = {"subnet_id": ids[f"subnet:{net}"]}
-            db.write(
-                lambda tx, rid=router["id"], body=body: routers.add_interface(tx, ADMIN, rid, body)
-            )
-    for name, spec in topology.vms.items():
+        for net_name in router_spec.networks:
+            interface = {"subnet_id": ids[f"subnet:{net_name}"]}
+            as_admin(routers.add_interface, router["id"], interface)
+    for name, vm in topology.vms.items():
         attrs = {
-            "network_id": ids[f"net:{spec.network}"],
+            "network_id": ids[f"net:{vm.network}"],
             "name": name,
             "device_owner": "compute:nova",
             "device_id": name,
-            "binding:host_id": spec.host,
-            "project_id": topology.networks[spec.network].project,
+            "binding:host_id": vm.host,
+            "project_id": topology.networks[vm.network].project,
         }
-        if spec.ip:
-            attrs["fixed_ips"] = [{"ip_address": spec.ip}]
+        if vm.ip:
+            attrs["fixed_ips"] = [{"ip_address": vm.ip}]
         port = create(ports, "port", **attrs)
         ids[name] = port["id"]
-        if spec.floating_ip:
+        if vm.floating_ip:
             fip = create(
                 floatingips,
                 "floatingip",
                 floating_network_id=ids["net:public"],
                 port_id=port["id"],
-                project_id=topology.networks[spec.network].project,
+                project_id=topology.networks[vm.network].project,
             )
             ids[f"fip:{name}"] = fip["id"]
     control.reschedule()

@@ -1,26 +1,48 @@
-"""A running cloud's own state in the model: read the server's database, plan every host.
+"""A running cloud's own state in the model, asked of its server as an agent asks.
 
-`world_from_database(url)` gives the `World` of exactly what the agents are told
-to build (the same placement, views and plans), with the VMs named by their
-ports' device_id, so `neutrino trace --lab DIR` explains the lab's real packets.
+`world_from_api(api)` gives the `World` of exactly what the agents are told to
+build: each L3 agent's host view (`GET /neutrino/v1/hosts/{host}/view`, the same
+placement, views and so plans), the VRRP masters those views name (the first
+central host of each HA router, `scheduler.place.vrrp_master`), and the cloud
+itself from the Neutron API (networks, subnets, ports, routers, floating IPs) for
+the VMs, named by their ports' device_id. `neutrino trace --lab DIR` and the lab's
+demo explain the lab's real packets with it.
+
+`api` is anything with `get(path, **params) -> dict` that talks to the server as
+an admin (the lab's `LabApi`).
 """
 
-from ..db.database import Database
+from typing import Protocol
+
+from ..network.owners import ROUTER_GATEWAY
 from ..plan import PlanMemo, plan_host
-from ..scheduler import place_routers, view_for_host
-from ..scheduler.store import load_cloud
+from ..scheduler.cloud import Cloud, FloatingIP, Network, Port, Router, Subnet
+from ..scheduler.place import vrrp_master
+from ..scheduler.serial import view_from_dict
+from ..scheduler.view import HostView
 from .world import World
 
 
-def world_from_database(url: str) -> tuple[World, dict]:
-    db = Database(url)
-    try:
-        cloud, current = db.read(lambda conn: load_cloud(conn))
-    finally:
-        db.engine.dispose()
-    placement = place_routers(cloud, current)
+class ServerReader(Protocol):
+    def get(self, path: str, **params) -> dict: ...
+
+
+def world_from_api(api: ServerReader) -> tuple[World, dict]:
+    """The World of the server's cloud, and each host's planned state."""
+    hosts = sorted(
+        {a["host"] for a in api.get("/v2.0/agents")["agents"] if a["agent_type"] == "L3 agent"}
+    )
+    views = {h: view_from_dict(api.get(f"/neutrino/v1/hosts/{h}/view")["view"]) for h in hosts}
+    cloud = cloud_from_resources(
+        api.get("/v2.0/networks")["networks"],
+        api.get("/v2.0/subnets")["subnets"],
+        api.get("/v2.0/ports")["ports"],
+        api.get("/v2.0/routers")["routers"],
+        api.get("/v2.0/floatingips")["floatingips"],
+    )
+    cloud.hosts.update({h: v.host for h, v in views.items()})
     memo = PlanMemo()
-    states = {h: plan_host(view_for_host(cloud, placement, h), memo) for h in sorted(cloud.hosts)}
+    states = {h: plan_host(v, memo) for h, v in views.items()}
     vms = {
         p.device_id: p.id
         for p in sorted(cloud.ports.values(), key=lambda p: p.id)
@@ -31,7 +53,83 @@ def world_from_database(url: str) -> tuple[World, dict]:
     }
     external = next((n for n in cloud.networks.values() if n.external), None)
     if external is None:
-        raise ValueError(f"{url}: no external network: the model needs one for the outside world")
+        raise ValueError(
+            "the cloud has no external network: the model needs one for the outside world"
+        )
     subnet = next(s for s in cloud.subnets.values() if s.network_id == external.id)
-    masters = {hosts[0] for hosts in placement.central.values() if hosts}
-    return World(cloud, states, vms, subnet.cidr, subnet.gateway_ip, masters), states
+    if subnet.gateway_ip is None:
+        raise ValueError(f"the external subnet {subnet.cidr} has no gateway: the model needs one")
+    world = World(cloud, states, vms, subnet.cidr, subnet.gateway_ip, master_hosts(views))
+    return world, states
+
+
+def master_hosts(views: dict[str, HostView]) -> set[str]:
+    """The hosts the views make VRRP master of at least one HA router."""
+    masters = set()
+    for view in views.values():
+        for router in view.routers:
+            master = vrrp_master(router.central_hosts) if router.ha else None
+            if master is not None:
+                masters.add(master)
+    return masters
+
+
+def cloud_from_resources(
+    networks: list[dict],
+    subnets: list[dict],
+    ports: list[dict],
+    routers: list[dict],
+    floatingips: list[dict],
+) -> Cloud:
+    """A `Cloud` (without hosts) from the Neutron API's answers, as an admin sees them."""
+    cloud = Cloud()
+    for n in networks:
+        cloud.networks[n["id"]] = Network(
+            n["id"],
+            n["name"],
+            n["project_id"],
+            n["router:external"],
+            n["provider:network_type"],
+            n["provider:physical_network"] or None,
+            n["provider:segmentation_id"] or None,
+            n["mtu"],
+        )
+    for s in subnets:
+        cloud.subnets[s["id"]] = Subnet(s["id"], s["network_id"], s["cidr"], s["gateway_ip"])
+    gateways = {}
+    for p in ports:
+        fixed = tuple(sorted((f["subnet_id"], f["ip_address"]) for f in p["fixed_ips"]))
+        cloud.ports[p["id"]] = Port(
+            p["id"],
+            p["network_id"],
+            p["mac_address"],
+            fixed,
+            p["device_owner"],
+            p["device_id"],
+            p.get("binding:host_id") or "",
+        )
+        if p["device_owner"] == ROUTER_GATEWAY:
+            gateways[p["device_id"]] = p["id"]
+    for r in routers:
+        info = r["external_gateway_info"]
+        cloud.routers[r["id"]] = Router(
+            r["id"],
+            r["project_id"],
+            r["name"],
+            r["distributed"],
+            r["ha"],
+            r["admin_state_up"],
+            gateways.get(r["id"]) if info else None,
+            info["enable_snat"] if info else True,
+            tuple((x["destination"], x["nexthop"]) for x in r["routes"]),
+        )
+    for f in floatingips:
+        cloud.floatingips[f["id"]] = FloatingIP(
+            f["id"],
+            f["floating_network_id"],
+            f["floating_ip_address"],
+            f["port_id"],
+            f["fixed_ip_address"],
+            f["router_id"],
+        )
+    return cloud

@@ -13,12 +13,14 @@ see from the server.
 from ipaddress import IPv4Network
 
 from ..layout import tunnel_ip
-from ..scheduler import Placement, place_routers
-from ..scheduler.cloud import (
+from ..network.owners import (
     FIP_AGENT_GATEWAY,
     ROUTER_GATEWAY,
     ROUTER_INTERFACE_DVR,
     ROUTER_SNAT,
+)
+from ..scheduler import Placement, place_routers
+from ..scheduler.cloud import (
     Cloud,
     FloatingIP,
     Host,

@@ -1,10 +1,17 @@
-"""Errors the API answers with, in Neutron's form and with Neutron's codes.
+"""Neutron's errors: the ones the domain raises and the API answers with, as Neutron's.
 
     {"NeutronError": {"type": "NetworkNotFound", "message": "...", "detail": ""}}
 
-`ApiError(status, type, message)` is raised anywhere below the app; the helpers
-name the common ones so their messages read as Neutron's do.
+`ApiError(status, type, message)` is raised by the domain (`network`) and by the
+API; the status is the one Neutron answers the error with, so the API renders any
+of them as it is. The helpers name the common ones so their messages read as
+Neutron's do. `InvalidInput` is a value a caller gave that is not acceptable (the
+API answers it as a 400 naming the attribute).
 """
+
+
+class InvalidInput(ValueError):
+    """A value a caller gave is not acceptable; the message says why."""
 
 
 class ApiError(Exception):

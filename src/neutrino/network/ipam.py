@@ -1,7 +1,7 @@
 """IPv4 address management, pure: subnets, gateways, allocation pools, free addresses.
 
 Everything here works on `ipaddress` values and plain lists; storing and racing
-for an address is the API's business (a unique key per subnet and address).
+for an address is `network.ports`'s business (a unique key per subnet and address).
 Errors are `InvalidInput` with a message naming the value and what is allowed.
 """
 
@@ -9,9 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-
-class InvalidInput(ValueError):
-    """A value a caller gave is not acceptable; the message says why."""
+from .errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def parse_ip(value, what: str = "IP address") -> IPv4Address:
     return addr
 
 
-def usable_range(net: IPv4Network) -> tuple[IPv4Address, IPv4Address] | None:
+def usable_range(net: IPv4Network) -> tuple[IPv4Address, IPv4Address]:
     """First and last address a port may have (no network/broadcast except /31, /32)."""
     if net.prefixlen >= 31:
         return net[0], net[-1]
