@@ -219,6 +219,7 @@ def trace_command(
     if cloud_model is not None:
         kernel, sender, dst = _cloud_endpoints(cloud_model, src, dst, sim or lab)
     else:
+        assert batch is not None  # _cloud_model refused anything but one of the three
         kernel = _model_from_batch(batch, rt_tables)
         sender = _namespace(kernel, src)
     makers = {
@@ -359,6 +360,7 @@ def traceroute_command(
     if model is not None:
         kernel, sender, dst = _cloud_endpoints(model, src, dst, sim or lab)
     else:
+        assert batch is not None  # _cloud_model refused anything but one of the three
         kernel = _model_from_batch(batch, rt_tables)
         sender = _namespace(kernel, src)
     try:

@@ -9,6 +9,7 @@ kernel; `SimCloud` realizes the plans in the model.
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ..api import agents, floatingips, networks, ports, routers, subnets
@@ -22,6 +23,11 @@ from ..scheduler.store import load_cloud, load_cloud_views, reschedule
 from .topology import Topology
 
 ADMIN = Context.noauth("admin")
+
+
+def _heartbeat(tx, body: dict) -> dict:
+    """One L3 agent's heartbeat, as its agent sends it (down after 75 s)."""
+    return agents.heartbeat(tx, ADMIN, body, 75)
 
 
 @dataclass
@@ -78,7 +84,7 @@ def build_control(topology: Topology, workdir: str | Path) -> Control:
                 "configurations": {"agent_mode": mode, "tunnel_ip": control.tunnel_ips[host]},
             }
         }
-        db.write(lambda tx, body=body: agents.heartbeat(tx, ADMIN, body, 75))
+        db.write(partial(_heartbeat, body=body))
 
     def create(module, resource: str, **attrs) -> dict:
         return db.write(lambda tx: module.create(tx, ADMIN, {resource: attrs}))

@@ -81,8 +81,8 @@ def namespace_prefixes(
         for r in state.routes:
             if r.dst != "default":
                 out[name(r.ns)].add(r.dst)
-        for r in state.rules:
-            out[name(r.ns)].add(r.src)
+        for rule in state.rules:
+            out[name(rule.ns)].add(rule.src)
         for n in state.neighbours:
             out[name(n.ns)].add(n.ip)
         for c in state.chains:
@@ -97,8 +97,7 @@ def namespace_prefixes(
         out[ns].update(mentioned)
     spans = {}
     for ns, prefixes in out.items():
-        found = {_span(p) for p in prefixes}
-        found.discard(None)
+        found = {span for p in prefixes if (span := _span(p)) is not None}
         spans[ns] = sorted(found)
     return spans
 
@@ -173,10 +172,11 @@ def _forked(plan, shares: list, workers: int) -> list["Reachability"]:
         _FORKED = None
 
 
-_FORKED = None  # the _Plan a forked worker inherits
+_FORKED: "_Plan | None" = None  # the _Plan a forked worker inherits
 
 
 def _walk_share(sources: list) -> Reachability:
+    assert _FORKED is not None, "a worker walks only what the parent forked it with"
     return _FORKED.walk_from(sources)
 
 
