@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from .errors import BadArgument, ParameterProblem, TryHelp, Unsupported
 from .getopt import MISSING, NONOPT, UNKNOWN, Getopt
 from .matches import MATCHES, PROTO_MATCHES, UNMODELLED, UNMODELLED_PROTO_OPTIONS
+from .names import TARGET_NAMES, UNSUPPORTED_BY_KERNEL
+from .nat import Dnat, Masquerade, Redirect, Snat
 from .options import ParseContext, strtoui
 from .rules import Rule, normalize_matches
-from .targets import TARGET_NAMES, UNSUPPORTED_BY_KERNEL, registry
+from .targets import Ct, Log, MarkTarget, Notrack, Reject
 from .values import (
     check_chain_name,
     parse_addresses,
@@ -83,7 +85,11 @@ LEGAL = {
     CMD_CHECK:        "x _ _ _ _ _ x _ _ x x _".split(),
 }  # fmt: skip
 
-TARGETS = registry()
+# Target extensions by name (the NAT ones live in nat.py).
+TARGETS = {
+    cls.NAME: cls
+    for cls in (Reject, Log, MarkTarget, Dnat, Snat, Masquerade, Redirect, Ct, Notrack)
+}
 
 
 @dataclass
