@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import IpError
+from ..netns import Host, Namespace
 from .args import Args, Exit, Fail, matches
 from .output import Printer
 
@@ -82,8 +83,8 @@ class BoundNames:
 
 @dataclass
 class IpContext:
-    kernel: object
-    ns: object
+    kernel: Host
+    ns: Namespace
     opts: Options
     printer: Printer = None
     warnings: list = field(default_factory=list)
@@ -220,7 +221,12 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
 
 
 def run_one(
-    kernel, ns, opts: Options, argv: list[str], strict: bool = True, cache: dict | None = None
+    kernel: Host,
+    ns: Namespace,
+    opts: Options,
+    argv: list[str],
+    strict: bool = True,
+    cache: dict | None = None,
 ) -> tuple[str, str, int]:
     """One command: (stdout, stderr, exit status). strict=False and a shared cache
     make it behave as one line of `ip -batch`."""
@@ -240,7 +246,7 @@ def run_one(
     return ctx.printer.getvalue(), "".join(ctx.warnings), 0
 
 
-def run_ip_full(kernel, ns, argv: list[str]) -> tuple[str, str, int]:
+def run_ip_full(kernel: Host, ns: Namespace, argv: list[str]) -> tuple[str, str, int]:
     """`ip ARGS` in namespace ns: (stdout, stderr, exit status)."""
     try:
         opts, rest = parse_options(argv)
@@ -258,7 +264,7 @@ def run_ip_full(kernel, ns, argv: list[str]) -> tuple[str, str, int]:
     return run_one(kernel, ns, opts, rest)
 
 
-def run_ip(kernel, ns, argv: list[str]) -> str:
+def run_ip(kernel: Host, ns: Namespace, argv: list[str]) -> str:
     """`ip ARGS`: its stdout, or IpError carrying stderr and the exit status."""
     out, err, rc = run_ip_full(kernel, ns, argv)
     if rc != 0:
@@ -308,7 +314,9 @@ def _makeargs(line: str) -> list[str]:
     return argv
 
 
-def run_batch(kernel, text: str, ns, opts: Options, name: str = "-") -> tuple[str, str, int]:
+def run_batch(
+    kernel: Host, text: str, ns: Namespace, opts: Options, name: str = "-"
+) -> tuple[str, str, int]:
     """`ip [-force] -batch FILE`, where a line may begin with `-n NS` (namespaces made on use)."""
     out, err = [], []
     rc = 0
@@ -356,7 +364,7 @@ def run_batch(kernel, text: str, ns, opts: Options, name: str = "-") -> tuple[st
     return "".join(out), "".join(err), rc
 
 
-def apply_sysctl(ns, argv: list[str]) -> None:
+def apply_sysctl(ns: Namespace, argv: list[str]) -> None:
     """The batch extension `sysctl [-w] KEY=VALUE ...`."""
     from ..errors import KernelError
 

@@ -50,6 +50,7 @@ from ..fibconfig import (
     insert_route,
 )
 from ..inet import fmt, in_subnet, parse_uint
+from ..netns import Namespace
 from .args import (
     Args,
     Exit,
@@ -598,7 +599,7 @@ def parse_filter(ctx, args: Args) -> RouteFilter:
     return f
 
 
-def _tables_in_dump_order(ns):
+def _tables_in_dump_order(ns: Namespace):
     """inet_dump_fib walks the table hash: bucket id & 255, newest table first in a bucket."""
     buckets: dict[int, list] = {}
     for tid, table in ns.tables.items():
