@@ -77,9 +77,10 @@ def fib_add_ifaddr(ns: Namespace, dev: Link, ifa: IfAddr) -> None:
     netmask = ifa.mask
     prefix = ifa.address & netmask
     if ifa.secondary:
-        prim = by_prefix(dev, prefix, netmask)
-        if prim is None:
+        found = by_prefix(dev, prefix, netmask)
+        if found is None:
             return
+        prim = found
     fib_magic(ns, True, RTN_LOCAL, ifa.local, 32, prim, dev, 0)
     if not dev.up:
         return
@@ -107,9 +108,10 @@ def fib_del_ifaddr(
     gone = True
     same_prefsrc = False
     if ifa.secondary:
-        prim = by_prefix(dev, any_, netmask)
-        if prim is None:
+        found = by_prefix(dev, any_, netmask)
+        if found is None:
             return
+        prim = found
         if iprim is not None and iprim is not prim:
             return
     elif not is_zeronet(any_) and (any_ != ifa.local or ifa.prefixlen < 32):

@@ -38,6 +38,7 @@ from .consts import (
     RTN_UNREACHABLE,
     TYPE_ERRNO,
 )
+from .errors import KernelError
 from .inet import (
     is_lbcast,
     is_local_multicast,
@@ -47,6 +48,7 @@ from .inet import (
 )
 from .netns import Namespace
 from .routes import Route
+from .rules import Rule
 
 
 class LookupError_(Exception):
@@ -87,7 +89,7 @@ class FibResult:
     table: int | None
     prefix: int = 0
     plen: int = 0
-    rule: object = None
+    rule: Rule | None = None
 
 
 # ---------------------------------------------------------------- tables
@@ -178,6 +180,7 @@ def rules_lookup(ns: Namespace, flow: Flow, ignore_linkstate: bool = False) -> F
     cands = index.candidates(flow)
     k = 0
     n = len(cands)
+    rule: Rule | None  # None once a goto lands on a rule that does not match
     while k < n:
         rule = rules[cands[k]]
         k += 1
@@ -289,6 +292,7 @@ def select_addr(ns: Namespace, dev, dst: int, scope: int) -> int:
 def result_prefsrc(ns: Namespace, res: FibResult) -> int:
     """fib_result_prefsrc: the route's src, else an address chosen on its device."""
     route = res.route
+    assert route is not None  # a result that leaves by a route
     if route.prefsrc:
         return route.prefsrc
     return select_addr(ns, route.dev, route.gateway, route.scope)
@@ -385,11 +389,13 @@ def route_output(ns: Namespace, flow: Flow) -> RouteAnswer:
                 ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr
             )
         raise
+    route = res.route
+    assert route is not None  # a lookup that succeeds found a route
     if res.type == RTN_LOCAL:
         if not flow.saddr:
-            flow.saddr = res.route.prefsrc or flow.daddr
+            flow.saddr = route.prefsrc or flow.daddr
         dev_out = ns.loopback
-        orig_oif = res.route.nh_oif
+        orig_oif = route.nh_oif
         flow.oif = dev_out.ifindex
         return _make_output(
             ns, flow, res, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr
@@ -398,7 +404,7 @@ def route_output(ns: Namespace, flow: Flow) -> RouteAnswer:
     # gateway answers ARP; without neighbour state that is the first, as found.
     if not flow.saddr:
         flow.saddr = result_prefsrc(ns, res)
-    dev_out = res.route.dev
+    dev_out = route.dev
     return _make_output(ns, flow, res, res.type, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
 
 
@@ -483,9 +489,11 @@ def validate_source(
         return 0
     if res.type != RTN_UNICAST and (res.type != RTN_LOCAL or not ns.conf.accept_local(dev)):
         raise LookupError_("EINVAL")
-    dev_match = res.route.dev is dev or (res.type == RTN_LOCAL and dev is ns.loopback)
+    route = res.route
+    assert route is not None  # a lookup that succeeds found a route
+    dev_match = route.dev is dev or (res.type == RTN_LOCAL and dev is ns.loopback)
     if dev_match:
-        return 1 if res.route.nh_scope >= RT_SCOPE_HOST else 0
+        return 1 if route.nh_scope >= RT_SCOPE_HOST else 0
     if no_addr:
         if rpf:
             raise LookupError_("EXDEV")
@@ -497,8 +505,10 @@ def validate_source(
         res = fib_lookup(ns, rev, ignore_linkstate=True)
     except LookupError_:
         return 0
+    route = res.route
+    assert route is not None
     if res.type == RTN_UNICAST:
-        return 1 if res.route.nh_scope >= RT_SCOPE_HOST else 0
+        return 1 if route.nh_scope >= RT_SCOPE_HOST else 0
     return 0
 
 
@@ -630,8 +640,6 @@ def route_get(
 ) -> RouteAnswer:
     """inet_rtm_getroute: an input lookup when iif (a Link) is given, else an output
     lookup. Raises KernelError with the kernel's errno when there is no route."""
-    from .errors import KernelError
-
     flow = Flow(
         daddr=dst, saddr=src, mark=mark, tos=tos & 0xFC, proto=proto, sport=sport, dport=dport
     )
@@ -649,8 +657,6 @@ def route_get(
 
 
 def _multicast():
-    from .errors import KernelError
-
     return KernelError("EOPNOTSUPP", "neutrino: multicast destinations are not modelled")
 
 

@@ -28,6 +28,7 @@ from .consts import (
 )
 from .errors import KernelError
 from .fib import Flow, LookupError_, addr_type, fib_lookup, table_lookup
+from .links import Link
 from .netns import Namespace
 from .routes import Route
 
@@ -51,7 +52,7 @@ class RouteConfig:
     priority: int = 0
     prefsrc: int = 0
     gateway: int = 0
-    oif: object = None
+    oif: Link | None = None
     onlink: bool = False
     realms: int = 0
     nlflags: int = 0
@@ -65,7 +66,7 @@ def check_key(dst: int, plen: int) -> None:
         raise KernelError("EINVAL", "Invalid prefix for given prefix length")
 
 
-def _check_gateway(ns: Namespace, cfg: RouteConfig) -> tuple[object, int]:
+def _check_gateway(ns: Namespace, cfg: RouteConfig) -> tuple[Link, int]:
     """fib_check_nh_v4_gw: the nexthop device and scope for a gateway."""
     if cfg.onlink:
         if cfg.scope >= RT_SCOPE_LINK:
@@ -98,7 +99,7 @@ def _check_gateway(ns: Namespace, cfg: RouteConfig) -> tuple[object, int]:
         route, rtype = res.route, res.type
     else:
         rtype = route.type
-    if rtype not in (RTN_UNICAST, RTN_LOCAL):
+    if rtype not in (RTN_UNICAST, RTN_LOCAL) or route is None:
         raise KernelError("EINVAL", "Nexthop has invalid gateway")
     dev = route.dev
     if dev is None:

@@ -13,6 +13,7 @@ sends ICMP host unreachable to its source, as arp_error_report does.
 from .consts import RT_SCOPE_LINK, RTN_LOCAL, RTN_UNICAST
 from .fib import Flow, LookupError_, addr_type, route_input, select_addr
 from .inet import fmt
+from .neigh import Neigh
 from .netns import Namespace
 from .packet import BROADCAST_MAC, HOST_UNREACH, ICMP_DEST_UNREACH, ArpMessage, Packet
 from .trace import FULL, MINIMAL, SUMMARY
@@ -27,6 +28,7 @@ def transmit(walk, ns: Namespace, dev, nexthop: int, pkt: Packet, broadcast: boo
         walk.note(ns, "link", f"out {dev.name} (a dummy device discards everything)", pkt, MINIMAL)
         walk.trace.end(pkt.pid, ns.name, f"discarded by dummy {dev.name}")
         return
+    mac: str | None
     if broadcast:
         mac = BROADCAST_MAC
     else:
@@ -36,7 +38,7 @@ def transmit(walk, ns: Namespace, dev, nexthop: int, pkt: Packet, broadcast: boo
     _frame_out(walk, ns, dev, nexthop, pkt, mac)
 
 
-def _frame_out(walk, ns: Namespace, dev, nexthop: int, pkt: Packet, mac: str) -> None:
+def _frame_out(walk, ns: Namespace, dev, nexthop: int, pkt: Packet, mac: str | None) -> None:
     frame = pkt.copy(smac=dev.mac, dmac=mac)
     if walk.quiet:
         walk.trace.cross(ns.name, frame.pid)
@@ -102,7 +104,7 @@ ARP_RETRANS = 1.0  # retrans_time_ms / 1000
 
 
 def _arp_probe(
-    walk, ns: Namespace, dev, nexthop: int, entry, probe: int, pkt: Packet | None = None
+    walk, ns: Namespace, dev, nexthop: int, entry: Neigh, probe: int, pkt: Packet | None = None
 ) -> None:
     """arp_solicit, then the neighbour timer: a new probe every retrans_time,
     and after mcast_solicit unanswered probes the entry fails."""
@@ -126,6 +128,7 @@ def _arp_probe(
 
 def _arp_failed(walk, ns: Namespace, dev, nexthop: int) -> None:
     entry = ns.neigh.get(dev, nexthop)
+    assert entry is not None  # the entry whose probes went unanswered
     entry.state = "FAILED"
     queued, entry.queue = entry.queue, []
     walk.trace.add(

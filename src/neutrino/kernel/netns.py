@@ -17,7 +17,7 @@ namespace hands to its kernel.
 import random
 import shlex
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from .conntrack import Conntrack
 from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
@@ -111,6 +111,12 @@ class Namespace:
         return list(self.links.values())
 
     # --- tables
+    @overload
+    def table(self, tid: int, create: Literal[True]) -> RouteTable: ...
+
+    @overload
+    def table(self, tid: int, create: bool = False) -> RouteTable | None: ...
+
     def table(self, tid: int, create: bool = False) -> RouteTable | None:
         """fib_get_table / fib_new_table (table 0 means main)."""
         if tid == 0:

@@ -10,6 +10,7 @@ conntrack entry, which ICMP errors about the packet inherit (nf_ct_attach).
 
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
 from .inet import fmt
 
@@ -25,7 +26,7 @@ ICMP_TIME_EXCEEDED = 11
 NET_UNREACH, HOST_UNREACH, PROT_UNREACH, PORT_UNREACH = 0, 1, 2, 3
 NET_ANO, HOST_ANO, PKT_FILTERED = 9, 10, 13
 
-ICMP_NAMES = {
+ICMP_NAMES: dict[tuple[int | None, int | None], str] = {
     (0, None): "echo-reply",
     (8, None): "echo-request",
     (11, 0): "time-exceeded",
@@ -76,7 +77,7 @@ class Packet:
     dmac: str = ""
     pid: int = field(default_factory=lambda: next(_ids))
     # the conntrack attachment (skb->_nfct): set by the stack, dropped on the wire
-    ct: object = field(default=None, compare=False, repr=False)
+    ct: Any = field(default=None, compare=False, repr=False)
 
     def copy(self, **changes) -> "Packet":
         """The same packet with some fields changed (packets are never changed in place)."""

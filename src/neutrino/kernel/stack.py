@@ -228,7 +228,8 @@ class Walk:
         pkt = pkt.copy(ct=tracked)
         verdict, out = self.hook(ns, "mangle", "OUTPUT", pkt, None, ans.dev, tracked)
         if verdict != "ACCEPT":
-            return self._filter_verdict(ns, verdict, out, pkt, None, None, "mangle OUTPUT") and None
+            self._filter_verdict(ns, verdict, out, pkt, None, None, "mangle OUTPUT")
+            return
         old_dst, old_mark = pkt.dst, pkt.mark
         pkt = self._mark(pkt, out)
         pkt = self._nat(ns, pkt, tracked, "nat", "OUTPUT", "DST", None, ans.dev, ans)

@@ -86,7 +86,7 @@ class IpContext:
     kernel: Host
     ns: Namespace
     opts: Options
-    printer: Printer = None
+    printer: Printer = field(init=False)
     warnings: list = field(default_factory=list)
     strict: bool = True  # a single command asks the kernel for strict dumps; -batch does not
     a2n_cache: dict = field(default_factory=dict)
@@ -231,13 +231,14 @@ def run_one(
     """One command: (stdout, stderr, exit status). strict=False and a shared cache
     make it behave as one line of `ip -batch`."""
     if opts.netns is not None:
-        ns = kernel.namespaces.get(opts.netns)
-        if ns is None:
+        named = kernel.namespaces.get(opts.netns)
+        if named is None:
             return (
                 "",
                 f'Cannot open network namespace "{opts.netns}": No such file or directory\n',
                 255,
             )
+        ns = named
     ctx = IpContext(kernel, ns, opts, strict=strict, a2n_cache=cache if cache is not None else {})
     try:
         dispatch(ctx, argv)

@@ -156,6 +156,7 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
             return
         if local is None:
             raise KernelError("EINVAL")
+        assert scope is not None  # chosen above for every address added
         ifa = IfAddr(
             local=local.addr,
             address=local.addr,

@@ -6,6 +6,8 @@ state, link mode, group, queue length, MAC, and for a veth whose peer is in
 another namespace the `@ifN` form with its link-netns.
 """
 
+from typing import Any
+
 from .. import devices
 from ..errors import KernelError
 from ..inet import fmt, parse_uint
@@ -142,7 +144,7 @@ def _find(ctx, name: str):
 
 def set_(ctx, args: Args) -> None:
     dev = None
-    ops = []
+    ops: list[tuple[str, Any]] = []
     while args:
         word = args.cur
         if word == "up":

@@ -169,9 +169,10 @@ def modify(ctx, args: Args, add: bool) -> None:
             elif matches(word, "nop"):
                 action = FR_ACT_NOP
             else:
-                action = rtntype_a2n(word)
-                if action is None:
+                rtype = rtntype_a2n(word)
+                if rtype is None:
                     raise invarg("Failed to parse rule type", word)
+                action = rtype
             req.action = action
             table_ok = True
         args.advance()

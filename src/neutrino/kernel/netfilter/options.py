@@ -80,7 +80,7 @@ class Extension:
         self.check(ctx)
         if not self.x6:
             return
-        by_id = {}
+        by_id: dict[int, Opt] = {}
         for opt in self.OPTS:
             by_id.setdefault(opt.id, opt)
         for entry in self.OPTS:

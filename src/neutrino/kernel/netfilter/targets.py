@@ -234,7 +234,7 @@ class Ct(Target):
     NAME = "CT"
     TABLE = "raw"
     HOOKS = frozenset(("PREROUTING", "OUTPUT"))
-    OPTS = (
+    OPTS: tuple[Opt, ...] = (
         Opt("notrack", 0, has_arg=False),
         Opt("helper", 1),
         Opt("timeout", 2),
