@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
-from .inet import fmt
+from .inet import fmt, parse_ipv4
 
 ICMP, TCP, UDP = 1, 6, 17
 
@@ -164,8 +164,6 @@ def icmp_echo(src, dst, ident: int = 1, **kw) -> Packet:
 def _addr(value) -> int:
     if isinstance(value, int):
         return value
-    from .inet import parse_ipv4
-
     parsed = parse_ipv4(value)
     if parsed is None:
         raise ValueError(f"{value!r} is not an IPv4 address")

@@ -670,8 +670,6 @@ def _related(tracked):
 
 def _addrtype(ns: Namespace, addr: int, dev: str | None = None) -> str:
     """xt_addrtype's view of an address (dev: --limit-iface-in/out)."""
-    from .fib import addr_type
-
     link = ns.link(dev) if dev is not None else None
     return {
         1: "UNICAST",

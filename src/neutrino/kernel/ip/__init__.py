@@ -11,11 +11,18 @@ link, address, route, rule, neighbour, netns.
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..errors import IpError
+from ..errors import IpError, KernelError
 from ..netns import Host, Namespace
+from .addr import do_addr
 from .args import Args, Exit, Fail, matches
+from .link import do_link
+from .neigh import do_neigh
+from .netns import do_netns
 from .output import Printer
+from .route import do_route
+from .rule import do_rule
 
 OBJECTS = (
     "address",
@@ -179,34 +186,21 @@ def parse_options(argv: list[str], opts: Options | None = None) -> tuple[Options
     return opts, argv[i:]
 
 
-_HANDLERS: dict = {}
-
-
-def _handlers() -> dict:
-    """The object handlers (imported on first use: they import this package)."""
-    if not _HANDLERS:
-        from .addr import do_addr
-        from .link import do_link
-        from .neigh import do_neigh
-        from .netns import do_netns
-        from .route import do_route
-        from .rule import do_rule
-
-        _HANDLERS.update(
-            address=do_addr,
-            route=do_route,
-            rule=do_rule,
-            link=do_link,
-            netns=do_netns,
-            neighbor=do_neigh,
-            neighbour=do_neigh,
-        )
-    return _HANDLERS
+# The object handlers, in iproute2's table order.
+_HANDLERS = dict(
+    address=do_addr,
+    route=do_route,
+    rule=do_rule,
+    link=do_link,
+    netns=do_netns,
+    neighbor=do_neigh,
+    neighbour=do_neigh,
+)
 
 
 def dispatch(ctx: IpContext, argv: list[str]) -> None:
     """do_cmd: find the object by prefix, in iproute2's table order."""
-    handlers = _handlers()
+    handlers = _HANDLERS
     if not argv:
         raise Exit("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n")
     word = argv[0]
@@ -254,8 +248,6 @@ def run_ip_full(kernel: Host, ns: Namespace, argv: list[str]) -> tuple[str, str,
     except (Fail, Exit) as err:
         return "", err.stderr, err.rc
     if opts.batch is not None:
-        from pathlib import Path
-
         path = opts.batch
         try:
             text = Path(path).read_text() if path != "-" else sys.stdin.read()
@@ -367,8 +359,6 @@ def run_batch(
 
 def apply_sysctl(ns: Namespace, argv: list[str]) -> None:
     """The batch extension `sysctl [-w] KEY=VALUE ...`."""
-    from ..errors import KernelError
-
     for word in argv:
         if word in ("-w", "-q"):
             continue

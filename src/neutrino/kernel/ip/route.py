@@ -8,6 +8,7 @@ IPv4 only; multipath, metrics, encapsulation and nexthop objects are refused
 with a message saying so.
 """
 
+from copy import copy
 from dataclasses import dataclass
 
 from ..consts import (
@@ -763,8 +764,6 @@ def get(ctx, args: Args) -> None:
 
 def _fibmatch_route(res, ans):
     """The table route as fib_dump_info prints it for fibmatch (type of the cached route)."""
-    from copy import copy
-
     route = copy(res.route)
     route.type = ans.type
     route.table = ans.table
