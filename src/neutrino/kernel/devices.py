@@ -74,7 +74,13 @@ def create_link(
 
 
 def create_veth(
-    ns: Namespace, name: str, peer_ns, peer_name: str | None, mtu=None, mac=None, peer_mac=None
+    ns: Namespace,
+    name: str,
+    peer_ns: Namespace,
+    peer_name: str | None,
+    mtu=None,
+    mac=None,
+    peer_mac=None,
 ) -> Link:
     """A veth pair; the peer is registered first, as veth_newlink does."""
     if peer_name is None:
@@ -317,7 +323,7 @@ def delete_link(link: Link) -> None:
         dev.peer = None
 
 
-def move_to_ns(link: Link, target) -> None:
+def move_to_ns(link: Link, target: Namespace) -> None:
     """dev_change_net_namespace: the device arrives down, without addresses."""
     if link.kind in ("loopback", "bridge"):
         raise KernelError("EINVAL", "The interface netns is immutable")

@@ -19,6 +19,9 @@ from .netns import Namespace
 from .stack import Walk
 from .trace import Trace
 
+# (due time, sequence, fn, args): fn(walk, *args) runs at the due model time
+Timer = tuple[float, int, Callable[..., object], tuple[Any, ...]]
+
 
 class Kernel:
     """A set of network namespaces, as `ip netns` would show them."""
@@ -31,9 +34,7 @@ class Kernel:
         self.namespaces: dict[str, Namespace] = {}
         self._nsids: dict[tuple[int, int], int] = {}
         self.clock = 0.0  # model time in seconds; tools advance it (rate limits depend on it)
-        self.timers: list[
-            tuple[float, int, Callable[..., object], tuple[Any, ...]]
-        ] = []  # heap of (due time, sequence, fn, args): work for later
+        self.timers: list[Timer] = []  # a heap: work for later
         self._timer_seq = 0
 
     def netns(self, name: str) -> Namespace:
