@@ -186,7 +186,7 @@ def parse_options(argv: list[str], opts: Options | None = None) -> tuple[Options
     return opts, argv[i:]
 
 
-# The object handlers, in iproute2's table order.
+# The handlers of the objects modelled (OBJECTS gives the order names are matched in).
 _HANDLERS = dict(
     address=do_addr,
     route=do_route,
