@@ -26,8 +26,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 from neutrino.kernel import Kernel, KernelError  # noqa: E402
-from neutrino.kernel.difftest import available  # noqa: E402
 from neutrino.kernel.inet import fmt  # noqa: E402
+from neutrino.selftest import available  # noqa: E402
 
 DEFAULT_SIZES = [(r, n) for r in (10, 1000, 100000) for n in (10, 100, 1000)]
 

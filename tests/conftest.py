@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture(scope="session")
 def real_kernel():
     """Use real network namespaces (root and iproute2); skip with the reason where absent."""
-    from neutrino.kernel.difftest import available
+    from neutrino.selftest import available
 
     reason = available()
     if reason:

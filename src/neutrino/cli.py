@@ -104,8 +104,8 @@ def selftest_routing(
     minimize_s: float = typer.Option(60.0, help="Seconds to spend shrinking a difference."),
 ) -> None:
     """Build random routing configurations in real namespaces and in the model; compare every answer."""
-    from .kernel.difftest import available, check_case, generate, minimize
-    from .kernel.difftest.generate import sizes_for
+    from .selftest import available, check_case, generate, minimize
+    from .selftest.generate import sizes_for
 
     _exit_cleanly_on_signals()
     reason = available()
@@ -134,7 +134,7 @@ def selftest_routing(
 def selftest_replay(path: Path = typer.Argument(..., help="A script of ip batch lines.")) -> None:
     """Run a script on the model and on the kernel: configuration lines, then the
     first `show`/`get` line and all after it as queries (JSON compared)."""
-    from .kernel.difftest import available, check_script
+    from .selftest import available, check_script
 
     _exit_cleanly_on_signals()
     reason = available()

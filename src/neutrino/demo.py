@@ -50,11 +50,11 @@ def _two_uplinks(write) -> int:
     """Chapter 4: packets through the lab, in the model, then with real packets."""
     import shutil
 
-    from .kernel.difftest import available
-    from .kernel.difftest.topology import compare_scenario, run_model, two_uplinks_scenario
     from .kernel.ip import run_batch
     from .kernel.packet import udp
     from .kernel.tools import traceroute
+    from .selftest import available
+    from .selftest.topology import compare_scenario, run_model, two_uplinks_scenario
 
     path = EXAMPLES / "two-uplinks-lab.ip"
     kernel = Kernel()
@@ -100,7 +100,7 @@ def _two_uplinks(write) -> int:
 
 
 def run_demo(write=print) -> int:
-    from .kernel.difftest import available
+    from .selftest import available
 
     rt_tables = (EXAMPLES / "rt_tables").read_text()
     reason = available()
@@ -112,7 +112,7 @@ def run_demo(write=print) -> int:
         write(f"{number}. {title}   [examples/{name}]")
         _play(script, rt_tables, write)
         if reason is None:
-            from .kernel.difftest.compare import compare_text
+            from .selftest.compare import compare_text
 
             problems = compare_text(script, rt_tables=rt_tables)
             if problems:

@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from neutrino.kernel.difftest import check_case, check_script, generate, minimize
-from neutrino.kernel.difftest.generate import sizes_for
+from neutrino.selftest import check_case, check_script, generate, minimize
+from neutrino.selftest.generate import sizes_for
 
 SEED = int(os.environ.get("NEUTRINO_DIFF_SEED", "0"))
 CONFIGS = int(os.environ.get("NEUTRINO_DIFF_CONFIGS", "20"))

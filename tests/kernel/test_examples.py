@@ -48,7 +48,7 @@ def test_two_uplinks_example_sends_mark_3_by_the_second_uplink():
 
 @pytest.mark.parametrize("name", ["default-rules.ip", "policy-routing.ip", "two-uplinks.ip"])
 def test_examples_print_what_the_kernel_prints(real_kernel, name):
-    from neutrino.kernel.difftest.compare import compare_text
+    from neutrino.selftest.compare import compare_text
 
     problems = compare_text((EXAMPLES / name).read_text(), rt_tables=RT_TABLES)
     assert not problems, "\n".join(problems)

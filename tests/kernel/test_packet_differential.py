@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from neutrino.kernel.difftest.topology import (
+from neutrino.selftest.topology import (
     Scenario,
     compare_scenario,
     generate_scenario,
@@ -63,7 +63,7 @@ def test_two_uplinks_leave_by_mark_and_source(real_tools):
 def test_two_uplinks_in_the_model_alone():
     """What the article promises, in the model: hosts 1-100 by uplink 1 as 198.51.100.2,
     the others by the default uplink 2 as 203.0.113.2."""
-    from neutrino.kernel.difftest.topology import run_model
+    from neutrino.selftest.topology import run_model
 
     _, results = run_model(two_uplinks())
     a_trace, a_ping, a_by1, a_by2, b_trace, b_ping, b_by1, b_by2, conntrack = results

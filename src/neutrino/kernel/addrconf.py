@@ -25,12 +25,20 @@ from .fib import addr_type
 from .fibconfig import NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RouteConfig
 from .inet import is_zeronet
 from .links import IfAddr, Link
+from .netns import Namespace
 
 LOCAL_OK, BRD_OK, BRD0_OK, BRD1_OK = 1, 2, 4, 8
 
 
 def fib_magic(
-    ns, add: bool, rtype: int, dst: int, plen: int, prim: IfAddr, dev: Link, priority: int
+    ns: Namespace,
+    add: bool,
+    rtype: int,
+    dst: int,
+    plen: int,
+    prim: IfAddr,
+    dev: Link,
+    priority: int,
 ) -> None:
     """The kernel adding or removing one of its own routes; failures are ignored."""
     tid = RT_TABLE_MAIN if rtype == RTN_UNICAST else RT_TABLE_LOCAL
@@ -64,14 +72,15 @@ def by_prefix(dev: Link, prefix: int, netmask: int) -> IfAddr | None:
     return None
 
 
-def fib_add_ifaddr(ns, dev: Link, ifa: IfAddr) -> None:
+def fib_add_ifaddr(ns: Namespace, dev: Link, ifa: IfAddr) -> None:
     prim = ifa
     netmask = ifa.mask
     prefix = ifa.address & netmask
     if ifa.secondary:
-        prim = by_prefix(dev, prefix, netmask)
-        if prim is None:
+        found = by_prefix(dev, prefix, netmask)
+        if found is None:
             return
+        prim = found
     fib_magic(ns, True, RTN_LOCAL, ifa.local, 32, prim, dev, 0)
     if not dev.up:
         return
@@ -85,7 +94,9 @@ def fib_add_ifaddr(ns, dev: Link, ifa: IfAddr) -> None:
             fib_magic(ns, True, RTN_BROADCAST, prefix | (~netmask & 0xFFFFFFFF), 32, prim, dev, 0)
 
 
-def fib_del_ifaddr(ns, dev: Link, ifa: IfAddr, iprim: IfAddr | None, dead: bool = False) -> None:
+def fib_del_ifaddr(
+    ns: Namespace, dev: Link, ifa: IfAddr, iprim: IfAddr | None, dead: bool = False
+) -> None:
     """Remove the kernel routes of an address that no other address still needs."""
     prim = ifa
     prim1 = None
@@ -97,9 +108,10 @@ def fib_del_ifaddr(ns, dev: Link, ifa: IfAddr, iprim: IfAddr | None, dead: bool 
     gone = True
     same_prefsrc = False
     if ifa.secondary:
-        prim = by_prefix(dev, any_, netmask)
-        if prim is None:
+        found = by_prefix(dev, any_, netmask)
+        if found is None:
             return
+        prim = found
         if iprim is not None and iprim is not prim:
             return
     elif not is_zeronet(any_) and (any_ != ifa.local or ifa.prefixlen < 32):
@@ -164,7 +176,9 @@ def fib_del_ifaddr(ns, dev: Link, ifa: IfAddr, iprim: IfAddr | None, dead: bool 
 # ---------------------------------------------------------------- add / delete
 
 
-def add_address(ns, dev: Link, ifa: IfAddr, nlflags: int = NLM_F_CREATE | NLM_F_EXCL) -> None:
+def add_address(
+    ns: Namespace, dev: Link, ifa: IfAddr, nlflags: int = NLM_F_CREATE | NLM_F_EXCL
+) -> None:
     """inet_rtm_newaddr."""
     if ifa.prefixlen > 32:
         raise KernelError("EINVAL")
@@ -185,7 +199,7 @@ def add_address(ns, dev: Link, ifa: IfAddr, nlflags: int = NLM_F_CREATE | NLM_F_
     insert_address(ns, dev, ifa)
 
 
-def insert_address(ns, dev: Link, ifa: IfAddr) -> None:
+def insert_address(ns: Namespace, dev: Link, ifa: IfAddr) -> None:
     """__inet_insert_ifa: place the address (primary or secondary) and add its routes."""
     if not ifa.local:
         return
@@ -208,7 +222,7 @@ def insert_address(ns, dev: Link, ifa: IfAddr) -> None:
     fib_add_ifaddr(ns, dev, ifa)
 
 
-def _modify_prefix_metric(ns, dev: Link, ifa: IfAddr, new_metric: int) -> None:
+def _modify_prefix_metric(ns: Namespace, dev: Link, ifa: IfAddr, new_metric: int) -> None:
     """fib_modify_prefix_metric: move the connected route to the new metric."""
     prefix = ifa.address & ifa.mask
     if (
@@ -222,7 +236,7 @@ def _modify_prefix_metric(ns, dev: Link, ifa: IfAddr, new_metric: int) -> None:
     fib_magic(ns, False, RTN_UNICAST, prefix, ifa.prefixlen, ifa, dev, ifa.metric)
 
 
-def _notify_down(ns, dev: Link, ifa: IfAddr, dead: bool = False) -> None:
+def _notify_down(ns: Namespace, dev: Link, ifa: IfAddr, dead: bool = False) -> None:
     """The inetaddr NETDEV_DOWN event (fib_inetaddr_event)."""
     ns.forget_addr(ifa.local, dev)
     fib_del_ifaddr(ns, dev, ifa, None, dead)
@@ -231,7 +245,12 @@ def _notify_down(ns, dev: Link, ifa: IfAddr, dead: bool = False) -> None:
 
 
 def delete_address(
-    ns, dev: Link, local: int | None, prefixlen: int, address: int | None, label: str | None
+    ns: Namespace,
+    dev: Link,
+    local: int | None,
+    prefixlen: int,
+    address: int | None,
+    label: str | None,
 ) -> IfAddr:
     """inet_rtm_deladdr: the first address matching what was given."""
     for ifa in dev.addrs:
@@ -246,7 +265,7 @@ def delete_address(
     raise KernelError("EADDRNOTAVAIL", "ipv4: Address not found")
 
 
-def remove_address(ns, dev: Link, ifa1: IfAddr, dead: bool = False) -> None:
+def remove_address(ns: Namespace, dev: Link, ifa1: IfAddr, dead: bool = False) -> None:
     """__inet_del_ifa: secondaries go with their primary unless promotion is on."""
     addrs = dev.addrs
     promote = None
@@ -292,7 +311,7 @@ def remove_address(ns, dev: Link, ifa1: IfAddr, dead: bool = False) -> None:
                 fib_add_ifaddr(ns, dev, ifa)
 
 
-def destroy_addresses(ns, dev: Link) -> None:
+def destroy_addresses(ns: Namespace, dev: Link) -> None:
     """inetdev_destroy: every address goes, without promotion."""
     while dev.addrs:
         ifa = dev.addrs[0]
@@ -300,7 +319,7 @@ def destroy_addresses(ns, dev: Link) -> None:
         _notify_down(ns, dev, ifa, dead=True)
 
 
-def loopback_up(ns, dev: Link) -> None:
+def loopback_up(ns: Namespace, dev: Link) -> None:
     """The kernel gives lo 127.0.0.1/8 (scope host) whenever it comes up."""
     ifa = IfAddr(
         local=0x7F000001, address=0x7F000001, prefixlen=8, scope=RT_SCOPE_HOST, label=dev.name

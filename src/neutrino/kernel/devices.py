@@ -12,6 +12,7 @@ devices with that name come and go.
 from . import addrconf, fibconfig
 from .errors import KernelError
 from .links import Link
+from .netns import Host, Namespace
 
 IFNAMSIZ = 16
 
@@ -23,7 +24,7 @@ def valid_name(name: str) -> bool:
     return not any(ch == "/" or ch == ":" or ch.isspace() for ch in name)
 
 
-def _alloc_index(ns, wanted: int = 0) -> int:
+def _alloc_index(ns: Namespace, wanted: int = 0) -> int:
     if wanted and wanted not in ns.by_index:
         return wanted
     while ns.next_ifindex in ns.by_index:
@@ -33,14 +34,14 @@ def _alloc_index(ns, wanted: int = 0) -> int:
     return index
 
 
-def random_mac(ns) -> str:
+def random_mac(ns: Namespace) -> str:
     rnd = ns.kernel.random
     octets = [rnd.randrange(256) for _ in range(6)]
     octets[0] = (octets[0] & 0xFE) | 0x02
     return ":".join(f"{o:02x}" for o in octets)
 
 
-def free_name(ns, pattern: str) -> str:
+def free_name(ns: Namespace, pattern: str) -> str:
     """dev_alloc_name: the first free name for a pattern like 'veth%d'."""
     i = 0
     while pattern.replace("%d", str(i)) in ns.links:
@@ -48,7 +49,7 @@ def free_name(ns, pattern: str) -> str:
     return pattern.replace("%d", str(i))
 
 
-def _register(ns, link: Link, wanted_index: int = 0) -> Link:
+def _register(ns: Namespace, link: Link, wanted_index: int = 0) -> Link:
     link.ifindex = _alloc_index(ns, wanted_index)
     link.ns = ns
     ns.links[link.name] = link
@@ -58,7 +59,9 @@ def _register(ns, link: Link, wanted_index: int = 0) -> Link:
     return link
 
 
-def create_link(ns, name: str, kind: str, mtu: int | None = None, mac: str | None = None) -> Link:
+def create_link(
+    ns: Namespace, name: str, kind: str, mtu: int | None = None, mac: str | None = None
+) -> Link:
     if name in ns.links:
         raise KernelError("EEXIST")
     if not valid_name(name):
@@ -71,7 +74,13 @@ def create_link(ns, name: str, kind: str, mtu: int | None = None, mac: str | Non
 
 
 def create_veth(
-    ns, name: str, peer_ns, peer_name: str | None, mtu=None, mac=None, peer_mac=None
+    ns: Namespace,
+    name: str,
+    peer_ns: Namespace,
+    peer_name: str | None,
+    mtu=None,
+    mac=None,
+    peer_mac=None,
 ) -> Link:
     """A veth pair; the peer is registered first, as veth_newlink does."""
     if peer_name is None:
@@ -314,7 +323,7 @@ def delete_link(link: Link) -> None:
         dev.peer = None
 
 
-def move_to_ns(link: Link, target) -> None:
+def move_to_ns(link: Link, target: Namespace) -> None:
     """dev_change_net_namespace: the device arrives down, without addresses."""
     if link.kind in ("loopback", "bridge"):
         raise KernelError("EINVAL", "The interface netns is immutable")
@@ -327,7 +336,14 @@ def move_to_ns(link: Link, target) -> None:
     _register(target, link, old_index)
 
 
-def destroy_namespace(ns) -> None:
+def create_namespace(kernel: Host, name: str) -> Namespace:
+    """A new namespace with its loopback device (setup_net: loopback_net_init)."""
+    ns = Namespace(kernel, name)
+    ns.loopback = create_link(ns, "lo", "loopback")
+    return ns
+
+
+def destroy_namespace(ns: Namespace) -> None:
     """Every device of the namespace goes (and the far end of its veth pairs)."""
     doomed = [link for link in ns.links.values() if link.kind != "loopback"]
     for link in list(doomed):
@@ -341,7 +357,7 @@ def destroy_namespace(ns) -> None:
 # ---------------------------------------------------------------- rules
 
 
-def _attach_rules(ns, link: Link) -> None:
+def _attach_rules(ns: Namespace, link: Link) -> None:
     ns.rules.changed()
     for rule in ns.rules:
         if rule.iifindex == -1 and rule.iifname == link.name:
@@ -350,7 +366,7 @@ def _attach_rules(ns, link: Link) -> None:
             rule.oifindex = link.ifindex
 
 
-def _detach_rules(ns, link: Link) -> None:
+def _detach_rules(ns: Namespace, link: Link) -> None:
     ns.rules.changed()
     for rule in ns.rules:
         if rule.iifindex == link.ifindex:

@@ -38,6 +38,7 @@ from .consts import (
     RTN_UNREACHABLE,
     TYPE_ERRNO,
 )
+from .errors import KernelError
 from .inet import (
     is_lbcast,
     is_local_multicast,
@@ -45,7 +46,9 @@ from .inet import (
     is_multicast,
     is_zeronet,
 )
+from .netns import Namespace
 from .routes import Route
+from .rules import Rule
 
 
 class LookupError_(Exception):
@@ -86,13 +89,13 @@ class FibResult:
     table: int | None
     prefix: int = 0
     plen: int = 0
-    rule: object = None
+    rule: Rule | None = None
 
 
 # ---------------------------------------------------------------- tables
 
 
-def _alias_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
+def _alias_ok(route: Route, flow: Flow, ns: Namespace, ignore_linkstate: bool) -> bool:
     if route.tos and route.tos != flow.tos & 0x1C:
         return False
     if route.scope < flow.scope:
@@ -100,7 +103,7 @@ def _alias_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
     return True
 
 
-def _nh_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
+def _nh_ok(route: Route, flow: Flow, ns: Namespace, ignore_linkstate: bool) -> bool:
     if (
         not ignore_linkstate
         and route.linkdown
@@ -112,7 +115,7 @@ def _nh_ok(route: Route, flow: Flow, ns, ignore_linkstate: bool) -> bool:
     return True
 
 
-def table_lookup(view: list, flow: Flow, ns, ignore_linkstate: bool = False):
+def table_lookup(view: list, flow: Flow, ns: Namespace, ignore_linkstate: bool = False):
     """fib_table_lookup over a view (ns.table_view: one table, or local+main merged):
     the longest prefix first; (errno or None, Route)."""
     addr = flow.daddr
@@ -136,7 +139,9 @@ def _result(route: Route, tid: int | None, rule=None) -> FibResult:
     return FibResult(route, route.type, tid, route.dst, route.plen, rule)
 
 
-def lookup_in_table(ns, tid: int, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+def lookup_in_table(
+    ns: Namespace, tid: int, flow: Flow, ignore_linkstate: bool = False
+) -> FibResult:
     """A lookup in one table by id (as fib4_rule_action or fib_check_nh do)."""
     view = ns.table_view(tid)
     if view is None:
@@ -147,7 +152,7 @@ def lookup_in_table(ns, tid: int, flow: Flow, ignore_linkstate: bool = False) ->
     return _result(route, tid)
 
 
-def fib_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+def fib_lookup(ns: Namespace, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
     """fib_lookup: the fast path without custom rules, else the rule walk."""
     if not ns.rules.custom:
         err, route = "ENETUNREACH", None
@@ -165,7 +170,7 @@ def fib_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
     return rules_lookup(ns, flow, ignore_linkstate)
 
 
-def rules_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+def rules_lookup(ns: Namespace, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
     """fib_rules_lookup with fib4_rule_action and fib4_rule_suppress.
 
     Walks only the rules the index says may match (see RuleIndex), in order;
@@ -175,6 +180,7 @@ def rules_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
     cands = index.candidates(flow)
     k = 0
     n = len(cands)
+    rule: Rule | None  # None once a goto lands on a rule that does not match
     while k < n:
         rule = rules[cands[k]]
         k += 1
@@ -225,7 +231,7 @@ def rules_lookup(ns, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
 # ---------------------------------------------------------------- addresses
 
 
-def find_local_dev(ns, addr: int):
+def find_local_dev(ns: Namespace, addr: int):
     """__ip_dev_find: the device holding addr, else a local route's device, else None."""
     ifa_dev = ns.addr_owner(addr)
     if ifa_dev is not None:
@@ -239,7 +245,7 @@ def find_local_dev(ns, addr: int):
     return None
 
 
-def addr_type(ns, addr: int, tid: int = RT_TABLE_LOCAL, dev=None) -> int:
+def addr_type(ns: Namespace, addr: int, tid: int = RT_TABLE_LOCAL, dev=None) -> int:
     """inet_addr_type_table: how table tid sees addr (local, broadcast, unicast...).
 
     With a device (inet_dev_addr_type, as xt_addrtype's --limit-iface-in/out
@@ -259,7 +265,7 @@ def addr_type(ns, addr: int, tid: int = RT_TABLE_LOCAL, dev=None) -> int:
     return RTN_UNICAST
 
 
-def select_addr(ns, dev, dst: int, scope: int) -> int:
+def select_addr(ns: Namespace, dev, dst: int, scope: int) -> int:
     """inet_select_addr: the source address the kernel picks on dev for scope."""
     localnet_scope = RT_SCOPE_LINK if ns.conf.route_localnet(dev) else RT_SCOPE_HOST
     addr = 0
@@ -283,9 +289,10 @@ def select_addr(ns, dev, dst: int, scope: int) -> int:
     return 0
 
 
-def result_prefsrc(ns, res: FibResult) -> int:
+def result_prefsrc(ns: Namespace, res: FibResult) -> int:
     """fib_result_prefsrc: the route's src, else an address chosen on its device."""
     route = res.route
+    assert route is not None  # a result that leaves by a route
     if route.prefsrc:
         return route.prefsrc
     return select_addr(ns, route.dev, route.gateway, route.scope)
@@ -323,7 +330,7 @@ def _uses_gateway(res: FibResult | None) -> int:
     return 0
 
 
-def route_output(ns, flow: Flow) -> RouteAnswer:
+def route_output(ns: Namespace, flow: Flow) -> RouteAnswer:
     """ip_route_output_key_hash_rcu + __mkroute_output, for a locally sent packet."""
     if is_multicast(flow.daddr):
         raise _multicast()
@@ -382,11 +389,13 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
                 ns, flow, None, RTN_UNICAST, dev_out, orig_oif, flags, orig_daddr, orig_saddr
             )
         raise
+    route = res.route
+    assert route is not None  # a lookup that succeeds found a route
     if res.type == RTN_LOCAL:
         if not flow.saddr:
-            flow.saddr = res.route.prefsrc or flow.daddr
+            flow.saddr = route.prefsrc or flow.daddr
         dev_out = ns.loopback
-        orig_oif = res.route.nh_oif
+        orig_oif = route.nh_oif
         flow.oif = dev_out.ifindex
         return _make_output(
             ns, flow, res, RTN_LOCAL, dev_out, orig_oif, RTCF_LOCAL, orig_daddr, orig_saddr
@@ -395,11 +404,13 @@ def route_output(ns, flow: Flow) -> RouteAnswer:
     # gateway answers ARP; without neighbour state that is the first, as found.
     if not flow.saddr:
         flow.saddr = result_prefsrc(ns, res)
-    dev_out = res.route.dev
+    dev_out = route.dev
     return _make_output(ns, flow, res, res.type, dev_out, orig_oif, flags, orig_daddr, orig_saddr)
 
 
-def _make_output(ns, flow, res, rtype, dev_out, orig_oif, flags, daddr, saddr) -> RouteAnswer:
+def _make_output(
+    ns: Namespace, flow, res, rtype, dev_out, orig_oif, flags, daddr, saddr
+) -> RouteAnswer:
     """__mkroute_output."""
     if (
         is_loopback(flow.saddr)
@@ -445,7 +456,9 @@ def _make_output(ns, flow, res, rtype, dev_out, orig_oif, flags, daddr, saddr) -
 # ---------------------------------------------------------------- input
 
 
-def validate_source(ns, flow: Flow, dev, oif: int, proto: int, sport: int, dport: int) -> int:
+def validate_source(
+    ns: Namespace, flow: Flow, dev, oif: int, proto: int, sport: int, dport: int
+) -> int:
     """fib_validate_source: <0 errno name via exception, else 0 or 1 (source is on-link)."""
     rpf = ns.conf.rp_filter(dev)
     if not rpf and (dev.ifindex != oif or not ns.conf.send_redirects(dev)):
@@ -476,9 +489,11 @@ def validate_source(ns, flow: Flow, dev, oif: int, proto: int, sport: int, dport
         return 0
     if res.type != RTN_UNICAST and (res.type != RTN_LOCAL or not ns.conf.accept_local(dev)):
         raise LookupError_("EINVAL")
-    dev_match = res.route.dev is dev or (res.type == RTN_LOCAL and dev is ns.loopback)
+    route = res.route
+    assert route is not None  # a lookup that succeeds found a route
+    dev_match = route.dev is dev or (res.type == RTN_LOCAL and dev is ns.loopback)
     if dev_match:
-        return 1 if res.route.nh_scope >= RT_SCOPE_HOST else 0
+        return 1 if route.nh_scope >= RT_SCOPE_HOST else 0
     if no_addr:
         if rpf:
             raise LookupError_("EXDEV")
@@ -490,12 +505,14 @@ def validate_source(ns, flow: Flow, dev, oif: int, proto: int, sport: int, dport
         res = fib_lookup(ns, rev, ignore_linkstate=True)
     except LookupError_:
         return 0
+    route = res.route
+    assert route is not None
     if res.type == RTN_UNICAST:
-        return 1 if res.route.nh_scope >= RT_SCOPE_HOST else 0
+        return 1 if route.nh_scope >= RT_SCOPE_HOST else 0
     return 0
 
 
-def route_input(ns, flow: Flow, dev) -> RouteAnswer:
+def route_input(ns: Namespace, flow: Flow, dev) -> RouteAnswer:
     """ip_route_input_slow for a packet arriving on dev."""
     daddr, saddr = flow.daddr, flow.saddr
     flow.iif = dev.ifindex
@@ -536,7 +553,7 @@ def route_input(ns, flow: Flow, dev) -> RouteAnswer:
     return _forward(ns, flow, dev, res, proto, sport, dport)
 
 
-def _martian_check(ns, flow, dev, oif, proto, sport, dport) -> int:
+def _martian_check(ns: Namespace, flow, dev, oif, proto, sport, dport) -> int:
     """fib_validate_source on the input path: any refusal is a martian source (EINVAL)."""
     try:
         return validate_source(ns, flow, dev, oif, proto, sport, dport)
@@ -544,7 +561,7 @@ def _martian_check(ns, flow, dev, oif, proto, sport, dport) -> int:
         raise LookupError_("EINVAL") from None
 
 
-def _brd_input(ns, flow, dev, res, proto, sport, dport) -> RouteAnswer:
+def _brd_input(ns: Namespace, flow, dev, res, proto, sport, dport) -> RouteAnswer:
     if flow.saddr:
         probe = Flow(daddr=0, saddr=flow.saddr, mark=flow.mark, tos=flow.tos, uid=flow.uid)
         _martian_check(ns, probe, dev, 0, proto, sport, dport)
@@ -555,7 +572,7 @@ def _brd_input(ns, flow, dev, res, proto, sport, dport) -> RouteAnswer:
     return _local_answer(ns, flow, dev, res, RTN_BROADCAST, RTCF_BROADCAST | RTCF_LOCAL)
 
 
-def _local_answer(ns, flow, dev, res, rtype, flags) -> RouteAnswer:
+def _local_answer(ns: Namespace, flow, dev, res, rtype, flags) -> RouteAnswer:
     return RouteAnswer(
         type=rtype,
         dst=flow.daddr,
@@ -574,7 +591,7 @@ def _local_answer(ns, flow, dev, res, rtype, flags) -> RouteAnswer:
     )
 
 
-def _forward(ns, flow, dev, res, proto, sport, dport) -> RouteAnswer:
+def _forward(ns: Namespace, flow, dev, res, proto, sport, dport) -> RouteAnswer:
     """__mkroute_input: a forwarded packet's route, with the redirect decision."""
     out = res.route.dev
     on_link = _martian_check(ns, flow, dev, out.ifindex, proto, sport, dport)
@@ -609,12 +626,20 @@ def _addr_onlink(dev, a: int, b: int) -> bool:
 
 
 def route_get(
-    ns, dst, src=0, tos=0, iif=None, oif=None, mark=0, uid=None, proto=17, sport=0, dport=0
+    ns: Namespace,
+    dst,
+    src=0,
+    tos=0,
+    iif=None,
+    oif=None,
+    mark=0,
+    uid=None,
+    proto=17,
+    sport=0,
+    dport=0,
 ) -> RouteAnswer:
     """inet_rtm_getroute: an input lookup when iif (a Link) is given, else an output
     lookup. Raises KernelError with the kernel's errno when there is no route."""
-    from .errors import KernelError
-
     flow = Flow(
         daddr=dst, saddr=src, mark=mark, tos=tos & 0xFC, proto=proto, sport=sport, dport=dport
     )
@@ -632,8 +657,6 @@ def route_get(
 
 
 def _multicast():
-    from .errors import KernelError
-
     return KernelError("EOPNOTSUPP", "neutrino: multicast destinations are not modelled")
 
 

@@ -28,6 +28,8 @@ from .consts import (
 )
 from .errors import KernelError
 from .fib import Flow, LookupError_, addr_type, fib_lookup, table_lookup
+from .links import Link
+from .netns import Namespace
 from .routes import Route
 
 NLM_F_REPLACE = 0x100
@@ -50,7 +52,7 @@ class RouteConfig:
     priority: int = 0
     prefsrc: int = 0
     gateway: int = 0
-    oif: object = None
+    oif: Link | None = None
     onlink: bool = False
     realms: int = 0
     nlflags: int = 0
@@ -64,7 +66,7 @@ def check_key(dst: int, plen: int) -> None:
         raise KernelError("EINVAL", "Invalid prefix for given prefix length")
 
 
-def _check_gateway(ns, cfg: RouteConfig) -> tuple[object, int]:
+def _check_gateway(ns: Namespace, cfg: RouteConfig) -> tuple[Link, int]:
     """fib_check_nh_v4_gw: the nexthop device and scope for a gateway."""
     if cfg.onlink:
         if cfg.scope >= RT_SCOPE_LINK:
@@ -97,7 +99,7 @@ def _check_gateway(ns, cfg: RouteConfig) -> tuple[object, int]:
         route, rtype = res.route, res.type
     else:
         rtype = route.type
-    if rtype not in (RTN_UNICAST, RTN_LOCAL):
+    if rtype not in (RTN_UNICAST, RTN_LOCAL) or route is None:
         raise KernelError("EINVAL", "Nexthop has invalid gateway")
     dev = route.dev
     if dev is None:
@@ -107,7 +109,7 @@ def _check_gateway(ns, cfg: RouteConfig) -> tuple[object, int]:
     return dev, route.scope
 
 
-def _valid_prefsrc(ns, cfg: RouteConfig) -> bool:
+def _valid_prefsrc(ns: Namespace, cfg: RouteConfig) -> bool:
     """fib_valid_prefsrc."""
     if cfg.type != RTN_LOCAL or not cfg.dst or cfg.prefsrc != cfg.dst:
         tid = cfg.table
@@ -121,7 +123,7 @@ def _valid_prefsrc(ns, cfg: RouteConfig) -> bool:
     return True
 
 
-def create_route(ns, cfg: RouteConfig) -> Route:
+def create_route(ns: Namespace, cfg: RouteConfig) -> Route:
     """fib_create_info: validate a config and build the route it describes."""
     if TYPE_MIN_SCOPE[cfg.type] > cfg.scope:
         raise KernelError("EINVAL", "Invalid scope")
@@ -176,7 +178,7 @@ def create_route(ns, cfg: RouteConfig) -> Route:
     return route
 
 
-def insert_route(ns, cfg: RouteConfig) -> Route | None:
+def insert_route(ns: Namespace, cfg: RouteConfig) -> Route | None:
     """fib_table_insert into an existing table (create it with ns.table(..., create=True))."""
     check_key(cfg.dst, cfg.plen)
     table = ns.table(cfg.table, create=True)
@@ -231,7 +233,7 @@ def _find_alias(aliases: list[Route], tos: int, prio: int) -> int:
     return len(aliases)
 
 
-def delete_route(ns, cfg: RouteConfig) -> Route:
+def delete_route(ns: Namespace, cfg: RouteConfig) -> Route:
     """fib_table_delete: remove the first route matching every attribute given."""
     check_key(cfg.dst, cfg.plen)
     table = ns.table(cfg.table)
@@ -262,7 +264,7 @@ def delete_route(ns, cfg: RouteConfig) -> Route:
     raise KernelError("ESRCH")
 
 
-def remove_routes(ns, doomed) -> int:
+def remove_routes(ns: Namespace, doomed) -> int:
     """fib_flush: drop every route for which doomed(route) is true."""
     count = 0
     for table in ns.tables.values():
@@ -272,12 +274,12 @@ def remove_routes(ns, doomed) -> int:
     return count
 
 
-def disable_ip(ns, dev, force: bool) -> None:
+def disable_ip(ns: Namespace, dev, force: bool) -> None:
     """fib_disable_ip: routes through dev die (host-scoped ones only when forced)."""
     remove_routes(ns, lambda r: r.dev is dev and (force or r.nh_scope != RT_SCOPE_NOWHERE))
 
 
-def sync_down_addr(ns, local: int) -> None:
+def sync_down_addr(ns: Namespace, local: int) -> None:
     """fib_sync_down_addr: main-table routes using a vanished address as source die."""
     if not local:
         return

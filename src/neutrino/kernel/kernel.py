@@ -2,13 +2,25 @@
 
 `Kernel` owns the namespaces (created on first use by `netns(name)`), the
 iproute2 name databases they share (route table names and friends), and the
-random source for MAC addresses, seeded so that runs are repeatable.
+random source for MAC addresses, seeded so that runs are repeatable. It is the
+top of the model: the `Host` a namespace asks for its front ends (the `ip`
+command line, `ip route get`) and the place packets are sent from (`send`).
 """
 
+import heapq
 import random
+from collections.abc import Callable
+from typing import Any
 
+from . import devices, fib, ip
+from .links import Link
 from .names import RtNames
 from .netns import Namespace
+from .stack import Walk
+from .trace import Trace
+
+# (due time, sequence, fn, args): fn(walk, *args) runs at the due model time
+Timer = tuple[float, int, Callable[..., object], tuple[Any, ...]]
 
 
 class Kernel:
@@ -22,7 +34,7 @@ class Kernel:
         self.namespaces: dict[str, Namespace] = {}
         self._nsids: dict[tuple[int, int], int] = {}
         self.clock = 0.0  # model time in seconds; tools advance it (rate limits depend on it)
-        self.timers: list = []  # heap of (due time, sequence, fn, args): work for later
+        self.timers: list[Timer] = []  # a heap: work for later
         self._timer_seq = 0
 
     def netns(self, name: str) -> Namespace:
@@ -33,7 +45,7 @@ class Kernel:
                 raise ValueError(
                     f"namespace name {name!r} is invalid: use a non-empty name without '/'"
                 )
-            ns = self.namespaces[name] = Namespace(self, name)
+            ns = self.namespaces[name] = devices.create_namespace(self, name)
         return ns
 
     @property
@@ -41,10 +53,8 @@ class Kernel:
         return self.netns(self.INIT)
 
     def delete_netns(self, name: str) -> None:
-        from .devices import destroy_namespace
-
         ns = self.namespaces.pop(name)
-        destroy_namespace(ns)
+        devices.destroy_namespace(ns)
 
     def nsid(self, ns: Namespace, other: Namespace) -> int:
         """The id ns gives to other (peernet2id_alloc): 0, 1, ... in order of first use."""
@@ -60,31 +70,22 @@ class Kernel:
         level_limit: int = 20000,
         quiet: bool = False,
         one_way: bool = False,
-    ):
+    ) -> Trace:
         """Carry a packet a socket of `namespace` sends, and all it causes (replies,
         ICMP errors, ARP), through every namespace; returns the Trace (quiet: only
         the namespaces each packet crossed; one_way: answers to the packet, such as
         replies, resets and ICMP errors, are noted where they are made, not carried)."""
-        from .stack import Walk
-        from .trace import Trace
-
         walk = Walk(self, Trace(quiet=quiet), max_steps=level_limit, one_way=one_way)
         walk.later(walk.send, self.netns(namespace), packet)
         return walk.run()
 
-    def at(self, delay: float, fn, *args) -> None:
+    def at(self, delay: float, fn: Callable[..., object], *args: Any) -> None:
         """Schedule fn(walk, *args) to run `delay` seconds of model time from now."""
-        import heapq
-
         self._timer_seq += 1
         heapq.heappush(self.timers, (self.clock + delay, self._timer_seq, fn, args))
 
-    def advance(self, seconds: float):
+    def advance(self, seconds: float) -> list[Trace]:
         """Let model time pass: run the timers that fall due; returns their traces."""
-        import heapq
-
-        from .stack import Walk
-
         end = self.clock + seconds
         traces = []
         while self.timers and self.timers[0][0] <= end:
@@ -96,6 +97,27 @@ class Kernel:
         self.clock = end
         return traces
 
-    def ip(self, args, netns: str | None = None) -> str:
+    def ip(self, args: str | list[str], netns: str | None = None) -> str:
         """Run an `ip` command line in a namespace (default: init)."""
         return self.netns(netns or self.INIT).ip(args)
+
+    def run_ip(self, ns: Namespace, argv: list[str]) -> str:
+        """`ns.ip(...)`: one `ip` command line in ns; its stdout, or IpError."""
+        return ip.run_ip(self, ns, argv)
+
+    def route_get(
+        self,
+        ns: Namespace,
+        dst: int,
+        src: int,
+        tos: int,
+        iif: Link | None,
+        oif: Link | None,
+        mark: int,
+        uid: int | None,
+        proto: int,
+        sport: int,
+        dport: int,
+    ) -> fib.RouteAnswer:
+        """`ns.route_get(...)` with addresses as ints and devices as Links."""
+        return fib.route_get(ns, dst, src, tos, iif, oif, mark, uid, proto, sport, dport)

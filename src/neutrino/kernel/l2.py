@@ -13,11 +13,13 @@ sends ICMP host unreachable to its source, as arp_error_report does.
 from .consts import RT_SCOPE_LINK, RTN_LOCAL, RTN_UNICAST
 from .fib import Flow, LookupError_, addr_type, route_input, select_addr
 from .inet import fmt
+from .neigh import Neigh
+from .netns import Namespace
 from .packet import BROADCAST_MAC, HOST_UNREACH, ICMP_DEST_UNREACH, ArpMessage, Packet
 from .trace import FULL, MINIMAL, SUMMARY
 
 
-def transmit(walk, ns, dev, nexthop: int, pkt: Packet, broadcast: bool = False) -> None:
+def transmit(walk, ns: Namespace, dev, nexthop: int, pkt: Packet, broadcast: bool = False) -> None:
     """dst_output to a device: resolve the next hop and put the frame on the link."""
     if not dev.up:
         walk.drop(ns, pkt, f"{dev.name} is down")
@@ -26,6 +28,7 @@ def transmit(walk, ns, dev, nexthop: int, pkt: Packet, broadcast: bool = False) 
         walk.note(ns, "link", f"out {dev.name} (a dummy device discards everything)", pkt, MINIMAL)
         walk.trace.end(pkt.pid, ns.name, f"discarded by dummy {dev.name}")
         return
+    mac: str | None
     if broadcast:
         mac = BROADCAST_MAC
     else:
@@ -35,7 +38,7 @@ def transmit(walk, ns, dev, nexthop: int, pkt: Packet, broadcast: bool = False) 
     _frame_out(walk, ns, dev, nexthop, pkt, mac)
 
 
-def _frame_out(walk, ns, dev, nexthop: int, pkt: Packet, mac: str) -> None:
+def _frame_out(walk, ns: Namespace, dev, nexthop: int, pkt: Packet, mac: str | None) -> None:
     frame = pkt.copy(smac=dev.mac, dmac=mac)
     if walk.quiet:
         walk.trace.cross(ns.name, frame.pid)
@@ -47,7 +50,7 @@ def _frame_out(walk, ns, dev, nexthop: int, pkt: Packet, mac: str) -> None:
     put_on_link(walk, ns, dev, frame)
 
 
-def resolve(walk, ns, dev, nexthop: int, pkt: Packet) -> str | None:
+def resolve(walk, ns: Namespace, dev, nexthop: int, pkt: Packet) -> str | None:
     """The next hop's MAC, by the neighbour table or an ARP exchange.
 
     None when the datagram has to wait: an unanswered ARP leaves the entry
@@ -87,7 +90,7 @@ def resolve(walk, ns, dev, nexthop: int, pkt: Packet) -> str | None:
     return None
 
 
-def learned(walk, ns, dev, addr: int, mac: str, state: str) -> None:
+def learned(walk, ns: Namespace, dev, addr: int, mac: str, state: str) -> None:
     """neigh_update from what we heard: the entry gets the MAC and datagrams
     waiting for it leave (neigh_update's arp_queue flush)."""
     entry = ns.neigh.learn(dev, addr, mac, state)
@@ -100,7 +103,9 @@ ARP_PROBES = 3  # mcast_solicit
 ARP_RETRANS = 1.0  # retrans_time_ms / 1000
 
 
-def _arp_probe(walk, ns, dev, nexthop: int, entry, probe: int, pkt: Packet | None = None) -> None:
+def _arp_probe(
+    walk, ns: Namespace, dev, nexthop: int, entry: Neigh, probe: int, pkt: Packet | None = None
+) -> None:
     """arp_solicit, then the neighbour timer: a new probe every retrans_time,
     and after mcast_solicit unanswered probes the entry fails."""
     if ns.neigh.get(dev, nexthop) is not entry or entry.state != "INCOMPLETE":
@@ -121,8 +126,9 @@ def _arp_probe(walk, ns, dev, nexthop: int, entry, probe: int, pkt: Packet | Non
     put_on_link(walk, ns, dev, request)
 
 
-def _arp_failed(walk, ns, dev, nexthop: int) -> None:
+def _arp_failed(walk, ns: Namespace, dev, nexthop: int) -> None:
     entry = ns.neigh.get(dev, nexthop)
+    assert entry is not None  # the entry whose probes went unanswered
     entry.state = "FAILED"
     queued, entry.queue = entry.queue, []
     walk.trace.add(
@@ -133,7 +139,7 @@ def _arp_failed(walk, ns, dev, nexthop: int) -> None:
         walk.drop(ns, pkt, f"no ARP answer for {fmt(nexthop)} on {dev.name}")
 
 
-def put_on_link(walk, ns, dev, frame) -> None:
+def put_on_link(walk, ns: Namespace, dev, frame) -> None:
     """A frame leaves dev: a veth hands it to its peer, a bridge switches it."""
     kind = dev.kind
     if kind == "veth":
@@ -236,7 +242,7 @@ def switch(walk, br, port, frame) -> None:
 # ---------------------------------------------------------------- ARP
 
 
-def arp_receive(walk, ns, dev, msg: ArpMessage) -> None:
+def arp_receive(walk, ns: Namespace, dev, msg: ArpMessage) -> None:
     """arp_process: answer requests for our addresses (and by proxy), learn from replies."""
     if msg.op == "reply":
         entry = ns.neigh.get(dev, msg.sip)
@@ -268,7 +274,7 @@ def arp_receive(walk, ns, dev, msg: ArpMessage) -> None:
     put_on_link(walk, ns, dev, reply)
 
 
-def _route_ok(ns, dev, msg: ArpMessage, want: int) -> bool:
+def _route_ok(ns: Namespace, dev, msg: ArpMessage, want: int) -> bool:
     try:
         ans = route_input(ns, Flow(daddr=msg.tip, saddr=msg.sip), dev)
     except LookupError_:
@@ -276,7 +282,7 @@ def _route_ok(ns, dev, msg: ArpMessage, want: int) -> bool:
     return ans.type == want
 
 
-def _lost(walk, ns, frame, why: str) -> None:
+def _lost(walk, ns: Namespace, frame, why: str) -> None:
     if isinstance(frame, Packet):
         walk.drop(ns, frame, why)
     else:

@@ -9,6 +9,7 @@ its initial carrier until a port first changes state), as Linux does.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 KINDS = ("loopback", "dummy", "veth", "bridge")
 
@@ -46,7 +47,7 @@ class Link:
     mac: str
     mtu: int = 1500
     up: bool = False
-    ns: object = None
+    ns: Any = None  # the Namespace it is registered in (netns.py builds on this module)
     peer: "Link | None" = None
     master: "Link | None" = None
     ports: list = field(default_factory=list)

@@ -58,7 +58,7 @@ class NeighTable:
             entry.state = state
         return entry
 
-    def learn(self, dev, addr: int, mac: str, state: str) -> Neigh | None:
+    def learn(self, dev, addr: int, mac: str, state: str) -> Neigh:
         """What the kernel does with an address it hears from: never touches permanent entries."""
         entry = self.get(dev, addr)
         if entry is not None and entry.state in ("PERMANENT", "NOARP"):

@@ -1,27 +1,75 @@
 """One network namespace of the model: its devices, addresses, rules, tables and sysctls.
 
 `Namespace` holds the state and answers the questions the lookup code asks
-(which device has index N, which table has id T, who owns an address). The
-changes themselves live in devices.py, addrconf.py, fibconfig.py and
-ruleconfig.py, each mirroring one part of the kernel; `ns.ip(...)` is the
-iproute2 front end over all of them.
+(which device has index N, which table has id T, who owns an address). It sits
+at the bottom of the model: the code that changes it (devices.py, addrconf.py,
+fibconfig.py, ruleconfig.py, each mirroring one part of the kernel) and the code
+that reads it (fib.py, stack.py) take it as their first argument and import it;
+this module imports none of them.
+
+`Host` is what a namespace asks of the kernel that owns it (the `Kernel` of
+kernel.py, at the top): model time, the name databases, the random source, the
+other namespaces, and the front ends that live above the state, the iproute2
+command line (`ns.ip(...)`) and `ip route get` (`ns.route_get(...)`), which a
+namespace hands to its kernel.
 """
 
+import random
 import shlex
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, overload
 
 from .conntrack import Conntrack
 from .consts import RT_TABLE_LOCAL, RT_TABLE_MAIN
+from .inet import parse_ipv4
 from .links import Link
+from .names import RtNames
 from .neigh import NeighTable
+from .netfilter import Netfilter
 from .routes import RouteTable, merged_levels
 from .rules import RuleList
 from .sysctl import NetConf
 
 
-class Namespace:
-    """A network namespace: created by Kernel.netns(name)."""
+class Host(Protocol):
+    """The kernel a namespace belongs to, as the model code below it sees it."""
 
-    def __init__(self, kernel, name: str):
+    INIT: str
+    names: RtNames
+    random: random.Random
+    clock: float
+    namespaces: "dict[str, Namespace]"
+
+    def netns(self, name: str) -> "Namespace": ...
+
+    def delete_netns(self, name: str) -> None: ...
+
+    def nsid(self, ns: "Namespace", other: "Namespace") -> int: ...
+
+    def at(self, delay: float, fn: Callable[..., object], *args: Any) -> None: ...
+
+    def run_ip(self, ns: "Namespace", argv: list[str]) -> str: ...
+
+    def route_get(
+        self,
+        ns: "Namespace",
+        dst: int,
+        src: int,
+        tos: int,
+        iif: Link | None,
+        oif: Link | None,
+        mark: int,
+        uid: int | None,
+        proto: int,
+        sport: int,
+        dport: int,
+    ) -> Any: ...
+
+
+class Namespace:
+    """A network namespace: created by Kernel.netns(name) (devices.create_namespace)."""
+
+    def __init__(self, kernel: Host, name: str):
         self.kernel = kernel
         self.name = name
         self.links: dict[str, Link] = {}
@@ -36,19 +84,17 @@ class Namespace:
         self._addr_owners: dict[int, list] = {}
         self.neigh = NeighTable()
         self.conntrack = Conntrack()
-        self.netfilter = None  # created by the first iptables command
+        self.netfilter: Netfilter | None = None  # created by the first iptables command
         self.sockets: set[tuple[int, int, int]] = set()  # (protocol, address or 0, port)
         # TCP connections of this namespace's sockets: (local, lport, remote, rport) -> state
         self.tcp: dict[tuple[int, int, int, int], str] = {}
         # kernel UDP tunnel sockets (VXLAN): destination port -> fn(walk, ns, dev, packet)
-        self.udp_handlers: dict[int, object] = {}
+        self.udp_handlers: dict[int, Callable[..., Any]] = {}
         self._next_port = 40000  # ephemeral_port() counts from here
         self.peers: dict[
             int, list[float]
         ] = {}  # inet_peer rate limit state: addr -> [tokens, last]
-        from . import devices
-
-        self.loopback = devices.create_link(self, "lo", "loopback")
+        self.loopback: Link  # registered by devices.create_namespace, which makes the namespace
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -65,6 +111,12 @@ class Namespace:
         return list(self.links.values())
 
     # --- tables
+    @overload
+    def table(self, tid: int, create: Literal[True]) -> RouteTable: ...
+
+    @overload
+    def table(self, tid: int, create: bool = False) -> RouteTable | None: ...
+
     def table(self, tid: int, create: bool = False) -> RouteTable | None:
         """fib_get_table / fib_new_table (table 0 means main)."""
         if tid == 0:
@@ -122,10 +174,8 @@ class Namespace:
     # --- the iproute2 and sysctl faces
     def ip(self, args: str | list[str]) -> str:
         """Run one `ip` command line in this namespace; return its stdout or raise IpError."""
-        from .ip import run_ip
-
         argv = shlex.split(args) if isinstance(args, str) else list(args)
-        return run_ip(self.kernel, self, argv)
+        return self.kernel.run_ip(self, argv)
 
     def route_get(
         self, dst, src=None, iif=None, oif=None, mark=0, tos=0, proto=17, sport=0, dport=0, uid=None
@@ -133,8 +183,6 @@ class Namespace:
         """What `ip route get` asks, without the text: a RouteAnswer (fields type, dst,
         gateway, dev, prefsrc, table, flags, res) or KernelError. Addresses may be
         strings or ints, devices names or Links."""
-        from .fib import route_get
-        from .inet import parse_ipv4
 
         def addr(value):
             if value is None:
@@ -154,7 +202,7 @@ class Namespace:
                 raise ValueError(f"no device {value!r} in namespace {self.name}")
             return found
 
-        return route_get(
+        return self.kernel.route_get(
             self, addr(dst), addr(src), tos, link(iif), link(oif), mark, uid, proto, sport, dport
         )
 
@@ -171,8 +219,6 @@ class Namespace:
     def listen(self, proto: str | int, port: int, addr=None) -> None:
         """Open a listening socket: UDP datagrams and TCP connections to it are delivered
         (instead of port unreachable or a reset)."""
-        from .inet import parse_ipv4
-
         number = {"udp": 17, "tcp": 6}.get(proto, proto) if isinstance(proto, str) else proto
         if number not in (6, 17):
             raise ValueError(f"listen: protocol {proto!r} is not one of udp, tcp")
@@ -220,10 +266,8 @@ class Namespace:
         """The ruleset in iptables-save format."""
         return self._nf().save()
 
-    def _nf(self):
+    def _nf(self) -> Netfilter:
         if self.netfilter is None:
-            from .netfilter import Netfilter
-
             self.netfilter = Netfilter()
         return self.netfilter
 

@@ -10,8 +10,9 @@ conntrack entry, which ICMP errors about the packet inherit (nf_ct_attach).
 
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Any
 
-from .inet import fmt
+from .inet import fmt, parse_ipv4
 
 ICMP, TCP, UDP = 1, 6, 17
 
@@ -25,7 +26,7 @@ ICMP_TIME_EXCEEDED = 11
 NET_UNREACH, HOST_UNREACH, PROT_UNREACH, PORT_UNREACH = 0, 1, 2, 3
 NET_ANO, HOST_ANO, PKT_FILTERED = 9, 10, 13
 
-ICMP_NAMES = {
+ICMP_NAMES: dict[tuple[int | None, int | None], str] = {
     (0, None): "echo-reply",
     (8, None): "echo-request",
     (11, 0): "time-exceeded",
@@ -76,7 +77,7 @@ class Packet:
     dmac: str = ""
     pid: int = field(default_factory=lambda: next(_ids))
     # the conntrack attachment (skb->_nfct): set by the stack, dropped on the wire
-    ct: object = field(default=None, compare=False, repr=False)
+    ct: Any = field(default=None, compare=False, repr=False)
 
     def copy(self, **changes) -> "Packet":
         """The same packet with some fields changed (packets are never changed in place)."""
@@ -163,8 +164,6 @@ def icmp_echo(src, dst, ident: int = 1, **kw) -> Packet:
 def _addr(value) -> int:
     if isinstance(value, int):
         return value
-    from .inet import parse_ipv4
-
     parsed = parse_ipv4(value)
     if parsed is None:
         raise ValueError(f"{value!r} is not an IPv4 address")

@@ -23,6 +23,7 @@ from .consts import (
     RTPROT_BOOT,
 )
 from .inet import mask
+from .links import Link
 
 
 @dataclass(eq=False)
@@ -39,7 +40,7 @@ class Route:
     priority: int = 0
     prefsrc: int = 0
     gateway: int = 0
-    dev: object = None
+    dev: Link | None = None
     nh_scope: int = RT_SCOPE_NOWHERE
     onlink: bool = False
     realms: int = 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .consts import FIB_RULE_PERMANENT, FR_ACT_GOTO, FR_ACT_TO_TBL, RT_TABLE_UNSPEC
 from .errors import KernelError
+from .netns import Namespace
 from .rules import Rule
 
 
@@ -48,7 +49,7 @@ def _port_range_ok(r: tuple[int, int]) -> bool:
     return start != 0 and end != 0 and end < 0xFFFF and start <= end
 
 
-def build_rule(ns, req: RuleRequest) -> Rule:
+def build_rule(ns: Namespace, req: RuleRequest) -> Rule:
     """fib_nl2rule: the rule a request describes (not yet inserted)."""
     rule = Rule(pref=req.pref if req.pref is not None else ns.rules.default_pref())
     rule.protocol = req.protocol or 0
@@ -118,7 +119,7 @@ def _compare(r: Rule, req: RuleRequest) -> bool:
     return True
 
 
-def _exists(ns, rule: Rule, req: RuleRequest) -> bool:
+def _exists(ns: Namespace, rule: Rule, req: RuleRequest) -> bool:
     """rule_exists, as `ip rule add` (NLM_F_EXCL) checks it."""
     for r in ns.rules:
         if (
@@ -143,7 +144,7 @@ def _exists(ns, rule: Rule, req: RuleRequest) -> bool:
     return False
 
 
-def add_rule(ns, req: RuleRequest, excl: bool = True) -> Rule:
+def add_rule(ns: Namespace, req: RuleRequest, excl: bool = True) -> Rule:
     rule = build_rule(ns, req)
     if excl and _exists(ns, rule, req):
         raise KernelError("EEXIST")
@@ -158,7 +159,7 @@ def add_rule(ns, req: RuleRequest, excl: bool = True) -> Rule:
     return rule
 
 
-def _empty_table(ns) -> int:
+def _empty_table(ns: Namespace) -> int:
     """fib_empty_table: the first table id not in use, created."""
     tid = 1
     while ns.table(tid) is not None:
@@ -167,7 +168,7 @@ def _empty_table(ns) -> int:
     return tid
 
 
-def find_rule(ns, req: RuleRequest) -> Rule | None:
+def find_rule(ns: Namespace, req: RuleRequest) -> Rule | None:
     """rule_find: the first rule matching every attribute the request gave."""
     for r in ns.rules:
         if req.action and r.action != req.action:
@@ -213,7 +214,7 @@ def find_rule(ns, req: RuleRequest) -> Rule | None:
     return None
 
 
-def delete_rule(ns, req: RuleRequest) -> Rule:
+def delete_rule(ns: Namespace, req: RuleRequest) -> Rule:
     if req.goto is not None and req.action != FR_ACT_GOTO:
         raise KernelError("EINVAL", "Unexpected goto")
     rule = find_rule(ns, req)

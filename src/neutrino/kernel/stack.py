@@ -32,6 +32,7 @@ from .consts import (
 from .errors import KernelError
 from .fib import Flow, LookupError_, addr_type, route_input, route_output, select_addr
 from .inet import fmt, is_lbcast, is_multicast
+from .netns import Host, Namespace
 from .packet import (
     HOST_UNREACH,
     ICMP,
@@ -108,7 +109,11 @@ class Walk:
     """One walk: a queue of work across namespaces, and its trace."""
 
     def __init__(
-        self, kernel, trace: Trace | None = None, max_steps: int = 20000, one_way: bool = False
+        self,
+        kernel: Host,
+        trace: Trace | None = None,
+        max_steps: int = 20000,
+        one_way: bool = False,
     ):
         self.kernel = kernel
         self.trace = trace or Trace()
@@ -133,7 +138,7 @@ class Walk:
     def later(self, fn, *args) -> None:
         self.queue.append((fn, args))
 
-    def answer(self, ns, pkt: Packet, *args) -> None:
+    def answer(self, ns: Namespace, pkt: Packet, *args) -> None:
         """ns sends pkt in answer to what it received (a reply, a reset, an ICMP error);
         a one-way walk notes it and carries it no further."""
         if self.one_way:
@@ -141,15 +146,17 @@ class Walk:
             return
         self.later(self.send, ns, pkt, *args)
 
-    def note(self, ns, kind: str, text: str, pkt: Packet | None, level: str = FULL) -> None:
+    def note(
+        self, ns: Namespace, kind: str, text: str, pkt: Packet | None, level: str = FULL
+    ) -> None:
         self.trace.add(ns.name, kind, text, level, pkt, pkt.pid if pkt is not None else 0)
 
-    def drop(self, ns, pkt: Packet, why: str) -> None:
+    def drop(self, ns: Namespace, pkt: Packet, why: str) -> None:
         self.note(ns, "drop", f"dropped: {why}", pkt, MINIMAL)
         self.trace.end(pkt.pid, ns.name, f"dropped: {why}")
 
     # ------------------------------------------------------------ netfilter
-    def hook(self, ns, table: str, chain: str, pkt: Packet, iif, oif, tracked: Tracked):
+    def hook(self, ns: Namespace, table: str, chain: str, pkt: Packet, iif, oif, tracked: Tracked):
         """Run one table's chain; returns (verdict, outcome or None). Counts only when rules exist."""
         nf = ns.netfilter
         if nf is None or not nf.has_rules(table, chain):
@@ -178,7 +185,7 @@ class Walk:
         return out.verdict, out
 
     def _filter_verdict(
-        self, ns, verdict: str, out, pkt: Packet, iif, route_input_answer, chain: str
+        self, ns: Namespace, verdict: str, out, pkt: Packet, iif, route_input_answer, chain: str
     ) -> bool:
         """Act on a DROP or REJECT; True when the packet may go on."""
         if verdict == "ACCEPT":
@@ -195,7 +202,7 @@ class Walk:
         return False
 
     # ------------------------------------------------------------ sending
-    def send(self, ns, pkt: Packet, oif=None, anysrc: bool = False) -> None:
+    def send(self, ns: Namespace, pkt: Packet, oif=None, anysrc: bool = False) -> None:
         """ip_local_out for a packet a socket of ns sends (anysrc: netfilter's own
         packets, which may carry another host's address, as REJECT's resets do)."""
         flow = _flow(pkt, oif=oif.ifindex if oif is not None else 0, anysrc=anysrc)
@@ -221,7 +228,8 @@ class Walk:
         pkt = pkt.copy(ct=tracked)
         verdict, out = self.hook(ns, "mangle", "OUTPUT", pkt, None, ans.dev, tracked)
         if verdict != "ACCEPT":
-            return self._filter_verdict(ns, verdict, out, pkt, None, None, "mangle OUTPUT") and None
+            self._filter_verdict(ns, verdict, out, pkt, None, None, "mangle OUTPUT")
+            return
         old_dst, old_mark = pkt.dst, pkt.mark
         pkt = self._mark(pkt, out)
         pkt = self._nat(ns, pkt, tracked, "nat", "OUTPUT", "DST", None, ans.dev, ans)
@@ -243,7 +251,7 @@ class Walk:
             self._route_note(ns, ans, pkt)
         self.postrouting(ns, pkt, tracked, ans, from_dev=None)
 
-    def postrouting(self, ns, pkt: Packet, tracked: Tracked, ans, from_dev) -> None:
+    def postrouting(self, ns: Namespace, pkt: Packet, tracked: Tracked, ans, from_dev) -> None:
         verdict, out = self.hook(ns, "mangle", "POSTROUTING", pkt, from_dev, ans.dev, tracked)
         if verdict != "ACCEPT":
             self._filter_verdict(ns, verdict, out, pkt, from_dev, None, "mangle POSTROUTING")
@@ -264,7 +272,7 @@ class Walk:
         self.later(l2.transmit, self, ns, ans.dev, nexthop, pkt, ans.flags & RTCF_BROADCAST)
 
     # ------------------------------------------------------------ receiving
-    def receive(self, ns, dev, pkt: Packet, to_host: bool = True) -> None:
+    def receive(self, ns: Namespace, dev, pkt: Packet, to_host: bool = True) -> None:
         """ip_rcv: a datagram arrived on dev (to_host False when sent to another host's MAC)."""
         pkt = pkt.copy(mark=0, ct=None)
         tracked = self._track(ns, pkt, "PREROUTING", dev, None)
@@ -317,7 +325,7 @@ class Walk:
             return
         self.forward(ns, dev, pkt, tracked, ans)
 
-    def forward(self, ns, dev, pkt: Packet, tracked: Tracked, ans) -> None:
+    def forward(self, ns: Namespace, dev, pkt: Packet, tracked: Tracked, ans) -> None:
         """ip_forward."""
         if pkt.ttl <= 1:
             self.note(ns, "forward", "TTL expires here", pkt, MINIMAL)
@@ -342,7 +350,7 @@ class Walk:
             return
         self.postrouting(ns, pkt, tracked, ans, from_dev=dev)
 
-    def local_in(self, ns, dev, pkt: Packet, tracked: Tracked, ans) -> None:
+    def local_in(self, ns: Namespace, dev, pkt: Packet, tracked: Tracked, ans) -> None:
         """ip_local_deliver: INPUT hooks, then the protocol."""
         if dev is ns.loopback and tracked.conn is not None:
             pkt = self._nat(ns, pkt, tracked, "nat", "PREROUTING", "DST", dev, None, None)
@@ -362,7 +370,7 @@ class Walk:
         ns.conntrack.confirm(tracked)
         self.deliver(ns, dev, pkt, ans)
 
-    def deliver(self, ns, dev, pkt: Packet, ans) -> None:
+    def deliver(self, ns: Namespace, dev, pkt: Packet, ans) -> None:
         broadcast = bool(ans.flags & RTCF_BROADCAST) if ans is not None else False
         if pkt.proto == ICMP:
             if pkt.icmp_type == ICMP_ECHO:
@@ -411,13 +419,13 @@ class Walk:
         self.icmp_send(ns, pkt, ICMP_DEST_UNREACH, PROT_UNREACH, dev, ans)
         self.trace.end(pkt.pid, ns.name, "protocol unreachable")
 
-    def _deliver_note(self, ns, pkt: Packet, what: str) -> None:
+    def _deliver_note(self, ns: Namespace, pkt: Packet, what: str) -> None:
         self.note(ns, "deliver", f"delivered {what}", pkt, MINIMAL)
         self.trace.end(pkt.pid, ns.name, "delivered")
         self.trace.received.append((ns.name, pkt))
 
     # ------------------------------------------------------------ replies and errors
-    def _tcp_deliver(self, ns, dev, pkt: Packet) -> None:
+    def _tcp_deliver(self, ns: Namespace, dev, pkt: Packet) -> None:
         """tcp_v4_rcv, for the handshake: a SYN to a listening socket gets SYN-ACK, a
         SYN-ACK for a connecting socket gets the final ACK, an ACK completes the
         listener's side; a reset goes to its socket and is never answered; a segment
@@ -452,7 +460,7 @@ class Walk:
         self.send_reset(ns, pkt, dev)
         self.trace.end(pkt.pid, ns.name, "reset")
 
-    def send_reset(self, ns, pkt: Packet, dev, by_netfilter: bool = False) -> None:
+    def send_reset(self, ns: Namespace, pkt: Packet, dev, by_netfilter: bool = False) -> None:
         """tcp_v4_send_reset (or REJECT's nf_send_reset, by_netfilter): a reset from the
         address the segment was sent to; RST|ACK for a segment without ACK, else a bare
         RST. Never for a reset."""
@@ -474,7 +482,7 @@ class Walk:
         anysrc = by_netfilter and addr_type(ns, pkt.dst) in (RTN_LOCAL, RTN_UNICAST)
         self.answer(ns, rst, None, anysrc)
 
-    def icmp_send(self, ns, orig: Packet, itype: int, code: int, dev, ans) -> None:
+    def icmp_send(self, ns: Namespace, orig: Packet, itype: int, code: int, dev, ans) -> None:
         """__icmp_send: an ICMP error about orig, from ns, with the source Linux picks."""
         if orig.proto == ICMP and (
             orig.is_icmp_error or orig.icmp_type not in (0, 8, 13, 14, 15, 16, 17, 18)
@@ -516,7 +524,7 @@ class Walk:
         self.note(ns, "icmp", f"sends ICMP {name} to {fmt(orig.src)}", err, SUMMARY)
         self.answer(ns, err)
 
-    def _to_self(self, ns, addr: int) -> bool:
+    def _to_self(self, ns: Namespace, addr: int) -> bool:
         """No rate limit when the error goes out through loopback (to ourselves)."""
         try:
             ans = route_output(ns, Flow(daddr=addr))
@@ -525,7 +533,7 @@ class Walk:
         return ans.dev is ns.loopback
 
     # ------------------------------------------------------------ conntrack and NAT
-    def _track(self, ns, pkt: Packet, hook: str, iif, oif) -> Tracked | None:
+    def _track(self, ns: Namespace, pkt: Packet, hook: str, iif, oif) -> Tracked | None:
         """The raw table, then conntrack; None when raw dropped the packet."""
         verdict, out = self.hook(ns, "raw", hook, pkt, iif, oif, _RAW)
         if verdict != "ACCEPT":
@@ -556,7 +564,7 @@ class Walk:
             return pkt.copy(mark=out.mark)
         return pkt
 
-    def _nat(self, ns, pkt, tracked: Tracked, table, chain, manip, iif, oif, ans):
+    def _nat(self, ns: Namespace, pkt, tracked: Tracked, table, chain, manip, iif, oif, ans):
         """The nat hook: decide NAT for a new connection, then apply the connection's NAT."""
         conn = tracked.conn
         if conn is None:
@@ -596,7 +604,7 @@ class Walk:
             )
         return pkt
 
-    def _nat_target(self, ns, pkt, nat, iif, oif, ans):
+    def _nat_target(self, ns: Namespace, pkt, nat, iif, oif, ans):
         kind = nat.kind
         addr = nat.addr_min
         port = nat.port_min
@@ -612,7 +620,7 @@ class Walk:
         return addr, port
 
     # ------------------------------------------------------------ notes
-    def _route_note(self, ns, ans, pkt: Packet) -> None:
+    def _route_note(self, ns: Namespace, ans, pkt: Packet) -> None:
         if self.quiet:
             self.trace.cross(ns.name, pkt.pid)
             return
@@ -660,10 +668,8 @@ def _related(tracked):
     return Tracked(tracked.conn, 1 - tracked.direction, "RELATED", related=True)
 
 
-def _addrtype(ns, addr: int, dev: str | None = None) -> str:
+def _addrtype(ns: Namespace, addr: int, dev: str | None = None) -> str:
     """xt_addrtype's view of an address (dev: --limit-iface-in/out)."""
-    from .fib import addr_type
-
     link = ns.link(dev) if dev is not None else None
     return {
         1: "UNICAST",

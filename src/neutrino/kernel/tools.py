@@ -13,6 +13,7 @@ matters for ICMP rate limits.
 from dataclasses import dataclass, field
 
 from .inet import fmt, parse_ipv4
+from .kernel import Kernel
 from .packet import ICMP, ICMP_DEST_UNREACH, ICMP_ECHOREPLY, ICMP_TIME_EXCEEDED, icmp_echo, udp
 
 UNREACH_MARKS = {
@@ -94,7 +95,7 @@ class TracerouteResult:
 
 
 def traceroute(
-    kernel,
+    kernel: Kernel,
     namespace: str,
     dst,
     max_hops: int = 30,
@@ -170,7 +171,7 @@ class PingResult:
 
 
 def ping(
-    kernel,
+    kernel: Kernel,
     namespace: str,
     dst,
     count: int = 1,

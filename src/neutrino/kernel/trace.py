@@ -17,6 +17,8 @@ wire.
 
 from dataclasses import dataclass, field
 
+from .packet import Packet
+
 FULL, SUMMARY, MINIMAL = "full", "summary", "minimal"
 LEVELS = (FULL, SUMMARY, MINIMAL)
 _RANK = {MINIMAL: 0, SUMMARY: 1, FULL: 2}
@@ -30,7 +32,7 @@ class Step:
     kind: str  # hook, rule, route, nat, neigh, link, l2, conntrack, deliver, drop, icmp, answer, send, note
     text: str
     level: str = FULL  # the least detailed level that shows this step
-    packet: object = None  # the Packet as it is after the step (described when rendered)
+    packet: Packet | None = None  # the Packet as it is after the step (described when rendered)
     pid: int = 0  # which packet of the walk
 
     @property

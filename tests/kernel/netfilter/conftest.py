@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture(scope="session")
 def real_iptables():
     """The real iptables 1.8.9 (nf_tables) in throwaway namespaces; skip with the reason if absent."""
-    from neutrino.kernel.netfilter.real import available
+    from neutrino.selftest.netfilter.real import available
 
     reason = available()
     if reason:

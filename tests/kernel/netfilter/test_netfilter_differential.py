@@ -15,8 +15,8 @@ import shlex
 
 import pytest
 
-from neutrino.kernel.netfilter.difftest import check_steps
-from neutrino.kernel.netfilter.generate import steps as random_steps
+from neutrino.selftest.netfilter.compare import check_steps
+from neutrino.selftest.netfilter.generate import steps as random_steps
 
 SEED = int(os.environ.get("NEUTRINO_NF_SEED", "0"))
 STEPS = int(os.environ.get("NEUTRINO_NF_STEPS", "150"))
@@ -367,7 +367,7 @@ def test_random_commands_and_restores(real_iptables, index):
 
 def test_save_of_one_table(real_iptables):
     from neutrino.kernel.netfilter import Netfilter
-    from neutrino.kernel.netfilter.real import RealNetfilter, strip_dates
+    from neutrino.selftest.netfilter.real import RealNetfilter, strip_dates
 
     model = Netfilter()
     with RealNetfilter("t") as real:

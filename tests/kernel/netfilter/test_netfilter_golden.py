@@ -1,6 +1,6 @@
 """Answers recorded from the real iptables 1.8.9 (nf_tables), replayed on the model without root.
 
-The recordings were made with neutrino.kernel.netfilter.real in a throwaway
+The recordings were made with neutrino.selftest.netfilter.real in a throwaway
 namespace (Debian 12, Linux 6.18); the differential tests make the same
 comparison live, as root, with random input. Every command's stdout, stderr
 and exit status, and iptables-save at the end (without its date lines),
@@ -12,7 +12,7 @@ import shlex
 import pytest
 
 from neutrino.kernel.netfilter import Netfilter
-from neutrino.kernel.netfilter.real import strip_dates
+from neutrino.selftest.netfilter.real import strip_dates
 
 GOLDEN = {
     "a small firewall": (

@@ -11,10 +11,18 @@ link, address, route, rule, neighbour, netns.
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..errors import IpError
+from ..errors import IpError, KernelError
+from ..netns import Host, Namespace
+from .addr import do_addr
 from .args import Args, Exit, Fail, matches
+from .link import do_link
+from .neigh import do_neigh
+from .netns import do_netns
 from .output import Printer
+from .route import do_route
+from .rule import do_rule
 
 OBJECTS = (
     "address",
@@ -82,10 +90,10 @@ class BoundNames:
 
 @dataclass
 class IpContext:
-    kernel: object
-    ns: object
+    kernel: Host
+    ns: Namespace
     opts: Options
-    printer: Printer = None
+    printer: Printer = field(init=False)
     warnings: list = field(default_factory=list)
     strict: bool = True  # a single command asks the kernel for strict dumps; -batch does not
     a2n_cache: dict = field(default_factory=dict)
@@ -178,34 +186,21 @@ def parse_options(argv: list[str], opts: Options | None = None) -> tuple[Options
     return opts, argv[i:]
 
 
-_HANDLERS: dict = {}
-
-
-def _handlers() -> dict:
-    """The object handlers (imported on first use: they import this package)."""
-    if not _HANDLERS:
-        from .addr import do_addr
-        from .link import do_link
-        from .neigh import do_neigh
-        from .netns import do_netns
-        from .route import do_route
-        from .rule import do_rule
-
-        _HANDLERS.update(
-            address=do_addr,
-            route=do_route,
-            rule=do_rule,
-            link=do_link,
-            netns=do_netns,
-            neighbor=do_neigh,
-            neighbour=do_neigh,
-        )
-    return _HANDLERS
+# The handlers of the objects modelled (OBJECTS gives the order names are matched in).
+_HANDLERS = dict(
+    address=do_addr,
+    route=do_route,
+    rule=do_rule,
+    link=do_link,
+    netns=do_netns,
+    neighbor=do_neigh,
+    neighbour=do_neigh,
+)
 
 
 def dispatch(ctx: IpContext, argv: list[str]) -> None:
     """do_cmd: find the object by prefix, in iproute2's table order."""
-    handlers = _handlers()
+    handlers = _HANDLERS
     if not argv:
         raise Exit("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n")
     word = argv[0]
@@ -220,18 +215,24 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
 
 
 def run_one(
-    kernel, ns, opts: Options, argv: list[str], strict: bool = True, cache: dict | None = None
+    kernel: Host,
+    ns: Namespace,
+    opts: Options,
+    argv: list[str],
+    strict: bool = True,
+    cache: dict | None = None,
 ) -> tuple[str, str, int]:
     """One command: (stdout, stderr, exit status). strict=False and a shared cache
     make it behave as one line of `ip -batch`."""
     if opts.netns is not None:
-        ns = kernel.namespaces.get(opts.netns)
-        if ns is None:
+        named = kernel.namespaces.get(opts.netns)
+        if named is None:
             return (
                 "",
                 f'Cannot open network namespace "{opts.netns}": No such file or directory\n',
                 255,
             )
+        ns = named
     ctx = IpContext(kernel, ns, opts, strict=strict, a2n_cache=cache if cache is not None else {})
     try:
         dispatch(ctx, argv)
@@ -240,15 +241,13 @@ def run_one(
     return ctx.printer.getvalue(), "".join(ctx.warnings), 0
 
 
-def run_ip_full(kernel, ns, argv: list[str]) -> tuple[str, str, int]:
+def run_ip_full(kernel: Host, ns: Namespace, argv: list[str]) -> tuple[str, str, int]:
     """`ip ARGS` in namespace ns: (stdout, stderr, exit status)."""
     try:
         opts, rest = parse_options(argv)
     except (Fail, Exit) as err:
         return "", err.stderr, err.rc
     if opts.batch is not None:
-        from pathlib import Path
-
         path = opts.batch
         try:
             text = Path(path).read_text() if path != "-" else sys.stdin.read()
@@ -258,7 +257,7 @@ def run_ip_full(kernel, ns, argv: list[str]) -> tuple[str, str, int]:
     return run_one(kernel, ns, opts, rest)
 
 
-def run_ip(kernel, ns, argv: list[str]) -> str:
+def run_ip(kernel: Host, ns: Namespace, argv: list[str]) -> str:
     """`ip ARGS`: its stdout, or IpError carrying stderr and the exit status."""
     out, err, rc = run_ip_full(kernel, ns, argv)
     if rc != 0:
@@ -308,7 +307,9 @@ def _makeargs(line: str) -> list[str]:
     return argv
 
 
-def run_batch(kernel, text: str, ns, opts: Options, name: str = "-") -> tuple[str, str, int]:
+def run_batch(
+    kernel: Host, text: str, ns: Namespace, opts: Options, name: str = "-"
+) -> tuple[str, str, int]:
     """`ip [-force] -batch FILE`, where a line may begin with `-n NS` (namespaces made on use)."""
     out, err = [], []
     rc = 0
@@ -356,10 +357,8 @@ def run_batch(kernel, text: str, ns, opts: Options, name: str = "-") -> tuple[st
     return "".join(out), "".join(err), rc
 
 
-def apply_sysctl(ns, argv: list[str]) -> None:
+def apply_sysctl(ns: Namespace, argv: list[str]) -> None:
     """The batch extension `sysctl [-w] KEY=VALUE ...`."""
-    from ..errors import KernelError
-
     for word in argv:
         if word in ("-w", "-q"):
             continue

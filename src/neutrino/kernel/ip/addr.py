@@ -9,7 +9,7 @@ from .. import addrconf
 from ..consts import RT_SCOPE_HOST
 from ..errors import KernelError
 from ..fibconfig import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
-from ..inet import fmt, in_subnet, parse_uint
+from ..inet import in_subnet, parse_uint
 from ..links import IfAddr
 from .args import (
     Args,
@@ -23,14 +23,12 @@ from .args import (
     matches,
     netlink_fail,
 )
+from .link import INFINITY, show
 
 USAGE = "Usage: ip address { add | change | replace | del | show | flush } ...\n"
-INFINITY = 0xFFFFFFFF
 
 
 def do_addr(ctx, args: Args) -> None:
-    from .link import show
-
     if not args:
         return show(ctx, Args([]), with_addrs=True)
     cmd = args.cur
@@ -158,6 +156,7 @@ def modify(ctx, args: Args, flags: int, delete: bool) -> None:
             return
         if local is None:
             raise KernelError("EINVAL")
+        assert scope is not None  # chosen above for every address added
         ifa = IfAddr(
             local=local.addr,
             address=local.addr,
@@ -212,35 +211,3 @@ def flush(ctx, args: Args) -> None:
             ):
                 continue
             addrconf.remove_address(ctx.ns, link, ifa)
-
-
-def print_addrs(ctx, p, link) -> None:
-    p.open_array("addr_info")
-    for ifa in link.addrs:
-        p.open_object()
-        p.string("family", "    inet ", "inet")
-        p.string("local", fmt(ifa.local), fmt(ifa.local))
-        p.number("prefixlen", f"/{ifa.prefixlen} ", ifa.prefixlen)
-        if ifa.metric:
-            p.number("metric", f"metric {ifa.metric} ", ifa.metric)
-        if ifa.broadcast:
-            p.fp("brd ")
-            p.string("broadcast", f"{fmt(ifa.broadcast)} ", fmt(ifa.broadcast))
-        scope = ctx.names.scope_n2a(ifa.scope)
-        p.string("scope", f"scope {scope} ", scope)
-        if ifa.secondary:
-            p.fp("secondary ")
-            if p.jw is not None:
-                p.boolean("secondary", "", True)
-        if ifa.noprefixroute:
-            p.fp("noprefixroute ")
-            if p.jw is not None:
-                p.boolean("noprefixroute", "", True)
-        p.string("label", ifa.label, ifa.label)
-        p.fp("\n       valid_lft forever preferred_lft forever")
-        if p.jw is not None:
-            p.number("valid_life_time", None, INFINITY)
-            p.number("preferred_life_time", None, INFINITY)
-        p.fp("\n")
-        p.close_object()
-    p.close_array()

@@ -1,4 +1,4 @@
-"""`ip link` (add, set, delete, show) and the device part of `ip address show`.
+"""`ip link` (add, set, delete, show) and `ip address show` (devices with their addresses).
 
 Device kinds modelled: dummy, veth (peers may live in other namespaces) and
 bridge. Output follows print_linkinfo: flags, MTU, qdisc, master, operational
@@ -6,12 +6,15 @@ state, link mode, group, queue length, MAC, and for a veth whose peer is in
 another namespace the `@ifN` form with its link-netns.
 """
 
+from typing import Any
+
 from .. import devices
 from ..errors import KernelError
-from ..inet import parse_uint
+from ..inet import fmt, parse_uint
 from .args import Args, Exit, Fail, duparg2, invarg, matches, netlink_fail
 
 USAGE = "Usage: ip link { add | set | delete | show } ...\n"
+INFINITY = 0xFFFFFFFF  # an address lifetime of "forever"
 
 KINDS = {"dummy": "dummy", "veth": "veth", "bridge": "bridge"}
 
@@ -141,7 +144,7 @@ def _find(ctx, name: str):
 
 def set_(ctx, args: Args) -> None:
     dev = None
-    ops = []
+    ops: list[tuple[str, Any]] = []
     while args:
         word = args.cur
         if word == "up":
@@ -328,8 +331,6 @@ def print_link(ctx, p, link, do_link: bool) -> None:
 
 
 def show(ctx, args: Args, with_addrs: bool) -> None:
-    from .addr import print_addrs
-
     dev = None
     up_only = False
     master = None
@@ -384,3 +385,35 @@ def show(ctx, args: Args, with_addrs: bool) -> None:
 
 def _kind_name(link) -> str:
     return {"loopback": "", "dummy": "dummy", "veth": "veth", "bridge": "bridge"}[link.kind]
+
+
+def print_addrs(ctx, p, link) -> None:
+    p.open_array("addr_info")
+    for ifa in link.addrs:
+        p.open_object()
+        p.string("family", "    inet ", "inet")
+        p.string("local", fmt(ifa.local), fmt(ifa.local))
+        p.number("prefixlen", f"/{ifa.prefixlen} ", ifa.prefixlen)
+        if ifa.metric:
+            p.number("metric", f"metric {ifa.metric} ", ifa.metric)
+        if ifa.broadcast:
+            p.fp("brd ")
+            p.string("broadcast", f"{fmt(ifa.broadcast)} ", fmt(ifa.broadcast))
+        scope = ctx.names.scope_n2a(ifa.scope)
+        p.string("scope", f"scope {scope} ", scope)
+        if ifa.secondary:
+            p.fp("secondary ")
+            if p.jw is not None:
+                p.boolean("secondary", "", True)
+        if ifa.noprefixroute:
+            p.fp("noprefixroute ")
+            if p.jw is not None:
+                p.boolean("noprefixroute", "", True)
+        p.string("label", ifa.label, ifa.label)
+        p.fp("\n       valid_lft forever preferred_lft forever")
+        if p.jw is not None:
+            p.number("valid_life_time", None, INFINITY)
+            p.number("preferred_life_time", None, INFINITY)
+        p.fp("\n")
+        p.close_object()
+    p.close_array()

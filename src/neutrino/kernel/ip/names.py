@@ -6,6 +6,7 @@ means unreachable); IP protocol names like /etc/protocols on Debian.
 """
 
 from ..inet import c_strtoul, parse_uint
+from ..netns import Namespace
 from .args import matches
 
 _RTNTYPE_NAMES = {
@@ -132,7 +133,7 @@ def inet_proto_n2a(number: int) -> str:
     return str(number)
 
 
-def ll_name_to_index(ns, name: str) -> int:
+def ll_name_to_index(ns: Namespace, name: str) -> int:
     link = ns.link(name)
     if link is not None:
         return link.ifindex
@@ -143,6 +144,6 @@ def ll_name_to_index(ns, name: str) -> int:
     return 0
 
 
-def ll_index_to_name(ns, ifindex: int) -> str:
+def ll_index_to_name(ns: Namespace, ifindex: int) -> str:
     link = ns.link_by_index(ifindex)
     return link.name if link is not None else f"if{ifindex}"

@@ -58,7 +58,7 @@ def _nud(value: str) -> str | None:
 
 def _parse(ctx, args: Args):
     addr = dev = mac = None
-    state = "PERMANENT"
+    state: str | None = "PERMANENT"
     while args:
         word = args.cur
         if word == "lladdr":
@@ -144,13 +144,13 @@ def show(ctx, args: Args, flush: bool) -> None:
             value = args.next()
             if not given:
                 given, states = True, 0
-            name = _nud(value)
-            if name is None:
+            nud = _nud(value)
+            if nud is None:
                 if value != "all":
                     raise Exit(f'Error: argument "{value}" is wrong: nud state is bad\n')
                 bits = ~0 & ~NUD["NOARP"] if flush else ~0
             else:
-                bits = NUD[name] or ANY_NONE
+                bits = NUD[nud] or ANY_NONE
             states |= bits
         else:
             if word == "to":

@@ -8,6 +8,7 @@ IPv4 only; multipath, metrics, encapsulation and nexthop objects are refused
 with a message saying so.
 """
 
+from copy import copy
 from dataclasses import dataclass
 
 from ..consts import (
@@ -50,6 +51,7 @@ from ..fibconfig import (
     insert_route,
 )
 from ..inet import fmt, in_subnet, parse_uint
+from ..netns import Namespace
 from .args import (
     Args,
     Exit,
@@ -598,7 +600,7 @@ def parse_filter(ctx, args: Args) -> RouteFilter:
     return f
 
 
-def _tables_in_dump_order(ns):
+def _tables_in_dump_order(ns: Namespace):
     """inet_dump_fib walks the table hash: bucket id & 255, newest table first in a bucket."""
     buckets: dict[int, list] = {}
     for tid, table in ns.tables.items():
@@ -762,8 +764,6 @@ def get(ctx, args: Args) -> None:
 
 def _fibmatch_route(res, ans):
     """The table route as fib_dump_info prints it for fibmatch (type of the cached route)."""
-    from copy import copy
-
     route = copy(res.route)
     route.type = ans.type
     route.table = ans.table

@@ -4,6 +4,8 @@ Parsing builds a RuleRequest (what the netlink request would carry), the
 kernel side is ruleconfig.py, and printing follows print_rule in text and JSON.
 """
 
+import re
+
 from ..consts import (
     FIB_RULE_INVERT,
     FR_ACT_GOTO,
@@ -18,6 +20,7 @@ from ..inet import fmt, in_subnet, parse_int, parse_uint
 from ..ruleconfig import RuleRequest, add_rule, delete_rule
 from .args import Args, Exit, Fail, c_hex, get_prefix, invarg, matches, netlink_fail
 from .names import inet_proto_a2n, inet_proto_n2a, rtntype_a2n, rtntype_n2a
+from .route import _realms
 
 USAGE = "Usage: ip rule { add | del } SELECTOR ACTION\n       ip rule { flush | list }\n"
 
@@ -50,8 +53,6 @@ def _check_ifname(name: str) -> bool:
 
 def _port_range(value: str) -> tuple[int, int] | None:
     """sscanf("%hu-%hu"): one or two numbers, each taken modulo 2**16."""
-    import re
-
     m = re.match(r"\s*([+-]?\d+)(?:-\s*([+-]?\d+))?", value)
     if not m:
         return None
@@ -96,8 +97,6 @@ def modify(ctx, args: Args, add: bool) -> None:
                 req.mask = mask
         elif matches(word, "realms"):
             value = args.next()
-            from .route import _realms
-
             realm = _realms(names, value)
             if realm is None:
                 raise invarg("invalid realms\n", value)
@@ -135,8 +134,6 @@ def modify(ctx, args: Args, add: bool) -> None:
             req.oifname = value
         elif word == "uidrange":
             value = args.next()
-            import re
-
             m = re.match(r"\s*(\d+)-\s*(\d+)", value)
             if not m:
                 raise invarg("invalid UID range\n", value)
@@ -169,9 +166,10 @@ def modify(ctx, args: Args, add: bool) -> None:
             elif matches(word, "nop"):
                 action = FR_ACT_NOP
             else:
-                action = rtntype_a2n(word)
-                if action is None:
+                rtype = rtntype_a2n(word)
+                if rtype is None:
                     raise invarg("Failed to parse rule type", word)
+                action = rtype
             req.action = action
             table_ok = True
         args.advance()

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from .errors import BadArgument, ParameterProblem, TryHelp, Unsupported
 from .getopt import MISSING, NONOPT, UNKNOWN, Getopt
 from .matches import MATCHES, PROTO_MATCHES, UNMODELLED, UNMODELLED_PROTO_OPTIONS
+from .names import TARGET_NAMES, UNSUPPORTED_BY_KERNEL
+from .nat import Dnat, Masquerade, Redirect, Snat
 from .options import ParseContext, strtoui
 from .rules import Rule, normalize_matches
-from .targets import TARGET_NAMES, UNSUPPORTED_BY_KERNEL, registry
+from .targets import Ct, Log, MarkTarget, Notrack, Reject
 from .values import (
     check_chain_name,
     parse_addresses,
@@ -34,7 +36,7 @@ SHORTOPTS = {
     "x": 0, "c": 1, "g": 1, "4": 0, "6": 0,
 }  # fmt: skip
 
-LONGOPTS = [
+LONGOPTS: list[tuple[str, int, object]] = [
     ("append", 1, "A"), ("delete", 1, "D"), ("check", 1, "C"), ("insert", 1, "I"),
     ("replace", 1, "R"), ("list", 2, "L"), ("list-rules", 2, "S"), ("flush", 2, "F"),
     ("zero", 2, "Z"), ("new-chain", 1, "N"), ("delete-chain", 2, "X"),
@@ -83,7 +85,11 @@ LEGAL = {
     CMD_CHECK:        "x _ _ _ _ _ x _ _ x x _".split(),
 }  # fmt: skip
 
-TARGETS = registry()
+# Target extensions by name (the NAT ones live in nat.py).
+TARGETS = {
+    cls.NAME: cls
+    for cls in (Reject, Log, MarkTarget, Dnat, Snat, Masquerade, Redirect, Ct, Notrack)
+}
 
 
 @dataclass
@@ -146,7 +152,7 @@ class Parser:
         self.longopts = [(name, has_arg, code) for name, has_arg, code in LONGOPTS]
         self.merged: set[str] = set()
         self.matches: list[Loaded] = []
-        self.target = None  # Loaded
+        self.target: Loaded | None = None
         self.jumpto: str | None = None
         self.protocol: str | None = None
         self.proto_used = False
@@ -474,7 +480,7 @@ class Parser:
             ):
                 raise Unsupported(f"the {name} match")
             cls = PROTO_MATCHES.get(name) if name else None
-            if cls is not None:
+            if cls is not None and name is not None:
                 loaded_already = any(m.kind == "m:" + name for m in self.matches)
                 if not loaded_already or not self.proto_used:
                     self.proto_used = True

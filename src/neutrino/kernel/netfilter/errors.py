@@ -24,6 +24,7 @@ class Problem(Exception):
 
     rc = 1
     line: int | None = None
+    warnings: list[str]  # set by iptables-restore: what it printed before failing
 
     def at(self, line: int) -> "Problem":
         self.line = line

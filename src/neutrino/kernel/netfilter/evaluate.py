@@ -79,7 +79,7 @@ class WalkState:
         self.nat = None
         self.notrack = False
         self.reject_with = None
-        self.logs = []
+        self.logs: list[tuple[str, str]] = []
         self.addrtype = addrtype
         self.text = ""
 

@@ -26,7 +26,7 @@ from .command import (
 )  # fmt: skip
 from .errors import KernelProblem, NftProblem, OtherProblem, ParameterProblem, Unsupported
 from .listing import RULE_ECHO, Format, list_chains, list_rules, rule_line
-from .tables import is_chain_jump
+from .tables import Chain, is_chain_jump
 
 NO_CHAIN = "No chain/target/match by that name"
 BAD_RULE = "Bad rule (does a matching rule exist in that chain?)"
@@ -308,8 +308,6 @@ def zero(table, cmd, out: list, verbose: bool) -> None:
 
 
 def new_chain(table, name: str) -> None:
-    from .tables import Chain
-
     if name in table.chains:
         raise NftProblem("Chain already exists")
     table.chains[name] = Chain(name, False)

@@ -12,7 +12,7 @@ refused with a message saying they are not modelled.
 from .. import inet
 from . import names
 from .errors import ParameterProblem, Unsupported
-from .options import Extension, Opt, parse_mark_mask, strtoui
+from .options import Extension, Opt, parse_mark_mask, save_string, strtoui
 from .ports import Multiport, Tcp, Udp
 from .values import numeric_to_ipaddr
 
@@ -265,17 +265,6 @@ class State(Extension):
 
     def compile(self):
         return states_test(self.states, self.inv)
-
-
-SAFE_CHARS = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def save_string(value: str) -> str:
-    """xtables_save_string: bare if only safe characters, else quoted with \\ escapes."""
-    if value and all(c in SAFE_CHARS for c in value):
-        return " " + value
-    escaped = "".join("\\" + c if c in "\"\\'" else c for c in value)
-    return f' "{escaped}"'
 
 
 class Iprange(Extension):

@@ -511,3 +511,14 @@ def resolve_name(name: str) -> int | None:
             if known == name:
                 return value
     return None
+
+
+# Target extensions iptables can load here: a chain may not take one of these names.
+TARGET_NAMES = frozenset(
+    "ACCEPT DROP QUEUE RETURN standard AUDIT CHECKSUM CLASSIFY CLUSTERIP CONNMARK CONNSECMARK "
+    "CT DNAT DSCP ECN HMARK IDLETIMER LED LOG MARK MASQUERADE NETMAP NFLOG NFQUEUE NOTRACK "
+    "RATEEST REDIRECT REJECT SECMARK SET SNAT SYNPROXY TCPMSS TCPOPTSTRIP TEE TOS TPROXY TRACE "
+    "TTL ULOG".split()
+)
+# Loading these prints a warning first: the kernel has no module for them any more.
+UNSUPPORTED_BY_KERNEL = frozenset(("ULOG", "CLUSTERIP"))

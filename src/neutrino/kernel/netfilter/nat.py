@@ -141,9 +141,10 @@ class NatRange:
             raise ParameterProblem(f'Bad IP address "{low}"')
         hi = lo
         if dash:
-            hi = parse_pton(high)
-            if hi is None:
+            high_addr = parse_pton(high)
+            if high_addr is None:
                 raise ParameterProblem(f'Bad IP address "{high}"')
+            hi = high_addr
         self.addr_min, self.addr_max = lo, hi
 
     def text(self, skip_colon: bool = False, base_shown: bool = True) -> str:
@@ -202,7 +203,7 @@ class NatTarget(Target):
 class Dnat(NatTarget):
     NAME = "DNAT"
     HOOKS = frozenset(("PREROUTING", "OUTPUT"))
-    OPTS = (
+    OPTS: tuple[Opt, ...] = (
         Opt("to-destination", 0, mand=True),
         Opt("random", 2, has_arg=False),
         Opt("persistent", 3, has_arg=False),

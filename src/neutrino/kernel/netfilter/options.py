@@ -80,7 +80,7 @@ class Extension:
         self.check(ctx)
         if not self.x6:
             return
-        by_id = {}
+        by_id: dict[int, Opt] = {}
         for opt in self.OPTS:
             by_id.setdefault(opt.id, opt)
         for entry in self.OPTS:
@@ -166,3 +166,14 @@ def parse_mark_mask(text: str, ext: str, opt: str) -> tuple[int, int]:
     if rest:
         raise ParameterProblem(f'{ext}: trailing garbage after value for option "--{opt}".\n')
     return value, mask
+
+
+SAFE_CHARS = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def save_string(value: str) -> str:
+    """xtables_save_string: bare if only safe characters, else quoted with \\ escapes."""
+    if value and all(c in SAFE_CHARS for c in value):
+        return " " + value
+    escaped = "".join("\\" + c if c in "\"\\'" else c for c in value)
+    return f' "{escaped}"'

@@ -12,6 +12,8 @@ ACCEPT, counters zero, user chains gone); a chain line of a user chain that
 exists empties it even with --noflush.
 """
 
+from typing import Any
+
 from .command import (
     CMD_APPEND,
     CMD_INSERT,
@@ -23,6 +25,7 @@ from .command import (
 from .errors import KernelProblem, NftProblem, ParameterProblem, Problem, RestoreProblem
 from .execute import execute
 from .tables import Chain
+from .values import scanf_ull
 
 PROG = "iptables-restore"
 
@@ -32,7 +35,7 @@ class Block:
 
     def __init__(self, name: str):
         self.name = name
-        self.items: list[tuple[int, str, object]] = []
+        self.items: list[tuple[int, str, Any]] = []
 
 
 def split_argv(text: str) -> list[str]:
@@ -69,8 +72,6 @@ def split_argv(text: str) -> list[str]:
 
 def parse_counters(text: str) -> tuple[int, int] | None:
     """sscanf("[%llu:%llu]") == 2."""
-    from .values import scanf_ull
-
     if not text.startswith("["):
         return None
     packets, colon, rest = text[1:].partition(":")
@@ -194,7 +195,7 @@ def command_line(raw: str, table: str, counters: bool, number: int, collected: l
     if rest.startswith("["):
         pcnt, bcnt, rest = rule_counters(rest, number)
     argv = ["-t", table]
-    if counters and pcnt is not None:
+    if counters and pcnt is not None and bcnt is not None:
         argv += ["--set-counters", pcnt, bcnt]
     argv += split_argv(rest)
     parser = Parser(argv, restore=True, table=table)

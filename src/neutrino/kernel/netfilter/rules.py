@@ -8,7 +8,7 @@ when the rule is made; evaluate.py runs them.
 
 from .. import inet
 from . import names
-from .ports import TcpUdp
+from .ports import PortRange, TcpUdp
 
 
 class Rule:
@@ -227,8 +227,6 @@ def normalize_matches(matches: list) -> tuple[list, list]:
 
 def native_range(ports):
     """A port range as it reads back from nft: None for none, complements from 0 turned round."""
-    from .ports import PortRange
-
     if ports.full:
         return None
     if ports.inv and ports.lo == 0 and ports.hi != ports.lo:

@@ -9,17 +9,7 @@ ACCEPT, DROP, RETURN and jumps to chains are not extensions; see rules.py.
 """
 
 from .errors import ParameterProblem, Unsupported
-from .options import Extension, Opt, parse_mark_mask, strtoui
-
-# Target extensions iptables can load here: a chain may not take one of these names.
-TARGET_NAMES = frozenset(
-    "ACCEPT DROP QUEUE RETURN standard AUDIT CHECKSUM CLASSIFY CLUSTERIP CONNMARK CONNSECMARK "
-    "CT DNAT DSCP ECN HMARK IDLETIMER LED LOG MARK MASQUERADE NETMAP NFLOG NFQUEUE NOTRACK "
-    "RATEEST REDIRECT REJECT SECMARK SET SNAT SYNPROXY TCPMSS TCPOPTSTRIP TEE TOS TPROXY TRACE "
-    "TTL ULOG".split()
-)
-# Loading these prints a warning first: the kernel has no module for them any more.
-UNSUPPORTED_BY_KERNEL = frozenset(("ULOG", "CLUSTERIP"))
+from .options import Extension, Opt, parse_mark_mask, save_string, strtoui
 
 
 class Target(Extension):
@@ -152,8 +142,6 @@ class Log(Target):
             self.flags |= LOG_FLAGS[opt.id - 2][2]
 
     def save(self) -> str:
-        from .matches import save_string
-
         text = ""
         if self.prefix:
             text += " --log-prefix" + save_string(self.prefix)
@@ -246,7 +234,7 @@ class Ct(Target):
     NAME = "CT"
     TABLE = "raw"
     HOOKS = frozenset(("PREROUTING", "OUTPUT"))
-    OPTS = (
+    OPTS: tuple[Opt, ...] = (
         Opt("notrack", 0, has_arg=False),
         Opt("helper", 1),
         Opt("timeout", 2),
@@ -313,13 +301,3 @@ class Notrack(Ct):
 
     def show(self, numeric: bool) -> str:
         return " NOTRACK"
-
-
-def registry() -> dict:
-    """Target extensions by name (the NAT ones live in nat.py)."""
-    from .nat import Dnat, Masquerade, Redirect, Snat
-
-    return {
-        cls.NAME: cls
-        for cls in (Reject, Log, MarkTarget, Dnat, Snat, Masquerade, Redirect, Ct, Notrack)
-    }

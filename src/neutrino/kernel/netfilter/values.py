@@ -10,7 +10,6 @@ from .. import inet
 from . import names
 from .errors import ParameterProblem
 from .options import strtoui
-from .targets import TARGET_NAMES
 
 
 def check_chain_name(name: str) -> None:
@@ -19,7 +18,7 @@ def check_chain_name(name: str) -> None:
         raise ParameterProblem(f"chain name `{name}' too long (must be under 29 chars)")
     if name[:1] in ("-", "!"):
         raise ParameterProblem(f"chain name not allowed to start with `{name[0]}'")
-    if name in TARGET_NAMES or name == "":
+    if name in names.TARGET_NAMES or name == "":
         raise ParameterProblem("chain name may not clash with target name")
     if any(c.isspace() for c in name):
         raise ParameterProblem(f"Invalid chain name `{name}'")

@@ -15,8 +15,9 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from ..ip import Options, apply_sysctl, batch_lines, parse_options, run_one
 from ..kernel import Kernel
+from ..kernel.ip import Options, apply_sysctl, batch_lines, parse_options, run_one
+from ..kernel.netfilter import IptablesError
 from .generate import Case
 from .real import LineResult, RealHost
 
@@ -68,8 +69,6 @@ class ModelHost:
                     results.append(LineResult("", str(exc), False))
                 continue
             if argv[0] == "iptables":
-                from ..netfilter import IptablesError
-
                 try:
                     results.append(LineResult(ns.iptables(argv[1:]), "", True))
                 except IptablesError as exc:

@@ -41,7 +41,7 @@ class RealNetfilter:
     """iptables, iptables-restore and iptables-save in a namespace of our own."""
 
     def __init__(self, tag: str = "0"):
-        self.name = f"nt{os.getpid()}x{tag}nf"
+        self.name: str | None = f"nt{os.getpid()}x{tag}nf"
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True)
 
@@ -57,6 +57,7 @@ class RealNetfilter:
         self.close()
 
     def _run(self, argv: list[str], stdin: str | None = None) -> tuple[str, str, int]:
+        assert self.name is not None, "the namespace was closed"
         done = subprocess.run(
             ["ip", "netns", "exec", self.name, *argv],
             input=None if stdin is None else stdin.encode(),

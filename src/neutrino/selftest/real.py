@@ -16,7 +16,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from ..ip import batch_lines
+from ..kernel.ip import batch_lines
+from ..kernel.names import DEBIAN_RT_TABLES
 
 _counter = itertools.count()
 LINKWATCH_DELAY = 1.1
@@ -92,8 +93,6 @@ class RealHost:
         self.rt_tables_file = None
         if rt_tables:
             # iproute2 reads /etc/iproute2/rt_tables; give it ours in a private mount namespace.
-            from ..names import DEBIAN_RT_TABLES
-
             handle = tempfile.NamedTemporaryFile("w", prefix="nt-rt_tables-", delete=False)
             handle.write(DEBIAN_RT_TABLES + rt_tables)
             handle.close()

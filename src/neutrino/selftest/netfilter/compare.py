@@ -12,7 +12,7 @@ of command lines and ("restore", text, noflush, counters) tuples).
 import shlex
 from dataclasses import dataclass
 
-from .netfilter import Netfilter
+from ...kernel.netfilter import Netfilter
 from .real import RealNetfilter, strip_dates
 
 

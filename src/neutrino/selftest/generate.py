@@ -13,7 +13,7 @@ first parse error), and only documentation or private address ranges are used.
 import random
 from dataclasses import dataclass, field
 
-from ..inet import fmt, mask
+from ..kernel.inet import fmt, mask
 
 SUBNETS = [
     ("10.0.0.0", 24),

@@ -368,7 +368,7 @@ def commands(seed: int, count: int) -> list[list[str]]:
 def steps(seed: int, count: int, restores: float = 0.2) -> list:
     """Random command lines mixed with ("restore", text, noflush, counters) steps."""
     gen = Generator(seed)
-    out = []
+    out: list = []
     for _ in range(count):
         if gen.chance(restores):
             text = gen.restore_text(tables=gen.rng.randrange(1, 3))

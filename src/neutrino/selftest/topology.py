@@ -19,8 +19,15 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..inet import fmt
+from ..kernel import Kernel
+from ..kernel.inet import fmt
+from ..kernel.packet import ICMP, ICMP_TIME_EXCEEDED, TCP, TCP_ACK, TCP_RST, TCP_SYN
+from ..kernel.packet import tcp as tcp_packet
+from ..kernel.packet import udp as udp_packet
+from ..kernel.tools import ping, traceroute
+from .compare import ModelHost
 from .real import RealHost
 
 WAIT = 0.3  # traceroute -w and ping -W granularity, seconds
@@ -281,8 +288,6 @@ def two_uplinks_scenario(path) -> Scenario:
     """The article's two-uplink gateway (examples/two-uplinks-lab.ip) with what it
     promises to check: traceroute, ping, and the address each LAN host's datagrams
     arrive with on each uplink's side of the server; then the gateway's conntrack."""
-    from pathlib import Path
-
     lines = [
         line for line in Path(path).read_text().splitlines() if line and not line.startswith("#")
     ]
@@ -304,7 +309,7 @@ def two_uplinks_scenario(path) -> Scenario:
 def run_real(sc: Scenario, host: RealHost) -> tuple[list, list]:
     """Build and play the scenario with the real kernel and tools; (config results, action results)."""
     config = host.run(sc.script(), json=False, default_ns="h1")
-    results = []
+    results: list = []
     for action in sc.actions:
         kind = action[0]
         if kind == "traceroute":
@@ -346,8 +351,10 @@ def run_real(sc: Scenario, host: RealHost) -> tuple[list, list]:
             _, ns, sport, dst, dport, listening = action
             if listening:
                 server = host.spawn("h2", ["python3", "-c", LISTEN, str(dport)])
+                assert server.stdout is not None
                 server.stdout.readline()
             client = host.spawn(ns, ["python3", "-c", CONNECT, str(sport), dst, str(dport)])
+            assert client.stdout is not None
             results.append(client.stdout.readline().strip())
         elif kind == "conntrack":
             _, ns = action
@@ -409,17 +416,13 @@ def _neighbours(text: str) -> list:
 
 
 def run_model(sc: Scenario, kernel=None) -> tuple[list, list]:
-    from ..kernel import Kernel
-    from ..packet import udp as udp_packet
-    from ..tools import ping, traceroute
-    from .compare import ModelHost
 
     model = ModelHost()
     if kernel is not None:
         model.kernel = kernel
     config = model.run(sc.script(), [], "h1")
     k = model.kernel
-    results = []
+    results: list = []
     for action in sc.actions:
         kind = action[0]
         if kind == "traceroute":
@@ -451,7 +454,6 @@ def run_model(sc: Scenario, kernel=None) -> tuple[list, list]:
 
 def _model_connect(k, ns: str, sport: int, dst: str, dport: int, listening: bool) -> str:
     """connect() in the model: what the CONNECT script prints."""
-    from ..packet import tcp as tcp_packet
 
     if listening:
         k.netns("h2").listen("tcp", dport)
@@ -469,7 +471,6 @@ def _model_connect(k, ns: str, sport: int, dst: str, dport: int, listening: bool
 
 
 def _connect_answer(traces, ns: str, sport: int) -> str | None:
-    from ..packet import ICMP, ICMP_TIME_EXCEEDED, TCP, TCP_ACK, TCP_RST, TCP_SYN
 
     for trace in traces:
         for where, pkt in trace.received:
