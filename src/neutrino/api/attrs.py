@@ -169,10 +169,3 @@ def _owner(values: dict, ctx) -> dict:
     if proj is not None:
         values["project_id"] = proj
     return values
-
-
-def visible(view: dict, attrs: dict[str, Attr], ctx) -> dict:
-    """The view as this caller may see it (admin-only attributes removed)."""
-    if ctx.is_admin:
-        return view
-    return {k: v for k, v in view.items() if not (k in attrs and attrs[k].admin_view)}

@@ -12,7 +12,7 @@ devices with that name come and go.
 from . import addrconf, fibconfig
 from .errors import KernelError
 from .links import Link
-from .netns import Host, Namespace
+from .netns import Namespace, OwningKernel
 
 IFNAMSIZ = 16
 
@@ -336,7 +336,7 @@ def move_to_ns(link: Link, target: Namespace) -> None:
     _register(target, link, old_index)
 
 
-def create_namespace(kernel: Host, name: str) -> Namespace:
+def create_namespace(kernel: OwningKernel, name: str) -> Namespace:
     """A new namespace with its loopback device (setup_net: loopback_net_init)."""
     ns = Namespace(kernel, name)
     ns.loopback = create_link(ns, "lo", "loopback")

@@ -35,7 +35,6 @@ from .consts import (
     RTN_LOCAL,
     RTN_MULTICAST,
     RTN_UNICAST,
-    RTN_UNREACHABLE,
     TYPE_ERRNO,
 )
 from .errors import KernelError
@@ -60,7 +59,7 @@ class LookupError_(Exception):
 
 
 @dataclass
-class Flow:
+class FlowKey:
     """struct flowi4: what a lookup is keyed on."""
 
     daddr: int
@@ -95,7 +94,7 @@ class FibResult:
 # ---------------------------------------------------------------- tables
 
 
-def _alias_ok(route: Route, flow: Flow, ns: Namespace, ignore_linkstate: bool) -> bool:
+def _alias_ok(route: Route, flow: FlowKey, ns: Namespace, ignore_linkstate: bool) -> bool:
     if route.tos and route.tos != flow.tos & 0x1C:
         return False
     if route.scope < flow.scope:
@@ -103,7 +102,7 @@ def _alias_ok(route: Route, flow: Flow, ns: Namespace, ignore_linkstate: bool) -
     return True
 
 
-def _nh_ok(route: Route, flow: Flow, ns: Namespace, ignore_linkstate: bool) -> bool:
+def _nh_ok(route: Route, flow: FlowKey, ns: Namespace, ignore_linkstate: bool) -> bool:
     if (
         not ignore_linkstate
         and route.linkdown
@@ -115,7 +114,7 @@ def _nh_ok(route: Route, flow: Flow, ns: Namespace, ignore_linkstate: bool) -> b
     return True
 
 
-def table_lookup(view: list, flow: Flow, ns: Namespace, ignore_linkstate: bool = False):
+def table_lookup(view: list, flow: FlowKey, ns: Namespace, ignore_linkstate: bool = False):
     """fib_table_lookup over a view (ns.table_view: one table, or local+main merged):
     the longest prefix first; (errno or None, Route)."""
     addr = flow.daddr
@@ -139,20 +138,7 @@ def _result(route: Route, tid: int | None, rule=None) -> FibResult:
     return FibResult(route, route.type, tid, route.dst, route.plen, rule)
 
 
-def lookup_in_table(
-    ns: Namespace, tid: int, flow: Flow, ignore_linkstate: bool = False
-) -> FibResult:
-    """A lookup in one table by id (as fib4_rule_action or fib_check_nh do)."""
-    view = ns.table_view(tid)
-    if view is None:
-        raise LookupError_("EAGAIN")
-    err, route = table_lookup(view, flow, ns, ignore_linkstate)
-    if err is not None:
-        raise LookupError_(err)
-    return _result(route, tid)
-
-
-def fib_lookup(ns: Namespace, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+def fib_lookup(ns: Namespace, flow: FlowKey, ignore_linkstate: bool = False) -> FibResult:
     """fib_lookup: the fast path without custom rules, else the rule walk."""
     if not ns.rules.custom:
         err, route = "ENETUNREACH", None
@@ -170,7 +156,7 @@ def fib_lookup(ns: Namespace, flow: Flow, ignore_linkstate: bool = False) -> Fib
     return rules_lookup(ns, flow, ignore_linkstate)
 
 
-def rules_lookup(ns: Namespace, flow: Flow, ignore_linkstate: bool = False) -> FibResult:
+def rules_lookup(ns: Namespace, flow: FlowKey, ignore_linkstate: bool = False) -> FibResult:
     """fib_rules_lookup with fib4_rule_action and fib4_rule_suppress.
 
     Walks only the rules the index says may match (see RuleIndex), in order;
@@ -239,7 +225,7 @@ def find_local_dev(ns: Namespace, addr: int):
     view = ns.table_view(RT_TABLE_LOCAL)
     if view is None:
         return None
-    err, route = table_lookup(view, Flow(daddr=addr), ns)
+    err, route = table_lookup(view, FlowKey(daddr=addr), ns)
     if err is None and route.type == RTN_LOCAL:
         return route.dev
     return None
@@ -259,7 +245,7 @@ def addr_type(ns: Namespace, addr: int, tid: int = RT_TABLE_LOCAL, dev=None) -> 
     view = ns.table_view(tid)
     if view is None:
         return RTN_BROADCAST
-    err, route = table_lookup(view, Flow(daddr=addr), ns)
+    err, route = table_lookup(view, FlowKey(daddr=addr), ns)
     if err is None and (dev is None or route.dev is dev):
         return route.type
     return RTN_UNICAST
@@ -330,7 +316,7 @@ def _uses_gateway(res: FibResult | None) -> int:
     return 0
 
 
-def route_output(ns: Namespace, flow: Flow) -> RouteAnswer:
+def route_output(ns: Namespace, flow: FlowKey) -> RouteAnswer:
     """ip_route_output_key_hash_rcu + __mkroute_output, for a locally sent packet."""
     if is_multicast(flow.daddr):
         raise _multicast()
@@ -457,7 +443,7 @@ def _make_output(
 
 
 def validate_source(
-    ns: Namespace, flow: Flow, dev, oif: int, proto: int, sport: int, dport: int
+    ns: Namespace, flow: FlowKey, dev, oif: int, proto: int, sport: int, dport: int
 ) -> int:
     """fib_validate_source: <0 errno name via exception, else 0 or 1 (source is on-link)."""
     rpf = ns.conf.rp_filter(dev)
@@ -468,7 +454,7 @@ def validate_source(
             if ns.addr_owner(flow.saddr) is not None:
                 raise LookupError_("EINVAL")
             return 0
-    rev = Flow(
+    rev = FlowKey(
         daddr=flow.saddr,
         saddr=flow.daddr,
         iif=oif or LOOPBACK_IFINDEX,
@@ -512,7 +498,7 @@ def validate_source(
     return 0
 
 
-def route_input(ns: Namespace, flow: Flow, dev) -> RouteAnswer:
+def route_input(ns: Namespace, flow: FlowKey, dev) -> RouteAnswer:
     """ip_route_input_slow for a packet arriving on dev."""
     daddr, saddr = flow.daddr, flow.saddr
     flow.iif = dev.ifindex
@@ -563,7 +549,7 @@ def _martian_check(ns: Namespace, flow, dev, oif, proto, sport, dport) -> int:
 
 def _brd_input(ns: Namespace, flow, dev, res, proto, sport, dport) -> RouteAnswer:
     if flow.saddr:
-        probe = Flow(daddr=0, saddr=flow.saddr, mark=flow.mark, tos=flow.tos, uid=flow.uid)
+        probe = FlowKey(daddr=0, saddr=flow.saddr, mark=flow.mark, tos=flow.tos, uid=flow.uid)
         _martian_check(ns, probe, dev, 0, proto, sport, dport)
     if res is None:
         res = FibResult(None, RTN_BROADCAST, None)
@@ -640,7 +626,7 @@ def route_get(
 ) -> RouteAnswer:
     """inet_rtm_getroute: an input lookup when iif (a Link) is given, else an output
     lookup. Raises KernelError with the kernel's errno when there is no route."""
-    flow = Flow(
+    flow = FlowKey(
         daddr=dst, saddr=src, mark=mark, tos=tos & 0xFC, proto=proto, sport=sport, dport=dport
     )
     flow.oif = oif.ifindex if oif is not None else 0
@@ -658,7 +644,3 @@ def route_get(
 
 def _multicast():
     return KernelError("EOPNOTSUPP", "neutrino: multicast destinations are not modelled")
-
-
-def unreachable_result() -> FibResult:
-    return FibResult(None, RTN_UNREACHABLE, None)

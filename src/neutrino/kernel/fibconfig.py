@@ -27,7 +27,7 @@ from .consts import (
     TYPE_MIN_SCOPE,
 )
 from .errors import KernelError
-from .fib import Flow, LookupError_, addr_type, fib_lookup, table_lookup
+from .fib import FlowKey, LookupError_, addr_type, fib_lookup, table_lookup
 from .links import Link
 from .netns import Namespace
 from .routes import Route
@@ -79,7 +79,7 @@ def _check_gateway(ns: Namespace, cfg: RouteConfig) -> tuple[Link, int]:
         if addr_type(ns, cfg.gateway, RT_TABLE_LOCAL) != RTN_UNICAST:
             raise KernelError("EINVAL", "Nexthop has invalid gateway")
         return dev, RT_SCOPE_LINK
-    flow = Flow(
+    flow = FlowKey(
         daddr=cfg.gateway,
         scope=max(cfg.scope + 1, RT_SCOPE_LINK),
         oif=cfg.oif.ifindex if cfg.oif is not None else 0,

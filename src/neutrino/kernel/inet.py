@@ -25,10 +25,6 @@ def fmt(addr: int) -> str:
     return f"{addr >> 24 & 255}.{addr >> 16 & 255}.{addr >> 8 & 255}.{addr & 255}"
 
 
-def fmt_prefix(addr: int, plen: int) -> str:
-    return f"{fmt(addr)}/{plen}"
-
-
 def is_multicast(addr: int) -> bool:
     return addr >> 28 == 0xE
 

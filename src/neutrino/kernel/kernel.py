@@ -3,7 +3,7 @@
 `Kernel` owns the namespaces (created on first use by `netns(name)`), the
 iproute2 name databases they share (route table names and friends), and the
 random source for MAC addresses, seeded so that runs are repeatable. It is the
-top of the model: the `Host` a namespace asks for its front ends (the `ip`
+top of the model: the `OwningKernel` a namespace asks for its front ends (the `ip`
 command line, `ip route get`) and the place packets are sent from (`send`).
 """
 

@@ -11,7 +11,7 @@ sends ICMP host unreachable to its source, as arp_error_report does.
 """
 
 from .consts import RT_SCOPE_LINK, RTN_LOCAL, RTN_UNICAST
-from .fib import Flow, LookupError_, addr_type, route_input, select_addr
+from .fib import FlowKey, LookupError_, addr_type, route_input, select_addr
 from .inet import fmt
 from .neigh import Neigh
 from .netns import Namespace
@@ -259,7 +259,7 @@ def arp_receive(walk, ns: Namespace, dev, msg: ArpMessage) -> None:
             answer = _route_ok(ns, dev, msg, RTN_LOCAL)
     elif kind == RTN_UNICAST and ns.conf.forwarding(dev) and ns.conf.dev_value(dev, "proxy_arp"):
         try:
-            ans = route_input(ns, Flow(daddr=msg.tip, saddr=msg.sip), dev)
+            ans = route_input(ns, FlowKey(daddr=msg.tip, saddr=msg.sip), dev)
             answer = ans.type == RTN_UNICAST and ans.dev is not dev
         except LookupError_:
             answer = False
@@ -276,7 +276,7 @@ def arp_receive(walk, ns: Namespace, dev, msg: ArpMessage) -> None:
 
 def _route_ok(ns: Namespace, dev, msg: ArpMessage, want: int) -> bool:
     try:
-        ans = route_input(ns, Flow(daddr=msg.tip, saddr=msg.sip), dev)
+        ans = route_input(ns, FlowKey(daddr=msg.tip, saddr=msg.sip), dev)
     except LookupError_:
         return False
     return ans.type == want

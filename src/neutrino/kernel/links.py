@@ -79,10 +79,6 @@ class Link:
         return True
 
     @property
-    def lower_up(self) -> bool:
-        return self.up and self.carrier
-
-    @property
     def operstate(self) -> str:
         if not self.up:
             return "DOWN"

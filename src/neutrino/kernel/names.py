@@ -166,9 +166,6 @@ class RtNames:
                 return name
         return str(tid)
 
-    def table_names(self) -> list[tuple[int, str]]:
-        return [e for bucket in range(256) for e in self._tables[bucket]]
-
     # Small tables indexed 0..255 (protocols, scopes, realms, dsfield).
     @staticmethod
     def _tab_a2n(

@@ -7,7 +7,7 @@ fibconfig.py, ruleconfig.py, each mirroring one part of the kernel) and the code
 that reads it (fib.py, stack.py) take it as their first argument and import it;
 this module imports none of them.
 
-`Host` is what a namespace asks of the kernel that owns it (the `Kernel` of
+`OwningKernel` is what a namespace asks of the kernel that owns it (the `Kernel` of
 kernel.py, at the top): model time, the name databases, the random source, the
 other namespaces, and the front ends that live above the state, the iproute2
 command line (`ns.ip(...)`) and `ip route get` (`ns.route_get(...)`), which a
@@ -31,7 +31,7 @@ from .rules import RuleList
 from .sysctl import NetConf
 
 
-class Host(Protocol):
+class OwningKernel(Protocol):
     """The kernel a namespace belongs to, as the model code below it sees it."""
 
     INIT: str
@@ -69,7 +69,7 @@ class Host(Protocol):
 class Namespace:
     """A network namespace: created by Kernel.netns(name) (devices.create_namespace)."""
 
-    def __init__(self, kernel: Host, name: str):
+    def __init__(self, kernel: OwningKernel, name: str):
         self.kernel = kernel
         self.name = name
         self.links: dict[str, Link] = {}

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from .consts import (
     RT_SCOPE_NOWHERE,
     RTN_UNICAST,
-    RTNH_F_LINKDOWN,
-    RTNH_F_ONLINK,
     RTPROT_BOOT,
 )
 from .inet import mask
@@ -64,13 +62,6 @@ class Route:
     def linkdown(self) -> bool:
         dev = self.dev
         return dev is not None and self.nh_scope != RT_SCOPE_NOWHERE and not dev.carrier
-
-    @property
-    def nh_flags(self) -> int:
-        flags = RTNH_F_ONLINK if self.onlink else 0
-        if self.linkdown:
-            flags |= RTNH_F_LINKDOWN
-        return flags
 
     @property
     def nh_oif(self) -> int:

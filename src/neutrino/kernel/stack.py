@@ -30,9 +30,9 @@ from .consts import (
     RTN_UNICAST,
 )
 from .errors import KernelError
-from .fib import Flow, LookupError_, addr_type, route_input, route_output, select_addr
+from .fib import FlowKey, LookupError_, addr_type, route_input, route_output, select_addr
 from .inet import fmt, is_lbcast, is_multicast
-from .netns import Host, Namespace
+from .netns import Namespace, OwningKernel
 from .packet import (
     HOST_UNREACH,
     ICMP,
@@ -110,7 +110,7 @@ class Walk:
 
     def __init__(
         self,
-        kernel: Host,
+        kernel: OwningKernel,
         trace: Trace | None = None,
         max_steps: int = 20000,
         one_way: bool = False,
@@ -527,7 +527,7 @@ class Walk:
     def _to_self(self, ns: Namespace, addr: int) -> bool:
         """No rate limit when the error goes out through loopback (to ourselves)."""
         try:
-            ans = route_output(ns, Flow(daddr=addr))
+            ans = route_output(ns, FlowKey(daddr=addr))
         except (LookupError_, KernelError):
             return False
         return ans.dev is ns.loopback
@@ -647,9 +647,9 @@ class Walk:
             self.note(ns, "route", f"{kind}{prefix}{via}{dev} (table {table})", pkt, SUMMARY)
 
 
-def _flow(pkt: Packet, oif: int = 0, anysrc: bool = False) -> Flow:
+def _flow(pkt: Packet, oif: int = 0, anysrc: bool = False) -> FlowKey:
     """The flow key of a packet for a route lookup."""
-    return Flow(daddr=pkt.dst, saddr=pkt.src, oif=oif, mark=pkt.mark, tos=pkt.tos & 0xFC,
+    return FlowKey(daddr=pkt.dst, saddr=pkt.src, oif=oif, mark=pkt.mark, tos=pkt.tos & 0xFC,
                 proto=pkt.proto, sport=pkt.sport, dport=pkt.dport, anysrc=anysrc)  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import Proc, known, stop
+from .procs import known, stop
 from .shell import delete_netns, netns_list, netns_pids
 from .state import STATE_FILE, LabState, load, locked, pidfile_procs
 from .topology import DEFAULT_DIR, DEFAULT_PREFIX, check_prefix
@@ -96,8 +96,3 @@ def _remove_files(directory: Path) -> None:
             if f.suffix != ".log" and not f.is_dir():
                 f.unlink(missing_ok=True)
         shutil.rmtree(ovs_dir.parent / "agent", ignore_errors=True)  # the agent's --run-dir
-
-
-def procs_in(namespaces: list[str]) -> list[Proc]:
-    """Processes living in these namespaces (for checks: `down` must leave none)."""
-    return [p for ns in namespaces for p in (known(ns, pid) for pid in netns_pids(ns)) if p]

@@ -38,7 +38,7 @@ aging, packet-in/controllers, the datapath (megaflows), and output to the
 tunnel underlay (a vxlan output is an endpoint: remote_ip, VNI, inner frame).
 """
 
-from .bridge import Bridge, PortOutput, Result, Step
+from .bridge import Bridge, OvsStep, PortOutput, Result
 from .flow import (
     DEFAULT_PRIORITY,
     ETH_ARP,
@@ -90,7 +90,7 @@ __all__ = [
     "Resubmit",
     "Result",
     "SetTunnel",
-    "Step",
+    "OvsStep",
     "StripVlan",
     "Switch",
     "parse_dump",

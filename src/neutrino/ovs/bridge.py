@@ -19,7 +19,7 @@ What it models (the subset in `flow`), as OVS's ofproto-dpif translates it:
 `process` is pure apart from NORMAL's MAC learning (as `ofproto/trace
 -generate` learns; pass learn=False for a side-effect-free look). It returns a
 `Result`: the outputs (port, packet as it leaves, VNI for tunnels) and a trace
-with one `Step` per flow table visited, in the order OVS visits them. Given a
+with one `OvsStep` per flow table visited, in the order OVS visits them. Given a
 `megaflow.Recording`, it also notes what the translation read and did, so that
 the `Switch` can keep it as a megaflow (a Recording with write=False also asks
 for no trace: the steps are left out); `changes` counts changes of flows and ports.
@@ -73,7 +73,7 @@ class PortOutput(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Step:
+class OvsStep:
     """One flow table visited: the flow that matched (priority None: none did) and what was done."""
 
     bridge: str
@@ -89,7 +89,7 @@ class Step:
         return kept(self, "_text", _step_text)
 
 
-def _step_text(step: Step) -> str:
+def _step_text(step: OvsStep) -> str:
     pad = "    " * step.depth
     if step.priority is None:
         head = f"{pad}{step.bridge} table {step.table}: no match"
@@ -102,7 +102,7 @@ class Result(NamedTuple):
     """The outputs of one packet, the tables it visited, and the error if translation gave up."""
 
     outputs: tuple[PortOutput, ...]
-    trace: tuple[Step, ...]
+    trace: tuple[OvsStep, ...]
     error: str | None = None
 
     def describe(self) -> str:
@@ -162,9 +162,9 @@ class _StepBuilder:
     def note(self, text: str) -> None:
         self.actions.append(text)
 
-    def freeze(self) -> Step:
+    def freeze(self) -> OvsStep:
         flow = self.flow
-        return Step(
+        return OvsStep(
             bridge=self.bridge,
             table=self.table,
             priority=None if flow is None else flow.priority,
@@ -198,7 +198,7 @@ class _Walk:
         self.record = record  # a megaflow.Recording, or None
         self.resubmits = 0
         self.outputs: list[PortOutput] = []
-        self.steps: list[_StepBuilder | Step] = []
+        self.steps: list[_StepBuilder | OvsStep] = []
         self.error: str | None = None
 
 

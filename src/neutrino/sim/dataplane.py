@@ -4,10 +4,9 @@ fabric, the hosts' underlay and outside links, and the VMs.
 The hosts' states are not realized here: the agent's own `LinuxDataplane` does it
 on the kernel and OVS models (`sim.backend`, see why there). What the World makes
 around them goes through the kernel model's calls (devices, addrconf, fibconfig,
-ruleconfig, the neighbour table), not through its `ip` parser: each of
-`add_veth`, `add_bridge`, `set_up`, `add_address`, `add_route`, `add_rule` and
-`set_neighbour` does what one `ip` command does, with the same attributes and the
-same refusals (`sim.backend` plays keepalived with them too). A refusal or a
+ruleconfig), not through its `ip` parser: each of `add_veth`, `add_bridge`,
+`set_up`, `add_address`, `add_route` and `add_rule` does what one `ip` command
+does, with the same attributes and the same refusals (`sim.backend` plays keepalived with them too). A refusal or a
 malformed object raises ValueError naming the namespace and the object.
 
 This module once held `SimDataplane`, a second realizer of HostStates that could
@@ -184,15 +183,6 @@ def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
     )
     with _refusal(ns, what):
         ruleconfig.add_rule(ns, req)
-
-
-def set_neighbour(ns: Namespace, dev: str, ip: str, mac: str) -> None:
-    """`ip neigh replace IP lladdr MAC dev DEV nud permanent`."""
-    what = f"neighbour {ip} lladdr {mac} dev {dev}"
-    addr = parse_ipv4(ip)
-    if addr is None:
-        raise ValueError(f"{ns.name}: {what}: not an IPv4 address")
-    ns.neigh.set(device(ns, dev, what), addr, _mac(ns, what, mac), "PERMANENT")
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import IpError, KernelError
-from ..netns import Host, Namespace
+from ..netns import Namespace, OwningKernel
 from .addr import do_addr
 from .args import Args, Exit, Fail, matches
 from .link import do_link
@@ -90,7 +90,7 @@ class BoundNames:
 
 @dataclass
 class IpContext:
-    kernel: Host
+    kernel: OwningKernel
     ns: Namespace
     opts: Options
     printer: Printer = field(init=False)
@@ -215,7 +215,7 @@ def dispatch(ctx: IpContext, argv: list[str]) -> None:
 
 
 def run_one(
-    kernel: Host,
+    kernel: OwningKernel,
     ns: Namespace,
     opts: Options,
     argv: list[str],
@@ -241,7 +241,7 @@ def run_one(
     return ctx.printer.getvalue(), "".join(ctx.warnings), 0
 
 
-def run_ip_full(kernel: Host, ns: Namespace, argv: list[str]) -> tuple[str, str, int]:
+def run_ip_full(kernel: OwningKernel, ns: Namespace, argv: list[str]) -> tuple[str, str, int]:
     """`ip ARGS` in namespace ns: (stdout, stderr, exit status)."""
     try:
         opts, rest = parse_options(argv)
@@ -257,7 +257,7 @@ def run_ip_full(kernel: Host, ns: Namespace, argv: list[str]) -> tuple[str, str,
     return run_one(kernel, ns, opts, rest)
 
 
-def run_ip(kernel: Host, ns: Namespace, argv: list[str]) -> str:
+def run_ip(kernel: OwningKernel, ns: Namespace, argv: list[str]) -> str:
     """`ip ARGS`: its stdout, or IpError carrying stderr and the exit status."""
     out, err, rc = run_ip_full(kernel, ns, argv)
     if rc != 0:
@@ -308,7 +308,7 @@ def _makeargs(line: str) -> list[str]:
 
 
 def run_batch(
-    kernel: Host, text: str, ns: Namespace, opts: Options, name: str = "-"
+    kernel: OwningKernel, text: str, ns: Namespace, opts: Options, name: str = "-"
 ) -> tuple[str, str, int]:
     """`ip [-force] -batch FILE`, where a line may begin with `-n NS` (namespaces made on use)."""
     out, err = [], []

@@ -142,8 +142,3 @@ def ll_name_to_index(ns: Namespace, name: str) -> int:
         if value is not None:
             return value
     return 0
-
-
-def ll_index_to_name(ns: Namespace, ifindex: int) -> str:
-    link = ns.link_by_index(ifindex)
-    return link.name if link is not None else f"if{ifindex}"

@@ -284,9 +284,10 @@ class Iprange(Extension):
             raise ParameterProblem(f'iprange: Bad value for "--{opt.name}" option: "{first}"')
         high = low
         if dash:
-            high = numeric_to_ipaddr(second)
-            if high is None:
+            upper = numeric_to_ipaddr(second)
+            if upper is None:
                 raise ParameterProblem(f'iprange: Bad value for "--{opt.name}" option: "{second}"')
+            high = upper
         if low > high:
             ctx.warnings.append(
                 f"xt_iprange: range {inet.fmt(low)}-{inet.fmt(high)} is reversed and will never match\n"

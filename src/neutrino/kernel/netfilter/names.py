@@ -384,7 +384,8 @@ fido 60179/tcp
 
 
 def _protocols():
-    by_name, by_number = {}, {}
+    by_name: dict[str, int] = {}
+    by_number: dict[int, str] = {}
     for line in PROTOCOLS_TEXT.splitlines():
         name, number, *aliases = line.split()
         for alias in (name, *aliases):
@@ -394,9 +395,9 @@ def _protocols():
 
 
 def _services():
-    by_name = {"tcp": {}, "udp": {}}
-    by_port = {"tcp": {}, "udp": {}}
-    any_proto = {}
+    by_name: dict[str, dict[str, int]] = {"tcp": {}, "udp": {}}
+    by_port: dict[str, dict[int, str]] = {"tcp": {}, "udp": {}}
+    any_proto: dict[str, int] = {}
     for line in SERVICES_TEXT.splitlines():
         name, port_proto, *aliases = line.split()
         port, proto = port_proto.split("/")

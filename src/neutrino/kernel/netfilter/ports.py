@@ -125,11 +125,6 @@ class TcpUdp(Extension):
         self.compat = True  # kept as an xt match (not native nft): the kernel checks -p
 
     @property
-    def constrained(self) -> bool:
-        """Whether nft gets an expression for it (a full port range gives none)."""
-        return not self.sport.full or not self.dport.full or bool(self.flag_mask or self.flag_inv)
-
-    @property
     def any_inverted(self) -> bool:
         return self.sport.inv or self.dport.inv or self.flag_inv
 
@@ -278,7 +273,7 @@ class Udp(TcpUdp):
     def parse(self, opt, arg, invert, ctx):
         lo, hi = 0, 0xFFFF
         parts = arg.split(":")
-        values = []
+        values: list[int | None] = []
         for i, part in enumerate(parts):
             if i == 2:
                 raise ParameterProblem(

@@ -193,17 +193,17 @@ class MarkTarget(Target):
             else:
                 self.mark, self.mask = value, value | mask
             return
-        value = strtoui(arg, 0, 0xFFFFFFFF)
-        if value is None:
+        number = strtoui(arg, 0, 0xFFFFFFFF)
+        if number is None:
             raise ParameterProblem(
                 f'MARK: bad value for option "--{opt.name}", or out of range (0-4294967295).\n'
             )
         if opt.id == 2:
-            self.mark, self.mask = 0, ~value & 0xFFFFFFFF
+            self.mark, self.mask = 0, ~number & 0xFFFFFFFF
         elif opt.id == 3:
-            self.mark, self.mask = value, value
+            self.mark, self.mask = number, number
         else:
-            self.mark, self.mask = value, 0
+            self.mark, self.mask = number, 0
 
     def check(self, ctx):
         if self.xflags == 0:
