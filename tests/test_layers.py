@@ -135,3 +135,22 @@ def test_the_checker_sees_a_loop_and_an_upward_import():
     """The walk above is what the other tests rest on: a loop of three is found."""
     assert _loops({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _loops({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_kernel_model_imports_nothing_else_of_neutrino():
+    """The model is the bottom: the harness that drives real tools (`selftest`) sits above."""
+    outside = {
+        (a, b)
+        for a, targets in _imports(_modules()).items()
+        if a.startswith("neutrino.kernel")
+        for b in targets
+        if not b.startswith("neutrino.kernel")
+    }
+    assert outside == set()
+
+
+def test_namespace_imports_none_of_the_code_that_works_on_it():
+    """`Namespace` is the state; the code that changes and reads it imports it, not back."""
+    above = {"devices", "addrconf", "fibconfig", "ruleconfig", "fib", "stack", "l2", "ip", "kernel"}
+    imported = _imports(_modules())["neutrino.kernel.netns"]
+    assert {t for t in imported if t.split(".")[2] in above} == set()
