@@ -45,6 +45,8 @@ class DeltaTracker:
 
     def pending_updates(self) -> list[tuple]:
         dp = self.dataplane
+        if not dp:  # nothing believed (a new host): everything
+            return list(self.desired.items())
         return [(k, v) for k, v in self.desired.items() if dp.get(k, _MISSING) != v]
 
     def pending_deletions(self) -> list[tuple]:
@@ -184,8 +186,11 @@ class Table:
             return
         values = dict(todo)
         done = set(done)
-        for key in done:
-            confirm(key, values.get(key))
+        if confirm == self.delta.confirm_set:  # at once (a new host's tens of thousands)
+            self.delta.dataplane.update({key: values.get(key) for key in done})
+        else:
+            for key in done:
+                confirm(key, values.get(key))
         result.writes[self.kind] += len(done & values.keys())
         if not values.keys() <= done:
             self.queue_resync()

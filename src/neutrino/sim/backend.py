@@ -419,16 +419,15 @@ class ModelOvs:
     # ------------------------------------------------------------ ovs-vsctl
 
     def vsctl(self, *args: str) -> str:
-        commands: list[list[str]] = [[]]
-        for arg in args:
-            if arg == "--":
-                commands.append([])
-            else:
-                commands[-1].append(arg)
         txn = _Transaction(self)
-        for command in commands:
-            if command:
-                txn.run(command)
+        start = 0
+        for end, arg in enumerate(args):
+            if arg == "--":
+                if end > start:
+                    txn.run(list(args[start:end]))
+                start = end + 1
+        if len(args) > start:
+            txn.run(list(args[start:]))
         txn.commit()
         return ""
 
@@ -512,8 +511,11 @@ class _Transaction:
         self.ports: dict[str, dict] = {}  # port -> what the transaction says of it
 
     def run(self, command: list[str]) -> None:
-        options = [w for w in command if w.startswith("--")]
-        words = [w for w in command if not w.startswith("--")]
+        if "--" in "\0".join(command):
+            options = [w for w in command if w.startswith("--")]
+            words = [w for w in command if not w.startswith("--")]
+        else:  # (most commands: no option, and no word to look at twice)
+            options, words = [], command
         verb, args = words[0], words[1:]
         switch = self.host.switch
         if verb == "add-br":
