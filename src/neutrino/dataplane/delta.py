@@ -30,6 +30,11 @@ from dataclasses import dataclass, field
 _MISSING = object()
 
 
+def never(key) -> bool:
+    """The `skip` and `gone` that hold for no key."""
+    return False
+
+
 class DeltaTracker:
     """desired and dataplane {key: value} maps, and their difference."""
 
@@ -51,6 +56,8 @@ class DeltaTracker:
 
     def pending_deletions(self) -> list[tuple]:
         want = self.desired
+        if not self.dataplane.keys() - want.keys():  # (in one pass of C: most applies)
+            return []
         return [(k, v) for k, v in self.dataplane.items() if k not in want]
 
     def confirm_set(self, key, value) -> None:
@@ -153,18 +160,20 @@ class Table:
             self.delta.replace_dataplane({k: v for k, v in actual.items() if k not in self.ignored})
             self.resync_queued = False
 
-    def apply_updates(self, result: ApplyResult, skip: Callable = lambda key: False) -> None:
+    def apply_updates(self, result: ApplyResult, skip: Callable = never) -> None:
         self.pending = self.find_pending()
-        todo = [
-            (k, v)
-            for k, v in self.delta.pending_updates()
-            if k not in self.pending and k not in self.ignored and not skip(k)
-        ]
+        todo = self.delta.pending_updates()
+        if self.pending or self.ignored or skip is not never:
+            todo = [
+                (k, v)
+                for k, v in todo
+                if k not in self.pending and k not in self.ignored and not skip(k)
+            ]
         result.pending += self.pending.values()
         if todo:
             self._run(self.write, todo, result, self.delta.confirm_set)
 
-    def apply_deletions(self, result: ApplyResult, gone: Callable = lambda key: False) -> None:
+    def apply_deletions(self, result: ApplyResult, gone: Callable = never) -> None:
         """Delete what is not desired; keys `gone(key)` says vanish anyway are just forgotten."""
         todo = []
         for k, v in self.delta.pending_deletions():

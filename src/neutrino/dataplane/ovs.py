@@ -35,7 +35,7 @@ from ..ovs.flow import LOCAL, Flow, Output, kept
 from ..ovs.syntax import parse_dump, render, render_match
 from . import ovsdb
 from .backend import OvsAccess
-from .delta import Table
+from .delta import Table, never
 from .owner import COOKIE, OVS_MARK
 from .workers import pool
 
@@ -397,7 +397,7 @@ class FlowTable(Table):
                 self.delta.replace_dataplane({**kept, **fresh})
         super().resync_if_queued(result)
 
-    def apply_updates(self, result, skip=lambda key: False) -> None:
+    def apply_updates(self, result, skip=never) -> None:
         """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
         self.resync_if_queued(result)
         self.pending = self.find_pending()

@@ -467,7 +467,12 @@ class ModelOvs:
                         "ofport": port.ofport,
                     }
                 )
-        return [[_columns(row, cols) for row in rows[table]] for table, cols in queries]
+        return [
+            rows[table]
+            if cols == _ROW_COLUMNS[table]
+            else [_columns(row, cols) for row in rows[table]]
+            for table, cols in queries
+        ]
 
     # ------------------------------------------------------------ flows
 
@@ -486,6 +491,15 @@ class ModelOvs:
         if doomed:
             br.replace_flows(f for f in br.flows if not (f.cookie == COOKIE and f.key in doomed))
         br.add_flows(adds)
+
+
+# the columns of the rows `select` makes, in their order (a query of all of them takes
+# the rows as they are)
+_ROW_COLUMNS = {
+    "Bridge": ["name", "fail_mode", "datapath_type", "protocols", "ports", "external_ids"],
+    "Port": ["_uuid", "name", "tag", "interfaces", "external_ids"],
+    "Interface": ["_uuid", "name", "type", "options", "ofport"],
+}
 
 
 def _options(port, columns: dict) -> dict:
