@@ -354,28 +354,43 @@ class FlowTable(Table):
         return self.view.access.dump_flows(bridge, self.ports_seen[bridge], COOKIE)
 
     def find_pending(self) -> dict:
+        return self._pending_and_updates(None)
+
+    def _pending_and_updates(self, updates: dict[str, list] | None) -> dict:
+        """{key: Pending} of the desired flows that cannot be written yet; given `updates`,
+        also puts each other flow that differs from what is believed in it, by bridge (one
+        pass over the desired flows: 172,000 in a 300-host build)."""
         out = {}
         bridges = self.view.snapshot()["bridges"]
+        believed = self.delta.dataplane
         on_bridge: dict[str, frozenset[str]] = {}  # bridge -> the names of its ports
         for key, flow in self.delta.desired.items():
-            # (the kept names read here: a call less per flow, 172,000 in a 300-host build)
-            names = flow.__dict__.get("_port_names") or flow_ports(flow)
+            # (the kept names read here: a call less per flow)
+            names = flow.__dict__.get("_port_names")
+            if names is None:
+                names = flow_ports(flow)
             bridge = key[0]
-            if not names and bridge in bridges:
-                continue
-            if bridge not in bridges:
-                out[key] = self.pending_item(
-                    key, f"bridge {bridge} does not exist", (bridge, *names)
-                )
-                continue
-            have = on_bridge.get(bridge)
-            if have is None:
-                have = on_bridge[bridge] = frozenset(self.view.ofports(bridge))
-            if names <= have:
-                continue
-            missing = names - have
-            reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
-            out[key] = self.pending_item(key, reason, missing)
+            if names or bridge not in bridges:
+                if bridge not in bridges:
+                    out[key] = self.pending_item(
+                        key, f"bridge {bridge} does not exist", (bridge, *names)
+                    )
+                    continue
+                have = on_bridge.get(bridge)
+                if have is None:
+                    have = on_bridge[bridge] = frozenset(self.view.ofports(bridge))
+                if not names <= have:
+                    missing = names - have
+                    reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+                    out[key] = self.pending_item(key, reason, missing)
+                    continue
+            if updates is not None:
+                old = believed.get(key)
+                if old is None or (old is not flow and old != flow):
+                    adds = updates.get(bridge)
+                    if adds is None:
+                        adds = updates[bridge] = []
+                    adds.append((key, flow))
         return out
 
     def resync_if_queued(self, result) -> None:
@@ -400,18 +415,12 @@ class FlowTable(Table):
     def apply_updates(self, result, skip=never) -> None:
         """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
         self.resync_if_queued(result)
-        self.pending = self.find_pending()
+        updates: dict[str, list] = {}
+        self.pending = self._pending_and_updates(updates)
         result.pending += self.pending.values()
         existing = self.view.snapshot()["bridges"]
-        pending = self.pending
-        by_bridge: dict[str, tuple[list, list]] = {}  # bridge -> (its updates, its deletions)
-        for key, flow in self.delta.pending_updates():
-            if key in pending:
-                continue
-            ops = by_bridge.get(key[0])
-            if ops is None:
-                ops = by_bridge[key[0]] = ([], [])
-            ops[0].append((key, flow))
+        # bridge -> (its updates, its deletions)
+        by_bridge: dict[str, tuple[list, list]] = {b: (adds, []) for b, adds in updates.items()}
         for key, flow in self.delta.pending_deletions():
             bridge = existing.get(key[0])
             if bridge and (key[0] in self.wanted_bridges or not bridge["owned"]):
