@@ -197,11 +197,16 @@ class Table:
             return
         values = dict(todo)
         done = set(done)
-        if confirm == self.delta.confirm_set:  # at once (a new host's tens of thousands)
-            self.delta.dataplane.update({key: values.get(key) for key in done})
-        else:
-            for key in done:
-                confirm(key, values.get(key))
+        if done == values.keys():  # all of it (most writes): no key to look for
+            if confirm == self.delta.confirm_set:  # at once (a new host's tens of thousands)
+                self.delta.dataplane.update(values)
+            else:
+                for key in done:
+                    confirm(key, values[key])
+            result.writes[self.kind] += len(done)
+            return
+        for key in done:
+            confirm(key, values.get(key))
         result.writes[self.kind] += len(done & values.keys())
         if not values.keys() <= done:
             self.queue_resync()
