@@ -217,8 +217,13 @@ class NewVeth(NamedTuple):
     peer: str
     peer_fd: int
 
-    mtype = RTM_NEWLINK
-    flags = NLM_F_CREATE | NLM_F_EXCL
+    @property
+    def mtype(self) -> int:
+        return RTM_NEWLINK
+
+    @property
+    def flags(self) -> int:
+        return NLM_F_CREATE | NLM_F_EXCL
 
     @property
     def body(self) -> bytes:
@@ -242,18 +247,23 @@ class NewVeth(NamedTuple):
 
 
 class SetLink(NamedTuple):
-    """RTM_NEWLINK on a device, by `index` (or by `name` when index is 0): the interface
+    """RTM_NEWLINK on a device, by `ifindex` (or by `name` when it is 0): the interface
     flags in `change` set to those in `ifflags`, and a MAC (6 bytes) and MTU if given."""
 
-    index: int
+    ifindex: int
     name: str | None
     ifflags: int
     change: int
     mac: bytes | None = None
     mtu: int | None = None
 
-    mtype = RTM_NEWLINK
-    flags = 0
+    @property
+    def mtype(self) -> int:
+        return RTM_NEWLINK
+
+    @property
+    def flags(self) -> int:
+        return 0
 
     @property
     def body(self) -> bytes:
@@ -264,35 +274,40 @@ class SetLink(NamedTuple):
             parts.append(attr(IFLA_ADDRESS, self.mac))
         if self.mtu is not None:
             parts.append(u32(IFLA_MTU, self.mtu))
-        return ifinfo(index=self.index, flags=self.ifflags, change=self.change) + b"".join(parts)
+        return ifinfo(index=self.ifindex, flags=self.ifflags, change=self.change) + b"".join(parts)
 
 
 class DelLink(NamedTuple):
-    """RTM_DELLINK of the device `index` (a veth takes its peer with it)."""
+    """RTM_DELLINK of the device `ifindex` (a veth takes its peer with it)."""
 
-    index: int
+    ifindex: int
 
-    mtype = RTM_DELLINK
-    flags = 0
+    @property
+    def mtype(self) -> int:
+        return RTM_DELLINK
+
+    @property
+    def flags(self) -> int:
+        return 0
 
     @property
     def body(self) -> bytes:
-        return ifinfo(index=self.index)
+        return ifinfo(index=self.ifindex)
 
 
 class Address(NamedTuple):
-    """RTM_NEWADDR or RTM_DELADDR: IPv4 address `local` (4 bytes)/`prefixlen` on `index`."""
+    """RTM_NEWADDR or RTM_DELADDR: IPv4 address `local` (4 bytes)/`prefixlen` on `ifindex`."""
 
     mtype: int
     flags: int
-    index: int
+    ifindex: int
     prefixlen: int
     local: bytes
 
     @property
     def body(self) -> bytes:
         return address(
-            self.mtype, self.flags, self.index, self.prefixlen,
+            self.mtype, self.flags, self.ifindex, self.prefixlen,
             attr(IFA_LOCAL, self.local), attr(IFA_ADDRESS, self.local),
         ).body  # fmt: skip
 

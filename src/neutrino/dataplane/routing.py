@@ -29,7 +29,6 @@ from .netlink import Namespaces
 from .owner import ROUTE_PROTO
 
 MAIN = 254
-COMPAT = 252  # RT_TABLE_COMPAT: the u8 table field when the id is in RTA_TABLE
 SCOPE_UNIVERSE, SCOPE_LINK, SCOPE_NOWHERE = 0, 253, 255
 RTN_UNICAST = 1
 FR_ACT_TO_TBL = 1

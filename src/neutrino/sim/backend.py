@@ -46,9 +46,9 @@ Thread safety:
 import contextlib
 import errno
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import count
-from typing import cast
+from typing import Any, cast
 
 from ..dataplane import nlmsg
 from ..dataplane.backend import Backend, Link
@@ -150,7 +150,7 @@ class ModelNamespace:
     def __init__(self, kernel: ModelKernel, ns: Namespace):
         self.kernel = kernel
         self.ns = ns
-        self._requests = {
+        self._requests: dict[type, Callable[[Any], None]] = {
             nlmsg.NewVeth: self._new_veth,
             nlmsg.SetLink: self._set_link,
             nlmsg.DelLink: self._del_link,
@@ -190,7 +190,7 @@ class ModelNamespace:
         return link
 
     def _set_link(self, msg: nlmsg.SetLink) -> None:
-        link = self._link(msg.index, msg.name)
+        link = self._link(msg.ifindex, msg.name)
         if msg.mtu is not None:
             devices.set_mtu(link, msg.mtu)
         if msg.mac is not None:
@@ -214,10 +214,10 @@ class ModelNamespace:
             devices.set_mtu(link.peer, msg.mtu)
 
     def _del_link(self, msg: nlmsg.DelLink) -> None:
-        devices.delete_link(self._link(msg.index, None))
+        devices.delete_link(self._link(msg.ifindex, None))
 
     def _address(self, msg: nlmsg.Address) -> None:
-        link = self.ns.link_by_index(msg.index)
+        link = self.ns.link_by_index(msg.ifindex)
         if link is None:
             raise KernelError("ENODEV")
         local = int.from_bytes(msg.local, "big")
