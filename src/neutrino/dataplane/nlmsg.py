@@ -16,8 +16,8 @@ Goals:
     and MACs as bytes, converted when the record is made, so a bad one is refused
     there), its bytes packed when `body` is read. The real host reads `body`
     (`Netlink.request`); the kernel model (`sim.backend`) reads the fields, so
-    realizing a simulated host neither packs nor parses (measured: a third of the
-    agent's own time realizing a 300-host model went to that).
+    realizing a simulated host neither packs nor parses (measured: packing and
+    parsing took 0.19 s of the 2.3 s CPU of building a 300-host model).
 How it works:
     An attribute is (length, type, payload) padded to 4 bytes; a nested one
     carries attributes as its payload. No NLA_F_NESTED flag, as iproute2.
