@@ -27,7 +27,8 @@ Goals:
       came (packing and decoding every request, 496f18e) / now:
           100 hosts, 1,000 VMs, 100 routers      0.55 / 0.98 / 0.75 s (1.37x)
           300 hosts, 3,000 VMs, 300 routers      1.70 / 2.97 / 2.22 s (1.31x)
-          1,000 hosts, 10,000 VMs, 1,000 routers 5.8 / ~12 / 8.2 s (1.42x; one run)
+          1,000 hosts, 10,000 VMs, 1,000 routers 5.8-6.5 / 11.8 / 8.2-8.7 s (1.35-1.42x;
+          two runs: of a ~47 s reachability run, 2.4 s more than the base, from 6 s)
       The model's own work is the same (the same kernel calls, in the same
       order: traces and model contents identical). What is left is the agent's
       per object, for every object of every host (300 hosts: 172,000 flows,
