@@ -10,6 +10,7 @@ import socket
 import pytest
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import (
+    RTM_DELLINK,
     RTM_DELROUTE,
     RTM_NEWADDR,
     RTM_NEWLINK,
@@ -84,6 +85,118 @@ def test_a_veth_pair_request_is_what_pyroute2_encodes():
     )
     assert got.body == want
     assert got.mtype == RTM_NEWLINK and got.flags == NLM_F_CREATE | NLM_F_EXCL
+
+
+def test_the_tables_records_pack_what_pyroute2_encodes():
+    """The records the tables send (the model reads their fields, the real host their
+    bytes) pack the same bytes as pyroute2's classes."""
+    peer = {
+        "attrs": [
+            ("IFLA_IFNAME", "tq-1"),
+            ("IFLA_MTU", 1450),
+            ("IFLA_NET_NS_FD", 7),
+            ("IFLA_NUM_TX_QUEUES", 1),
+            ("IFLA_NUM_RX_QUEUES", 1),
+        ]
+    }
+    veth = nlmsg.NewVeth("qr-1", 1450, nlmsg.mac_bytes("fa:16:3e:00:00:01"), "tq-1", 7)
+    assert veth.body == reference(
+        ifinfmsg,
+        RTM_NEWLINK,
+        flags=1,
+        change=1,
+        attrs=[
+            ("IFLA_IFNAME", "qr-1"),
+            ("IFLA_MTU", 1450),
+            ("IFLA_NUM_TX_QUEUES", 1),
+            ("IFLA_NUM_RX_QUEUES", 1),
+            ("IFLA_ADDRESS", "fa:16:3e:00:00:01"),
+            (
+                "IFLA_LINKINFO",
+                {
+                    "attrs": [
+                        ("IFLA_INFO_KIND", "veth"),
+                        ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", peer)]}),
+                    ]
+                },
+            ),
+        ],
+    )
+    assert (veth.mtype, veth.flags) == (RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+    assert nlmsg.SetLink(42, None, 0x101, 0x101).body == reference(
+        ifinfmsg, RTM_NEWLINK, index=42, flags=0x101, change=0x101
+    )
+    assert nlmsg.SetLink(0, "tq-2", 1, 1).body == reference(
+        ifinfmsg, RTM_NEWLINK, flags=1, change=1, attrs=[("IFLA_IFNAME", "tq-2")]
+    )
+    changed = nlmsg.SetLink(3, None, 1, 1, nlmsg.mac_bytes("fa:16:3e:00:00:02"), 1400)
+    assert changed.body == reference(
+        ifinfmsg,
+        RTM_NEWLINK,
+        index=3,
+        flags=1,
+        change=1,
+        attrs=[("IFLA_ADDRESS", "fa:16:3e:00:00:02"), ("IFLA_MTU", 1400)],
+    )
+    assert nlmsg.DelLink(9).body == reference(ifinfmsg, RTM_DELLINK, index=9)
+    address = nlmsg.Address(RTM_NEWADDR, 0, 5, 24, socket.inet_aton("10.0.0.1"))
+    assert address.body == reference(
+        ifaddrmsg,
+        RTM_NEWADDR,
+        family=socket.AF_INET,
+        prefixlen=24,
+        index=5,
+        attrs=[("IFA_LOCAL", "10.0.0.1"), ("IFA_ADDRESS", "10.0.0.1")],
+    )
+    gateway = socket.inet_aton("169.254.64.1")
+    route = nlmsg.Route(RTM_NEWROUTE, 0, 1000, None, 0, 3, gateway, None, 78, 0, 1)
+    assert route.body == reference(
+        rtmsg,
+        RTM_NEWROUTE,
+        family=socket.AF_INET,
+        table=252,
+        proto=78,
+        type=1,
+        attrs=[("RTA_TABLE", 1000), ("RTA_OIF", 3), ("RTA_GATEWAY", "169.254.64.1")],
+    )
+    dst, src = socket.inet_aton("10.0.1.0"), socket.inet_aton("10.0.1.1")
+    route = nlmsg.Route(RTM_DELROUTE, 0, 16, dst, 24, None, None, src, 78, 255, 1)
+    assert route.body == reference(
+        rtmsg,
+        RTM_DELROUTE,
+        family=socket.AF_INET,
+        dst_len=24,
+        table=16,
+        proto=78,
+        scope=255,
+        type=1,
+        attrs=[("RTA_TABLE", 16), ("RTA_DST", "10.0.1.0"), ("RTA_PREFSRC", "10.0.1.1")],
+    )
+    rule = nlmsg.Rule(RTM_NEWRULE, 0, 32768, 16, 78, dst, 24, 1)
+    assert rule.body == reference(
+        fibmsg,
+        RTM_NEWRULE,
+        family=socket.AF_INET,
+        src_len=24,
+        table=16,
+        action=1,
+        attrs=[
+            ("FRA_PRIORITY", 32768),
+            ("FRA_TABLE", 16),
+            ("FRA_PROTOCOL", 78),
+            ("FRA_SRC", "10.0.1.0"),
+        ],
+    )
+    lladdr = nlmsg.mac_bytes("fa:16:3e:00:00:07")
+    neighbour = nlmsg.Neighbour(RTM_NEWNEIGH, 0, 9, 0x80, socket.inet_aton("10.0.0.7"), lladdr)
+    assert neighbour.body == reference(
+        ndmsg,
+        RTM_NEWNEIGH,
+        family=socket.AF_INET,
+        ifindex=9,
+        state=0x80,
+        attrs=[("NDA_DST", "10.0.0.7"), ("NDA_LLADDR", "fa:16:3e:00:00:07")],
+    )
 
 
 def test_setting_a_link_by_index_or_by_name():

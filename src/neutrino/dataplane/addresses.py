@@ -61,7 +61,8 @@ class AddressTable(Table):
         for key, _ in items:
             by_ns.setdefault(key[0], []).append(key)
         for ns, keys in by_ns.items():
-            msgs, sent = [], []
+            msgs: list[nlmsg.Message] = []
+            sent = []
             for key in keys:
                 _, dev, cidr = key
                 try:
@@ -73,16 +74,7 @@ class AddressTable(Table):
                         result.errors.append(f"address {cidr}: {e}")
                     continue
                 ip, prefixlen = nlmsg.interface(cidr)
-                msgs.append(
-                    nlmsg.address(
-                        mtype,
-                        flags,
-                        index,
-                        prefixlen,
-                        nlmsg.attr(nlmsg.IFA_LOCAL, ip),
-                        nlmsg.attr(nlmsg.IFA_ADDRESS, ip),
-                    )  # fmt: skip
-                )
+                msgs.append(nlmsg.Address(mtype, flags, index, prefixlen, ip))
                 sent.append(key)
             for key, err in zip(sent, self.ns.at(ns).request(msgs) if msgs else []):
                 if err and err != fine:

@@ -6,7 +6,8 @@ What it models:
     netlink and an iptables shim):
     - `KernelAccess`: the namespaces (by real name: list, create, delete, an fd
       for IFLA_NET_NS_FD) and a `NamespaceAccess` per namespace: rtnetlink
-      requests as bytes (`nlmsg.Request`, packed by the tables: an errno each),
+      requests as the tables' records (`nlmsg`: the real host packs their bytes,
+      the model reads their fields; an errno each),
       the typed dumps the tables read (`Link` records, addresses, route and
       rule dicts, neighbours), sysctls, the preparation of new veth ends,
       iptables-restore and the read of our chains;
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..ovs.flow import Flow
-from .nlmsg import Request
+from .nlmsg import Message
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Link:
 class NamespaceAccess(Protocol):
     """One namespace of the host: its rtnetlink, sysctls, iptables."""
 
-    def request(self, msgs: list[Request]) -> list[int]: ...
+    def request(self, msgs: list[Message]) -> list[int]: ...
     def links(self) -> list[Link]: ...
     def addresses(self) -> list[tuple[int, str]]: ...
     def routes(self, protocol: int = 0) -> list[dict]: ...

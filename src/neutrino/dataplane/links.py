@@ -25,18 +25,12 @@ Thread safety:
 import errno
 import os
 
-from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL
-from pyroute2.netlink.rtnl import RTM_DELLINK, RTM_NEWLINK
-
 from . import nlmsg
 from .delta import Table
 from .netlink import IFF_UP, Namespaces
 from .owner import is_our_device
 
 IFF_PROMISC = 0x100
-# one transmit and one receive queue per end (the default is one per possible CPU, each
-# with its sysfs objects: registration cost grows with the machine; a veth needs one)
-ONE_QUEUE = nlmsg.u32(nlmsg.IFLA_NUM_TX_QUEUES, 1) + nlmsg.u32(nlmsg.IFLA_NUM_RX_QUEUES, 1)
 
 
 class LinkTable(Table):
@@ -115,41 +109,13 @@ class LinkTable(Table):
 
     def _create_pairs(self, ns, pairs, result, peers: list) -> list:
         fds: dict[str, int] = {}
-        msgs = []
+        msgs: list[nlmsg.Message] = []
         try:
             for _a, b, v in pairs:
                 if b[0] not in fds:
                     fds[b[0]] = self.ns.fd(b[0])
-                peer = nlmsg.ifinfo() + b"".join(
-                    (
-                        nlmsg.string(nlmsg.IFLA_IFNAME, v.peer),
-                        nlmsg.u32(nlmsg.IFLA_MTU, v.mtu),
-                        nlmsg.u32(nlmsg.IFLA_NET_NS_FD, fds[b[0]]),
-                        ONE_QUEUE,
-                    )
-                )
-                info = nlmsg.nested(
-                    nlmsg.IFLA_LINKINFO,
-                    nlmsg.string(nlmsg.IFLA_INFO_KIND, "veth"),
-                    nlmsg.nested(nlmsg.IFLA_INFO_DATA, nlmsg.attr(nlmsg.VETH_INFO_PEER, peer)),
-                )
-                parts = [
-                    nlmsg.string(nlmsg.IFLA_IFNAME, v.name),
-                    nlmsg.u32(nlmsg.IFLA_MTU, v.mtu),
-                    ONE_QUEUE,
-                ]
-                if v.mac:
-                    parts.append(nlmsg.mac(nlmsg.IFLA_ADDRESS, v.mac))
-                msgs.append(
-                    nlmsg.link(
-                        RTM_NEWLINK,
-                        NLM_F_CREATE | NLM_F_EXCL,
-                        *parts,
-                        info,
-                        flags=IFF_UP,
-                        change=IFF_UP,
-                    )  # fmt: skip
-                )
+                mac = nlmsg.mac_bytes(v.mac) if v.mac else None
+                msgs.append(nlmsg.NewVeth(v.name, v.mtu, mac, v.peer, fds[b[0]]))
             errs = self.ns.at(ns).request(msgs)
         finally:
             for fd in fds.values():
@@ -194,12 +160,7 @@ class LinkTable(Table):
         done = []
         for ns, names in by_ns.items():
             flags = IFF_UP | (IFF_PROMISC if ns == "" else 0)
-            msgs = [
-                nlmsg.link(
-                    RTM_NEWLINK, 0, nlmsg.string(nlmsg.IFLA_IFNAME, name), flags=flags, change=flags
-                )
-                for name in names
-            ]
+            msgs: list[nlmsg.Message] = [nlmsg.SetLink(0, name, flags, flags) for name in names]
             errs = self.ns.at(ns).request(msgs)
             self.ns.links_changed(ns)
             for name, err in zip(names, errs):
@@ -213,25 +174,21 @@ class LinkTable(Table):
 
     def _set(self, ns, group, result) -> list:
         links = self.ns.links(ns)
-        msgs, keys = [], []
+        msgs: list[nlmsg.Message] = []
+        keys = []
         for key, (mac, mtu, up) in group:
             link = links.get(key[1])
             if link is None:
                 result.errors.append(f"link: {key[1]} in {self.ns.describe(ns)} has vanished")
                 continue
-            parts = []
-            if mac is not None and mac != link.mac:
-                parts.append(nlmsg.mac(nlmsg.IFLA_ADDRESS, mac))
-            if mtu is not None and mtu != link.mtu:
-                parts.append(nlmsg.u32(nlmsg.IFLA_MTU, mtu))
             msgs.append(
-                nlmsg.link(
-                    RTM_NEWLINK,
-                    0,
-                    *parts,
-                    index=link.index,
-                    flags=IFF_UP if up else 0,
-                    change=IFF_UP,
+                nlmsg.SetLink(
+                    link.index,
+                    None,
+                    IFF_UP if up else 0,
+                    IFF_UP,
+                    nlmsg.mac_bytes(mac) if mac is not None and mac != link.mac else None,
+                    mtu if mtu is not None and mtu != link.mtu else None,
                 )  # fmt: skip
             )
             keys.append(key)
@@ -257,12 +214,13 @@ class LinkTable(Table):
             by_ns.setdefault(ns, []).append(name)
         for ns, names in by_ns.items():
             links = self.ns.links(ns)
-            msgs, keys = [], []
+            msgs: list[nlmsg.Message] = []
+            keys = []
             for name in names:
                 if name == "lo" or name not in links:
                     done.append((ns, name))
                     continue
-                msgs.append(nlmsg.link(RTM_DELLINK, 0, index=links[name].index))
+                msgs.append(nlmsg.DelLink(links[name].index))
                 keys.append((ns, name))
             errs = self.ns.at(ns).request(msgs) if msgs else []
             for key, err in zip(keys, errs):

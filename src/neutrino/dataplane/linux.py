@@ -53,7 +53,7 @@ from ..paths import DEFAULT_RUN_DIR
 from ..plan.state import HostState
 from .addresses import AddressTable
 from .backend import Backend, KeepalivedAccess
-from .delta import ApplyResult, Table
+from .delta import ApplyResult, Table, never
 from .iptables import IptablesTable
 from .keepalived import KeepalivedProcesses, VrrpTable
 from .links import LinkTable
@@ -263,12 +263,12 @@ class LinuxDataplane:
 
     def _in(self, namespaces: set[str], table: Table):
         if not namespaces or table.kind == "namespace":
-            return lambda key: False
+            return never
         return lambda key: self._ns_of(table, key) in namespaces
 
     def _gone(self, doomed: set[str], table: Table):
         if not doomed or table.kind in ("namespace", "keepalived") or table.kind.startswith("ovs-"):
-            return lambda key: False
+            return never
         if table is self.links:
             peer_of = self.links.peer_of
             return lambda key: key[0] in doomed or peer_of.get(key, ("",))[0] in doomed

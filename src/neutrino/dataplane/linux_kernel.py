@@ -37,7 +37,7 @@ from .netlink import (
     netns_path,
 )
 from .nftables import read_chains
-from .nlmsg import Request
+from .nlmsg import Message
 from .offload import ipv6_off, tx_checksum_off
 
 
@@ -127,7 +127,7 @@ class LinuxNamespace:
 
     # ------------------------------------------------------------ rtnetlink
 
-    def request(self, msgs: list[Request]) -> list[int]:
+    def request(self, msgs: list[Message]) -> list[int]:
         return self.nl.request(msgs)
 
     def links(self) -> list[Link]:

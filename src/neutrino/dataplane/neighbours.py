@@ -14,6 +14,7 @@ Thread safety:
 """
 
 import errno
+import socket
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_REPLACE
 from pyroute2.netlink.rtnl import RTM_DELNEIGH, RTM_NEWNEIGH
@@ -49,11 +50,13 @@ class NeighbourTable(_PerNamespace):
 
     def _build(self, ns, key, mac, mtype):
         _, dev, ip = key
-        parts = [nlmsg.ipv4(nlmsg.NDA_DST, ip)]
+        dst = socket.inet_aton(ip)
         if mtype == RTM_NEWNEIGH:
-            parts.append(nlmsg.mac(nlmsg.NDA_LLADDR, mac))
-        flags = NLM_F_CREATE | NLM_F_REPLACE if mtype == RTM_NEWNEIGH else 0
-        return nlmsg.neighbour(mtype, flags, self.ns.index(ns, dev), NUD_PERMANENT, *parts)
+            lladdr = nlmsg.mac_bytes(mac)
+            flags = NLM_F_CREATE | NLM_F_REPLACE
+        else:
+            lladdr, flags = None, 0
+        return nlmsg.Neighbour(mtype, flags, self.ns.index(ns, dev), NUD_PERMANENT, dst, lladdr)
 
     def write(self, items, result):
         return self._send(

@@ -52,7 +52,7 @@ from pyroute2.netlink.rtnl import (
 
 from . import nlmsg
 from .backend import KernelAccess, Link, NamespaceAccess
-from .nlmsg import Request
+from .nlmsg import Message
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -263,15 +263,16 @@ class Netlink:
         n = self.sock.recv_into(view)
         return bytes(view[:n])
 
-    def request(self, msgs: list[Request]) -> list[int]:
+    def request(self, msgs: list[Message]) -> list[int]:
         """Send requests (see `nlmsg`), batched; an errno each (0 = done)."""
         results = [0] * len(msgs)
         buf, first = bytearray(), {}
         for i, msg in enumerate(msgs):
             self.seq += 1
             flags = NLM_F_REQUEST | NLM_F_ACK | msg.flags
-            buf += _HDR.pack(16 + len(msg.body), msg.mtype, flags, self.seq, 0)
-            buf += msg.body
+            body = msg.body  # packed here (see `nlmsg`)
+            buf += _HDR.pack(16 + len(body), msg.mtype, flags, self.seq, 0)
+            buf += body
             first[self.seq] = i
             if len(buf) >= CHUNK:
                 self._send_and_ack(bytes(buf), first, results)

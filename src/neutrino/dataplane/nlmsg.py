@@ -11,6 +11,13 @@ Goals:
     encode one (its attribute tables stay the reference for numbers and types;
     the constants below are the kernel's, from linux/if_link.h, if_addr.h,
     rtnetlink.h, fib_rules.h, neighbour.h, veth.h).
+    The tables build one record per request (`NewVeth`, `SetLink`, `DelLink`,
+    `Address`, `Route`, `Rule`, `Neighbour`): its fields in wire form (addresses
+    and MACs as bytes, converted when the record is made, so a bad one is refused
+    there), its bytes packed when `body` is read. The real host reads `body`
+    (`Netlink.request`); the kernel model (`sim.backend`) reads the fields, so
+    realizing a simulated host neither packs nor parses (measured: packing and
+    parsing took 0.19 s of the 2.3 s CPU of building a 300-host model).
 How it works:
     An attribute is (length, type, payload) padded to 4 bytes; a nested one
     carries attributes as its payload. No NLA_F_NESTED flag, as iproute2.
@@ -20,6 +27,7 @@ import socket
 import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv4Network
+from typing import NamedTuple
 
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
 IFLA_NET_NS_FD, IFLA_EXT_MASK, IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 28, 29, 31, 32
@@ -30,6 +38,11 @@ IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 7, 15
 FRA_SRC, FRA_PRIORITY, FRA_TABLE, FRA_PROTOCOL = 2, 6, 15, 21
 NDA_DST, NDA_LLADDR = 1, 2
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
+RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWNEIGH, RTM_DELNEIGH = 24, 25, 28, 29
+RTM_NEWRULE, RTM_DELRULE = 32, 33
+NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
+IFF_UP = 1
 
 _ATTR = struct.Struct("=HH")
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
@@ -39,6 +52,7 @@ _FIB = struct.Struct(
     "=BBBBBBBBI"
 )  # family, dst_len, src_len, tos, table, res1, res2, action, flags
 _ND = struct.Struct("=BxxxiHBB")  # family, ifindex, state, flags, type
+RT_TABLE_COMPAT = 252  # the u8 table field when the id is in RTA_TABLE
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ def ipv4(atype: int, address: str) -> bytes:
 
 
 def mac(atype: int, address: str) -> bytes:
-    return attr(atype, bytes.fromhex(address.replace(":", "")))
+    return attr(atype, mac_bytes(address))
 
 
 # ---------------------------------------------------------------- addresses
@@ -177,3 +191,212 @@ def rule(
 def neighbour(mtype: int, nl_flags: int, ifindex: int, state: int, *parts: bytes) -> Request:
     head = _ND.pack(socket.AF_INET, ifindex, state, 0, 0)
     return Request(mtype, nl_flags, head + b"".join(parts))
+
+
+# ---------------------------------------------------------------- the tables' requests
+
+
+def _one_queue() -> bytes:
+    # one transmit and one receive queue per end (the default is one per possible CPU,
+    # each with its sysfs objects: registration cost grows with the machine; a veth
+    # needs one)
+    return u32(IFLA_NUM_TX_QUEUES, 1) + u32(IFLA_NUM_RX_QUEUES, 1)
+
+
+ONE_QUEUE = _one_queue()
+
+
+class NewVeth(NamedTuple):
+    """RTM_NEWLINK, CREATE|EXCL: a veth pair `name` (its `mac`, 6 bytes, or None: the
+    kernel's) / `peer`, the peer made in the namespace of fd `peer_fd`, both of MTU `mtu`
+    and one queue each way, `name` up."""
+
+    name: str
+    mtu: int
+    mac: bytes | None
+    peer: str
+    peer_fd: int
+
+    @property
+    def mtype(self) -> int:
+        return RTM_NEWLINK
+
+    @property
+    def flags(self) -> int:
+        return NLM_F_CREATE | NLM_F_EXCL
+
+    @property
+    def body(self) -> bytes:
+        peer = ifinfo() + b"".join(
+            (
+                string(IFLA_IFNAME, self.peer),
+                u32(IFLA_MTU, self.mtu),
+                u32(IFLA_NET_NS_FD, self.peer_fd),
+                ONE_QUEUE,
+            )
+        )
+        info = nested(
+            IFLA_LINKINFO,
+            string(IFLA_INFO_KIND, "veth"),
+            nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)),
+        )
+        parts = [string(IFLA_IFNAME, self.name), u32(IFLA_MTU, self.mtu), ONE_QUEUE]
+        if self.mac is not None:
+            parts.append(attr(IFLA_ADDRESS, self.mac))
+        return ifinfo(flags=IFF_UP, change=IFF_UP) + b"".join(parts) + info
+
+
+class SetLink(NamedTuple):
+    """RTM_NEWLINK on a device, by `ifindex` (or by `name` when it is 0): the interface
+    flags in `change` set to those in `ifflags`, and a MAC (6 bytes) and MTU if given."""
+
+    ifindex: int
+    name: str | None
+    ifflags: int
+    change: int
+    mac: bytes | None = None
+    mtu: int | None = None
+
+    @property
+    def mtype(self) -> int:
+        return RTM_NEWLINK
+
+    @property
+    def flags(self) -> int:
+        return 0
+
+    @property
+    def body(self) -> bytes:
+        parts = []
+        if self.name is not None:
+            parts.append(string(IFLA_IFNAME, self.name))
+        if self.mac is not None:
+            parts.append(attr(IFLA_ADDRESS, self.mac))
+        if self.mtu is not None:
+            parts.append(u32(IFLA_MTU, self.mtu))
+        return ifinfo(index=self.ifindex, flags=self.ifflags, change=self.change) + b"".join(parts)
+
+
+class DelLink(NamedTuple):
+    """RTM_DELLINK of the device `ifindex` (a veth takes its peer with it)."""
+
+    ifindex: int
+
+    @property
+    def mtype(self) -> int:
+        return RTM_DELLINK
+
+    @property
+    def flags(self) -> int:
+        return 0
+
+    @property
+    def body(self) -> bytes:
+        return ifinfo(index=self.ifindex)
+
+
+class Address(NamedTuple):
+    """RTM_NEWADDR or RTM_DELADDR: IPv4 address `local` (4 bytes)/`prefixlen` on `ifindex`."""
+
+    mtype: int
+    flags: int
+    ifindex: int
+    prefixlen: int
+    local: bytes
+
+    @property
+    def body(self) -> bytes:
+        return address(
+            self.mtype, self.flags, self.ifindex, self.prefixlen,
+            attr(IFA_LOCAL, self.local), attr(IFA_ADDRESS, self.local),
+        ).body  # fmt: skip
+
+
+class Route(NamedTuple):
+    """RTM_NEWROUTE or RTM_DELROUTE of an IPv4 route in `table` (its id; in RTA_TABLE, the
+    header's u8 RT_TABLE_COMPAT above 255): `dst` (4 bytes, None: default)/`dst_len`,
+    through `oif` (None on deletion), via `gateway`, source `prefsrc` (4 bytes or None)."""
+
+    mtype: int
+    flags: int
+    table: int
+    dst: bytes | None
+    dst_len: int
+    oif: int | None
+    gateway: bytes | None
+    prefsrc: bytes | None
+    proto: int
+    scope: int
+    rtype: int
+
+    @property
+    def body(self) -> bytes:
+        parts = [u32(RTA_TABLE, self.table)]
+        if self.dst is not None:
+            parts.append(attr(RTA_DST, self.dst))
+        if self.oif is not None:
+            parts.append(u32(RTA_OIF, self.oif))
+        if self.gateway is not None:
+            parts.append(attr(RTA_GATEWAY, self.gateway))
+        if self.prefsrc is not None:
+            parts.append(attr(RTA_PREFSRC, self.prefsrc))
+        return route(
+            self.mtype, self.flags, *parts, dst_len=self.dst_len,
+            table=self.table if self.table < 256 else RT_TABLE_COMPAT, proto=self.proto,
+            scope=self.scope, rtype=self.rtype,
+        ).body  # fmt: skip
+
+
+class Rule(NamedTuple):
+    """RTM_NEWRULE or RTM_DELRULE: from `src` (4 bytes, None: all)/`src_len` lookup
+    `table`, at `priority`, of route protocol `protocol` (FRA_PROTOCOL), `action`."""
+
+    mtype: int
+    flags: int
+    priority: int
+    table: int
+    protocol: int
+    src: bytes | None
+    src_len: int
+    action: int
+
+    @property
+    def body(self) -> bytes:
+        parts = [
+            u32(FRA_PRIORITY, self.priority),
+            u32(FRA_TABLE, self.table),
+            u8(FRA_PROTOCOL, self.protocol),
+        ]
+        if self.src is not None:
+            parts.append(attr(FRA_SRC, self.src))
+        return rule(
+            self.mtype, self.flags, *parts, src_len=self.src_len,
+            table=self.table if self.table < 256 else 0, action=self.action,
+        ).body  # fmt: skip
+
+
+class Neighbour(NamedTuple):
+    """RTM_NEWNEIGH or RTM_DELNEIGH: `dst` (4 bytes) on `ifindex`, NUD `state`, `lladdr`
+    (6 bytes; None on deletion)."""
+
+    mtype: int
+    flags: int
+    ifindex: int
+    state: int
+    dst: bytes
+    lladdr: bytes | None
+
+    @property
+    def body(self) -> bytes:
+        parts = [attr(NDA_DST, self.dst)]
+        if self.lladdr is not None:
+            parts.append(attr(NDA_LLADDR, self.lladdr))
+        return neighbour(self.mtype, self.flags, self.ifindex, self.state, *parts).body
+
+
+def mac_bytes(text: str) -> bytes:
+    """A MAC "fa:16:3e:00:00:01" as its 6 bytes (as `mac` packs it)."""
+    return bytes.fromhex(text.replace(":", ""))
+
+
+Message = Request | NewVeth | SetLink | DelLink | Address | Route | Rule | Neighbour

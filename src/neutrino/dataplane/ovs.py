@@ -30,13 +30,12 @@ Thread safety:
 
 import os
 import subprocess
-from collections.abc import KeysView
 
-from ..ovs.flow import LOCAL, Flow, Output
+from ..ovs.flow import LOCAL, Flow, Output, kept
 from ..ovs.syntax import parse_dump, render, render_match
 from . import ovsdb
 from .backend import OvsAccess
-from .delta import Table
+from .delta import Table, never
 from .owner import COOKIE, OVS_MARK
 from .workers import pool
 
@@ -302,10 +301,17 @@ class PortTable(Table):
         return f"{key[1]} on {key[0]}"
 
 
-def flow_ports(flow: Flow) -> set[str]:
+def flow_ports(flow: Flow) -> frozenset[str]:
+    """The names of the ports a flow matches on or outputs to, found once per flow (kept on
+    it: plans share their flows, so a 300-host build looks at each one once, not 172,000
+    times)."""
+    return kept(flow, "_port_names", _flow_ports)
+
+
+def _flow_ports(flow: Flow) -> frozenset[str]:
     names = {v for f, v in flow.match if f == "in_port" and isinstance(v, str)}
     names |= {a.port for a in flow.actions if isinstance(a, Output) and isinstance(a.port, str)}
-    return names
+    return frozenset(names)
 
 
 class FlowTable(Table):
@@ -318,12 +324,10 @@ class FlowTable(Table):
         self.ports_seen: dict[str, dict[str, int]] = {}
         self.known_bridges: set[str] = set()
         self.wanted_bridges: set[str] = set()
-        self.ports_of: dict[tuple, set[str]] = {}  # desired key -> the ports its flow names
 
     def desired_from(self, state) -> dict:
         self.wanted_bridges = {b.name for b in state.bridges}
         self.known_bridges |= self.wanted_bridges
-        self.ports_of = {}  # filled as find_pending asks (twice an apply, and by drift)
         return {(bridge, flow.key): flow for bridge, flow in state.flows}
 
     def _bridges(self) -> list[str]:
@@ -350,28 +354,43 @@ class FlowTable(Table):
         return self.view.access.dump_flows(bridge, self.ports_seen[bridge], COOKIE)
 
     def find_pending(self) -> dict:
+        return self._pending_and_updates(None)
+
+    def _pending_and_updates(self, updates: dict[str, list] | None) -> dict:
+        """{key: Pending} of the desired flows that cannot be written yet; given `updates`,
+        also puts each other flow that differs from what is believed in it, by bridge (one
+        pass over the desired flows: 172,000 in a 300-host build)."""
         out = {}
         bridges = self.view.snapshot()["bridges"]
-        ports_of = self.ports_of
-        on_bridge: dict[str, KeysView[str]] = {}  # bridge -> the names of its ports
+        believed = self.delta.dataplane
+        on_bridge: dict[str, frozenset[str]] = {}  # bridge -> the names of its ports
         for key, flow in self.delta.desired.items():
-            names = ports_of.get(key)
+            # (the kept names read here: a call less per flow)
+            names = flow.__dict__.get("_port_names")
             if names is None:
-                names = ports_of[key] = flow_ports(flow)
+                names = flow_ports(flow)
             bridge = key[0]
-            if bridge not in bridges:
-                out[key] = self.pending_item(
-                    key, f"bridge {bridge} does not exist", (bridge, *names)
-                )
-                continue
-            have = on_bridge.get(bridge)
-            if have is None:
-                have = on_bridge[bridge] = self.view.ofports(bridge).keys()
-            if names <= have:
-                continue
-            missing = names - have
-            reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
-            out[key] = self.pending_item(key, reason, missing)
+            if names or bridge not in bridges:
+                if bridge not in bridges:
+                    out[key] = self.pending_item(
+                        key, f"bridge {bridge} does not exist", (bridge, *names)
+                    )
+                    continue
+                have = on_bridge.get(bridge)
+                if have is None:
+                    have = on_bridge[bridge] = frozenset(self.view.ofports(bridge))
+                if not names <= have:
+                    missing = names - have
+                    reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+                    out[key] = self.pending_item(key, reason, missing)
+                    continue
+            if updates is not None:
+                old = believed.get(key)
+                if old is None or (old is not flow and old != flow):
+                    adds = updates.get(bridge)
+                    if adds is None:
+                        adds = updates[bridge] = []
+                    adds.append((key, flow))
         return out
 
     def resync_if_queued(self, result) -> None:
@@ -393,39 +412,36 @@ class FlowTable(Table):
                 self.delta.replace_dataplane({**kept, **fresh})
         super().resync_if_queued(result)
 
-    def apply_updates(self, result, skip=lambda key: False) -> None:
+    def apply_updates(self, result, skip=never) -> None:
         """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
         self.resync_if_queued(result)
-        self.pending = self.find_pending()
+        updates: dict[str, list] = {}
+        self.pending = self._pending_and_updates(updates)
         result.pending += self.pending.values()
         existing = self.view.snapshot()["bridges"]
-        updates = [(k, v) for k, v in self.delta.pending_updates() if k not in self.pending]
-        deletions = []
+        # bridge -> (its updates, its deletions)
+        by_bridge: dict[str, tuple[list, list]] = {b: (adds, []) for b, adds in updates.items()}
         for key, flow in self.delta.pending_deletions():
             bridge = existing.get(key[0])
             if bridge and (key[0] in self.wanted_bridges or not bridge["owned"]):
-                deletions.append((key, flow))
+                by_bridge.setdefault(key[0], ([], []))[1].append((key, flow))
             else:  # its bridge is gone, or goes in this apply (BridgeTable): so do its flows
                 self.delta.confirm_deleted(key)
-        by_bridge: dict[str, list] = {}
-        for key, flow in updates:
-            by_bridge.setdefault(key[0], []).append(("add", key, flow))
-        for key, flow in deletions:
-            by_bridge.setdefault(key[0], []).append(("delete", key, flow))
-        for bridge, ops in sorted(by_bridge.items()):
+        believed = self.delta.dataplane
+        for bridge, (adds, doomed) in sorted(by_bridge.items()):
             ports = self.view.ofports(bridge)
+            ops = [("add", flow) for _key, flow in adds]
+            ops += [("delete", flow) for _key, flow in doomed]
             try:
-                self.view.access.bundle(bridge, [(op, flow) for op, _key, flow in ops], ports)
+                self.view.access.bundle(bridge, ops, ports)
             except (OvsError, ValueError) as e:
                 result.errors.append(f"{self.kind} on {bridge}: {e}")
                 self.queue_resync()
                 continue
             self.ports_seen[bridge] = ports
-            for op, key, flow in ops:
-                if op == "add":
-                    self.delta.confirm_set(key, flow)
-                else:
-                    self.delta.confirm_deleted(key)
+            believed.update(adds)
+            for key, _flow in doomed:
+                believed.pop(key, None)
             result.writes[self.kind] += len(ops)
 
     def describe(self, key) -> str:

@@ -29,7 +29,6 @@ from .netlink import Namespaces
 from .owner import ROUTE_PROTO
 
 MAIN = 254
-COMPAT = 252  # RT_TABLE_COMPAT: the u8 table field when the id is in RTA_TABLE
 SCOPE_UNIVERSE, SCOPE_LINK, SCOPE_NOWHERE = 0, 253, 255
 RTN_UNICAST = 1
 FR_ACT_TO_TBL = 1
@@ -55,7 +54,8 @@ class _PerNamespace(Table):
         for key, value in items:
             by_ns.setdefault(key[0], []).append((key, value))
         for ns, group in by_ns.items():
-            msgs, sent = [], []
+            msgs: list[nlmsg.Message] = []
+            sent = []
             for key, value in group:
                 try:
                     msgs.append(build(ns, key, value))
@@ -100,29 +100,21 @@ class RouteTable(_PerNamespace):
     def _build(self, ns, key, value, delete=False):
         _, table, dst = key
         number = table_number(table)
-        parts = [nlmsg.u32(nlmsg.RTA_TABLE, number)]
-        dst_len = 0
-        if dst != "default":
-            address, dst_len = nlmsg.network(dst)
-            parts.append(nlmsg.attr(nlmsg.RTA_DST, address))
-        fields = dict(
-            dst_len=dst_len,
-            table=number if number < 256 else COMPAT,
-            proto=ROUTE_PROTO,
-            rtype=RTN_UNICAST,
-        )
+        address, dst_len = (None, 0) if dst == "default" else nlmsg.network(dst)
         if delete:
-            return nlmsg.route(RTM_DELROUTE, 0, *parts, scope=SCOPE_NOWHERE, **fields)
+            return nlmsg.Route(
+                RTM_DELROUTE, 0, number, address, dst_len, None, None, None,
+                ROUTE_PROTO, SCOPE_NOWHERE, RTN_UNICAST,
+            )  # fmt: skip
         dev, via, src = value
-        parts.append(nlmsg.u32(nlmsg.RTA_OIF, self.ns.index(ns, dev)))
-        if via:
-            parts.append(nlmsg.ipv4(nlmsg.RTA_GATEWAY, via))
-        if src:
-            parts.append(nlmsg.ipv4(nlmsg.RTA_PREFSRC, src))
+        oif = self.ns.index(ns, dev)
+        gateway = socket.inet_aton(via) if via else None
+        prefsrc = socket.inet_aton(src) if src else None
         scope = SCOPE_UNIVERSE if via else SCOPE_LINK
-        return nlmsg.route(
-            RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, *parts, scope=scope, **fields
-        )
+        return nlmsg.Route(
+            RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, number, address, dst_len, oif, gateway,
+            prefsrc, ROUTE_PROTO, scope, RTN_UNICAST,
+        )  # fmt: skip
 
     def write(self, items, result):
         return self._send(items, result, self._build, (), False)
@@ -158,20 +150,11 @@ class RuleTable(_PerNamespace):
 
     def _build(self, ns, key, value, mtype):
         _, priority, src, table = key
-        parts = [
-            nlmsg.u32(nlmsg.FRA_PRIORITY, priority),
-            nlmsg.u32(nlmsg.FRA_TABLE, table),
-            nlmsg.u8(nlmsg.FRA_PROTOCOL, ROUTE_PROTO),
-        ]
-        src_len = 0
-        if src != "all":
-            address, src_len = nlmsg.network(src)
-            parts.append(nlmsg.attr(nlmsg.FRA_SRC, address))
+        address, src_len = (None, 0) if src == "all" else nlmsg.network(src)
         flags = NLM_F_CREATE | NLM_F_EXCL if mtype == RTM_NEWRULE else 0
-        return nlmsg.rule(
-            mtype, flags, *parts, src_len=src_len, table=table if table < 256 else 0,
-            action=FR_ACT_TO_TBL,
-        )  # fmt: skip
+        return nlmsg.Rule(
+            mtype, flags, priority, table, ROUTE_PROTO, address, src_len, FR_ACT_TO_TBL
+        )
 
     def write(self, items, result):
         return self._send(

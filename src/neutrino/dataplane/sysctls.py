@@ -14,7 +14,7 @@ Thread safety:
     None: one owner.
 """
 
-from .delta import Table
+from .delta import Table, never
 from .netlink import Namespaces
 
 
@@ -61,7 +61,7 @@ class SysctlTable(Table):
                 result.errors.append(f"sysctl: cannot enter {self.ns.describe(ns)}: {e}")
         return done
 
-    def apply_deletions(self, result, gone=lambda key: False) -> None:
+    def apply_deletions(self, result, gone=never) -> None:
         for key, _ in self.delta.pending_deletions():  # nothing to undo: just forget
             self.delta.confirm_deleted(key)
 
