@@ -118,23 +118,10 @@ def add_route(
     """`ip route add|replace DST [via VIA] [dev DEV] [table TABLE]`: a unicast route,
     protocol boot, scope link without a gateway and global with one. DST is
     "default" or a CIDR; TABLE "main" or a number."""
-    what = f"route {dst}{f' via {via}' if via else ''}{f' dev {dev}' if dev else ''} table {table}"
-    prefix = _prefix(dst)
-    gateway = 0 if via is None else parse_ipv4(via)
-    tid = RT_TABLE_MAIN if table == "main" else parse_uint(table)
-    if prefix is None or gateway is None or tid is None:
-        raise ValueError(f"{ns.name}: {what}: malformed")
-    cfg = RouteConfig(
-        table=tid,
-        dst=prefix.addr,
-        plen=prefix.plen,
-        type=RTN_UNICAST,
-        protocol=RTPROT_BOOT,
-        scope=RT_SCOPE_LINK if via is None else RT_SCOPE_UNIVERSE,
-        gateway=gateway,
-        oif=None if dev is None else device(ns, dev, what),
-        nlflags=NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL),
-    )
+    what, cfg = _route(ns, dst, dev, via, table)
+    cfg.type, cfg.protocol = RTN_UNICAST, RTPROT_BOOT
+    cfg.scope = RT_SCOPE_LINK if via is None else RT_SCOPE_UNIVERSE
+    cfg.nlflags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
     with _refusal(ns, what):
         fibconfig.insert_route(ns, cfg)
 
@@ -153,23 +140,25 @@ def del_route(
     ns: Namespace, dst: str, dev: str | None = None, via: str | None = None, table: str = "main"
 ) -> None:
     """`ip route del DST [via VIA] [dev DEV] [table TABLE]` (any protocol, type and scope)."""
+    what, cfg = _route(ns, dst, dev, via, table)
+    cfg.type, cfg.scope = RTN_UNSPEC, RT_SCOPE_NOWHERE
+    with _refusal(ns, what):
+        fibconfig.delete_route(ns, cfg)
+
+
+def _route(
+    ns: Namespace, dst: str, dev: str | None, via: str | None, table: str
+) -> tuple[str, RouteConfig]:
+    """The route's words (for errors) and its destination, gateway, table and device;
+    ValueError naming the namespace and the route if one is malformed."""
     what = f"route {dst}{f' via {via}' if via else ''}{f' dev {dev}' if dev else ''} table {table}"
     prefix = _prefix(dst)
     gateway = 0 if via is None else parse_ipv4(via)
     tid = RT_TABLE_MAIN if table == "main" else parse_uint(table)
     if prefix is None or gateway is None or tid is None:
         raise ValueError(f"{ns.name}: {what}: malformed")
-    cfg = RouteConfig(
-        table=tid,
-        dst=prefix.addr,
-        plen=prefix.plen,
-        type=RTN_UNSPEC,
-        scope=RT_SCOPE_NOWHERE,
-        gateway=gateway,
-        oif=None if dev is None else device(ns, dev, what),
-    )
-    with _refusal(ns, what):
-        fibconfig.delete_route(ns, cfg)
+    oif = None if dev is None else device(ns, dev, what)
+    return what, RouteConfig(table=tid, dst=prefix.addr, plen=prefix.plen, gateway=gateway, oif=oif)
 
 
 def add_rule(ns: Namespace, src: str, table: int, priority: int) -> None:
