@@ -97,8 +97,19 @@ _JUMP = re.compile(r"-j (\S+)\s*$")
 def model_dataplane(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> LinuxDataplane:
     """The agent's data plane for simulated host `host` of `kernel` (its OVS `ovs`;
     `master`: its keepalived instances hold their addresses)."""
+    return agent_on(model_backend(kernel, host, ovs, master), host)
+
+
+def model_backend(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> Backend:
+    """What the agent of simulated host `host` talks to (see `model_dataplane`)."""
     access = ModelKernel(kernel, host)
-    backend = Backend(access, ModelOvs(ovs), ModelKeepalived(access, master), threads=False)
+    return Backend(access, ModelOvs(ovs), ModelKeepalived(access, master), threads=False)
+
+
+def agent_on(backend: Backend, host: str) -> LinuxDataplane:
+    """A newly started agent's data plane on `backend` (host `host`'s): it believes
+    nothing yet, so its first apply or drift reads the model, as a restarted agent's
+    reads the kernel and OVS."""
     return LinuxDataplane(prefix=f"{host}:", host_netns=host, backend=backend)
 
 
