@@ -14,7 +14,7 @@ from typing import Any
 KINDS = ("loopback", "dummy", "veth", "bridge")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class IfAddr:
     """One IPv4 address of a device (struct in_ifaddr)."""
 
