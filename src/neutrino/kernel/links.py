@@ -37,7 +37,7 @@ class IfAddr:
         return (addr ^ self.address) & self.mask == 0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Link:
     """One network device in one namespace."""
 
