@@ -427,11 +427,10 @@ class FlowTable(Table):
                 by_bridge.setdefault(key[0], ([], []))[1].append((key, flow))
             else:  # its bridge is gone, or goes in this apply (BridgeTable): so do its flows
                 self.delta.confirm_deleted(key)
-        believed = self.delta.dataplane
         # a new host's: every desired flow added, nothing believed before (see below)
-        everything = not believed and sum(len(a) for a, _d in by_bridge.values()) == len(
-            self.delta.desired
-        )
+        everything = not self.delta.dataplane and sum(
+            len(a) for a, _d in by_bridge.values()
+        ) == len(self.delta.desired)
         for bridge, (adds, doomed) in sorted(by_bridge.items()):
             ports = self.view.ofports(bridge)
             ops = [("add", flow) for _key, flow in adds]
@@ -444,14 +443,14 @@ class FlowTable(Table):
                 continue
             self.ports_seen[bridge] = ports
             if not everything:
-                believed.update(adds)
+                self.delta.owned_dataplane().update(adds)
             for key, _flow in doomed:
-                believed.pop(key, None)
+                self.delta.confirm_deleted(key)
             result.writes[self.kind] += len(ops)
         if everything and not self.resync_queued:
-            # all of them written: believed is desired, copied with the keys' hashes
-            # (update() hashed each key again: 1,000 hosts, 1.27 million flows)
-            self.delta.replace_dataplane(self.delta.desired)
+            # all of them written: believed is desired (update() hashed each key again:
+            # 1,000 hosts, 1.27 million flows)
+            self.delta.believe_desired()
 
     def describe(self, key) -> str:
         return f"{key[0]} {render(self.delta.desired.get(key) or self.delta.dataplane[key])}"
