@@ -34,10 +34,13 @@ Goals:
       reachability 36.2-37.4 / 40.2-43.0 / 38.3-38.9 s, in all 45.2-46.2 /
       51.7-54.4 / 48.9-49.6 s; peak memory 0.8 / 1.2 / 0.9 GB (the process),
       1.6 / 1.9 / 1.6 GB (the largest worker). Not yet the base's: the build's
-      2 s (below), and 1.5-2 s of walks in the same model (the same calls, the
-      same counts: not found yet; the heap's layout is the suspect, a route's
-      linkdown read cost 218 ns in a28d858's 300-host model, 187 in 001939c's,
-      107 now that routes and devices have slots).
+      2 s (below), and 1.5-2 s of the two forked workers' walks. In one process
+      the walks are now as fast as the base's (CPU, one worker: 1,000 hosts
+      68.3 / 67.8 s, 300 hosts 14.6 / 14.0 s, 001939c / now; slots on routes,
+      devices, rules and OVS ports: a route's linkdown read cost 218 ns in
+      a28d858's 300-host model, 187 in 001939c's, 107 now), so the rest is in
+      the forks (the suspect: pages copied on write from a parent heap 0.1 GB
+      larger and more scattered, not measured yet).
       The model's own work is the same (the same kernel calls, in the same
       order: traces and model contents identical). What is left is the agent's
       per object, for every object of every host (300 hosts: 172,000 flows,
