@@ -50,23 +50,41 @@ class DeltaTracker:
     def replace_dataplane(self, items: dict) -> None:
         self.dataplane = dict(items)
 
+    def believe_desired(self) -> None:
+        """Everything desired was written: what is believed is the desired dict itself
+        (one dict for both until either changes: `set_desired` gives desired a new one,
+        `owned_dataplane` the belief a copy). A new host's flows were copied otherwise,
+        1.27 million at 1,000 hosts."""
+        self.dataplane = self.desired
+
+    def owned_dataplane(self) -> dict:
+        """`dataplane`, to be changed in place (not shared with `desired`)."""
+        if self.dataplane is self.desired:
+            self.dataplane = dict(self.desired)
+        return self.dataplane
+
     def pending_updates(self) -> list[tuple]:
         dp = self.dataplane
+        if dp is self.desired:  # (see believe_desired)
+            return []
         if not dp:  # nothing believed (a new host): everything
             return list(self.desired.items())
         return [(k, v) for k, v in self.desired.items() if dp.get(k, _MISSING) != v]
 
     def pending_deletions(self) -> list[tuple]:
         want = self.desired
-        if not self.dataplane.keys() - want.keys():  # (in one pass of C: most applies)
+        if self.dataplane is want:  # (see believe_desired)
+            return []
+        # (in one pass of C, each believed key hashed once and no set made: most applies)
+        if self.dataplane.keys() <= want.keys():
             return []
         return [(k, v) for k, v in self.dataplane.items() if k not in want]
 
     def confirm_set(self, key, value) -> None:
-        self.dataplane[key] = value
+        self.owned_dataplane()[key] = value
 
     def confirm_deleted(self, key) -> None:
-        self.dataplane.pop(key, None)
+        self.owned_dataplane().pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -199,7 +217,10 @@ class Table:
         done = set(done)
         if done == values.keys():  # all of it (most writes): no key to look for
             if confirm == self.delta.confirm_set:  # at once (a new host's tens of thousands)
-                self.delta.dataplane.update(values)
+                if not self.delta.dataplane and len(values) == len(self.delta.desired):
+                    self.delta.believe_desired()  # (todo is of desired: all of it)
+                else:
+                    self.delta.owned_dataplane().update(values)
             else:
                 for key in done:
                     confirm(key, values[key])

@@ -328,7 +328,7 @@ class FlowTable(Table):
     def desired_from(self, state) -> dict:
         self.wanted_bridges = {b.name for b in state.bridges}
         self.known_bridges |= self.wanted_bridges
-        return {(bridge, flow.key): flow for bridge, flow in state.flows}
+        return {(bridge, flow._key): flow for bridge, flow in state.flows}  # (key, uncalled)
 
     def _bridges(self) -> list[str]:
         existing = self.view.snapshot()["bridges"]
@@ -385,7 +385,7 @@ class FlowTable(Table):
                     out[key] = self.pending_item(key, reason, missing)
                     continue
             if updates is not None:
-                old = believed.get(key)
+                old = believed.get(key) if believed else None  # (a new host's: no hashing)
                 if old is None or (old is not flow and old != flow):
                     adds = updates.get(bridge)
                     if adds is None:
@@ -427,7 +427,10 @@ class FlowTable(Table):
                 by_bridge.setdefault(key[0], ([], []))[1].append((key, flow))
             else:  # its bridge is gone, or goes in this apply (BridgeTable): so do its flows
                 self.delta.confirm_deleted(key)
-        believed = self.delta.dataplane
+        # a new host's: every desired flow added, nothing believed before (see below)
+        everything = not self.delta.dataplane and sum(
+            len(a) for a, _d in by_bridge.values()
+        ) == len(self.delta.desired)
         for bridge, (adds, doomed) in sorted(by_bridge.items()):
             ports = self.view.ofports(bridge)
             ops = [("add", flow) for _key, flow in adds]
@@ -439,10 +442,15 @@ class FlowTable(Table):
                 self.queue_resync()
                 continue
             self.ports_seen[bridge] = ports
-            believed.update(adds)
+            if not everything:
+                self.delta.owned_dataplane().update(adds)
             for key, _flow in doomed:
-                believed.pop(key, None)
+                self.delta.confirm_deleted(key)
             result.writes[self.kind] += len(ops)
+        if everything and not self.resync_queued:
+            # all of them written: believed is desired (update() hashed each key again:
+            # 1,000 hosts, 1.27 million flows)
+            self.delta.believe_desired()
 
     def describe(self, key) -> str:
         return f"{key[0]} {render(self.delta.desired.get(key) or self.delta.dataplane[key])}"

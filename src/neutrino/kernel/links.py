@@ -14,7 +14,7 @@ from typing import Any
 KINDS = ("loopback", "dummy", "veth", "bridge")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class IfAddr:
     """One IPv4 address of a device (struct in_ifaddr)."""
 
@@ -37,7 +37,7 @@ class IfAddr:
         return (addr ^ self.address) & self.mask == 0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Link:
     """One network device in one namespace."""
 

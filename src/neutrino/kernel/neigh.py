@@ -25,7 +25,7 @@ NUD = {
 VALID = {"PERMANENT", "NOARP", "REACHABLE", "STALE", "DELAY", "PROBE"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Neigh:
     addr: int
     dev: object

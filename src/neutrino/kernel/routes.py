@@ -24,7 +24,7 @@ from .inet import mask
 from .links import Link
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Route:
     """One route (a fib_alias with its fib_info and single nexthop)."""
 

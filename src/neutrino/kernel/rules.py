@@ -22,7 +22,7 @@ from .consts import (
 from .inet import mask
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Rule:
     """One fib rule (struct fib4_rule)."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 KINDS = ("internal", "system", "patch", "vxlan")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Port:
     """One port of a bridge."""
 

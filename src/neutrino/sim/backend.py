@@ -22,22 +22,41 @@ Goals:
       ways), no bytes between the tables and the kernel model, nothing read
       that a host would not see (a host lists only its own namespaces).
       Measured (bench/reachability.py's build, CPU seconds of `World`, the
-      least of three runs each, interleaved, on the shared 2-CPU machine), the
-      create-only `SimDataplane` this replaces (001939c) / this module when it
-      came (packing and decoding every request, 496f18e) / now:
-          100 hosts, 1,000 VMs, 100 routers      0.55 / 0.98 / 0.75 s (1.37x)
-          300 hosts, 3,000 VMs, 300 routers      1.70 / 2.97 / 2.22 s (1.31x)
-          1,000 hosts, 10,000 VMs, 1,000 routers 5.8-6.5 / 11.8 / 8.2-8.7 s (1.35-1.42x;
-          two runs: of a ~47 s reachability run, 2.4 s more than the base, from 6 s)
+      least of three runs each, on the shared 2-CPU machine), the create-only
+      `SimDataplane` this replaces (001939c) / this module when it came
+      (packing and decoding every request, 496f18e) / a28d858 / now:
+          100 hosts, 1,000 VMs, 100 routers      0.52 / 0.98 / 0.75 / 0.68 s (1.30x)
+          300 hosts, 3,000 VMs, 300 routers      1.52 / 2.97 / 2.22 / 2.07 s (1.36x)
+          1,000 hosts, 10,000 VMs, 1,000 routers 5.8-5.9 / 11.8 / 8.4-8.6 / 7.8 s
+              (1.33x; the bench's own figure, two runs each, back to back)
+      The whole 1,000-host bench (2 workers, two runs each, back to back, quiet
+      machine), 001939c / a28d858 / now: build 5.8-5.9 / 8.4-8.6 / 7.8 s,
+      reachability 36.2-37.4 / 40.2-43.0 / 38.3-38.9 s, in all 45.2-46.2 /
+      51.7-54.4 / 48.9-49.6 s; peak memory 0.8 / 1.2 / 0.9 GB (the process),
+      1.6 / 1.9 / 1.6 GB (the largest worker). Not yet the base's: the build's
+      2 s (below), and 1.5-2 s of the two forked workers' walks. In one process
+      the walks are now as fast as the base's (CPU, one worker: 1,000 hosts
+      68.3 / 67.8 s, 300 hosts 14.6 / 14.0 s, 001939c / now; slots on routes,
+      devices, rules and OVS ports: a route's linkdown read cost 218 ns in
+      a28d858's 300-host model, 187 in 001939c's, 107 now), so the rest is in
+      the forks: the two workers, 001939c / now, 657,000 / 709,000 page faults
+      (pages copied on write from a parent heap 0.1 GB larger), 2.1 / 3.0 s of
+      system time, 69.1 / 70.7 s of user time.
       The model's own work is the same (the same kernel calls, in the same
       order: traces and model contents identical). What is left is the agent's
       per object, for every object of every host (300 hosts: 172,000 flows,
-      43,000 neighbours, 17,000 OVS ports): desired against believed state,
-      pending checks, the ovs-vsctl arguments made and read, two database
-      snapshots per apply. What went: packing and parsing each request (the
-      records), copies of the desired state, a pass per step over the flows
-      (one now), a flow's port names found once per flow (kept on it), the
-      OVS model's flows added in one loop. No create-only fast path is kept
+      43,000 neighbours, 17,000 OVS ports; 1,000 hosts: 1.27 million flows; the
+      1,000-host applies' seconds by table, the model's part included: flows
+      1.3 s, links 1.1, addresses 0.6, iptables 0.5, OVS ports 0.5, and the
+      desired state made 0.6): desired against
+      believed state, pending checks, the ovs-vsctl arguments made and read, two
+      database snapshots per apply. What went: packing and parsing each request
+      (the records), copies of the desired state, a pass per step over the flows
+      (one now), a flow's port names found once per flow (kept on it), the OVS
+      model's flows added in one loop; then each key hashed once less (a new
+      host's belief is its desired dict itself once all is written: see
+      `DeltaTracker.believe_desired`), and the agents' beliefs let go once
+      built (`sim.world`: restarted agents). No create-only fast path is kept
       for the rest: a second realizer is what let the model drift from the
       agent (deletions, changes and drift were never simulated).
     - keepalived as the simulator has always played it: a started instance's
@@ -97,8 +116,19 @@ _JUMP = re.compile(r"-j (\S+)\s*$")
 def model_dataplane(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> LinuxDataplane:
     """The agent's data plane for simulated host `host` of `kernel` (its OVS `ovs`;
     `master`: its keepalived instances hold their addresses)."""
+    return agent_on(model_backend(kernel, host, ovs, master), host)
+
+
+def model_backend(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> Backend:
+    """What the agent of simulated host `host` talks to (see `model_dataplane`)."""
     access = ModelKernel(kernel, host)
-    backend = Backend(access, ModelOvs(ovs), ModelKeepalived(access, master), threads=False)
+    return Backend(access, ModelOvs(ovs), ModelKeepalived(access, master), threads=False)
+
+
+def agent_on(backend: Backend, host: str) -> LinuxDataplane:
+    """A newly started agent's data plane on `backend` (host `host`'s): it believes
+    nothing yet, so its first apply or drift reads the model, as a restarted agent's
+    reads the kernel and OVS."""
     return LinuxDataplane(prefix=f"{host}:", host_netns=host, backend=backend)
 
 

@@ -17,6 +17,7 @@ configuration mentions (the planner's part is in the hosts' states).
 
 from collections import defaultdict
 
+from ..dataplane.backend import Backend
 from ..dataplane.linux import LinuxDataplane
 from ..gcpause import cyclic_gc_paused
 from ..kernel import Kernel
@@ -24,7 +25,7 @@ from ..kernel.packet import icmp_echo, tcp, udp
 from ..layout import INTERNET, INTERNET_NS, Layout, layout_of_addresses
 from ..plan.state import HostState
 from ..scheduler.cloud import Cloud
-from .backend import model_dataplane
+from .backend import agent_on, model_backend
 from .dataplane import (
     add_address,
     add_route,
@@ -41,7 +42,10 @@ class World:
     """Builds the fabric, every host and VM (through `sim.dataplane`'s functions, each
     doing what one `ip` command does), then applies each host's state with the agent's
     own `LinuxDataplane` on the kernel and OVS models (`sim.backend`): `dataplanes`
-    holds each host's, to apply a changed state or check drift later.
+    holds each host's, to apply a changed state or check drift later. Once its state is
+    applied, each host's agent is restarted (a new `LinuxDataplane` on the same
+    `backends`): what the first believed and wanted of every object is let go, and the
+    next apply or drift reads the model first, as a restarted agent reads its host.
 
     `vms` maps VM names to their port ids in `cloud`; `masters` are the hosts that
     hold VRRP addresses."""
@@ -71,6 +75,7 @@ class World:
         self.kernel = Kernel()
         self.masters = masters
         self.ovs: dict[str, OvsHost] = {}
+        self.backends: dict[str, Backend] = {}
         self.dataplanes: dict[str, LinuxDataplane] = {}
         with cyclic_gc_paused():  # a third of the time or more went to the collector
             self._fabric()
@@ -83,6 +88,10 @@ class World:
                 ovs.peer_names = names
             for host, state in states.items():
                 self.apply(host, state)
+                # its beliefs let go (1,000 hosts: the process's peak 1.2 GB, now 0.9 GB;
+                # 300 hosts: 3.3 million Python objects after building, now 2.9, the
+                # create-only model of 001939c 2.5)
+                self.dataplanes[host] = agent_on(self.backends[host], host)
 
     # --- building ---------------------------------------------------------------
 
@@ -96,7 +105,8 @@ class World:
         ovs = self.ovs[host] = OvsHost(k, host, tunnel_ip)
         ovs.bridge("br-ex", "secure")
         ovs.add_port("br-ex", "eth-ex", "system", None, {})
-        self.dataplanes[host] = model_dataplane(k, host, ovs, master=host in self.masters)
+        backend = self.backends[host] = model_backend(k, host, ovs, host in self.masters)
+        self.dataplanes[host] = agent_on(backend, host)
 
     def _vm(self, vm: str) -> None:
         port = self.cloud.ports[self.vms[vm]]
