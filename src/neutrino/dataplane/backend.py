@@ -8,7 +8,7 @@ What it models:
       for IFLA_NET_NS_FD) and a `NamespaceAccess` per namespace: rtnetlink
       requests as the tables' records (`nlmsg`: the real host packs their bytes,
       the model reads their fields; an errno each),
-      the typed dumps the tables read (`Link` records, addresses, route and
+      the typed dumps the tables read (`LinkInfo` records, addresses, route and
       rule dicts, neighbours), sysctls, the preparation of new veth ends,
       iptables-restore and the read of our chains;
     - `OvsAccess`: ovs-vsctl transactions (argument lists), the database
@@ -40,7 +40,7 @@ from .nlmsg import Message
 
 
 @dataclass(frozen=True)
-class Link:
+class LinkInfo:
     """A device as the tables read it (a link dump's answer)."""
 
     index: int
@@ -54,7 +54,7 @@ class NamespaceAccess(Protocol):
     """One namespace of the host: its rtnetlink, sysctls, iptables."""
 
     def request(self, msgs: list[Message]) -> list[int]: ...
-    def links(self) -> list[Link]: ...
+    def links(self) -> list[LinkInfo]: ...
     def addresses(self) -> list[tuple[int, str]]: ...
     def routes(self, protocol: int = 0) -> list[dict]: ...
     def rules(self) -> list[dict]: ...

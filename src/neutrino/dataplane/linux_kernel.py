@@ -26,7 +26,7 @@ import socket
 import subprocess
 from collections.abc import Iterable
 
-from .backend import Link
+from .backend import LinkInfo
 from .netlink import (
     NETLINK_NETFILTER,
     Netlink,
@@ -130,7 +130,7 @@ class LinuxNamespace:
     def request(self, msgs: list[Message]) -> list[int]:
         return self.nl.request(msgs)
 
-    def links(self) -> list[Link]:
+    def links(self) -> list[LinkInfo]:
         return self.nl.links()
 
     def addresses(self) -> list[tuple[int, str]]:

@@ -51,7 +51,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from . import nlmsg
-from .backend import KernelAccess, Link, NamespaceAccess
+from .backend import KernelAccess, LinkInfo, NamespaceAccess
 from .nlmsg import Message
 
 NETNS_DIR = "/run/netns"
@@ -172,7 +172,7 @@ class Namespaces:
         self.host_netns = host_netns
         self.kernel = kernel
         self._access: dict[str, NamespaceAccess] = {}
-        self._links: dict[str, dict[str, Link]] = {}
+        self._links: dict[str, dict[str, LinkInfo]] = {}
 
     def real(self, ns: str) -> str | None:
         """The real namespace name; None is the namespace that plays the host's."""
@@ -212,8 +212,8 @@ class Namespaces:
 
     # ------------------------------------------------------------ links, cached
 
-    def links(self, ns: str) -> dict[str, Link]:
-        """{name: Link} of a namespace, dumped once and cached until `links_changed`."""
+    def links(self, ns: str) -> dict[str, LinkInfo]:
+        """{name: LinkInfo} of a namespace, dumped once and cached until `links_changed`."""
         cached = self._links.get(ns)
         if cached is None:
             cached = {link.name: link for link in self.at(ns).links()}
@@ -359,15 +359,15 @@ class Netlink:
 
     # ------------------------------------------------------------ typed dumps
 
-    def links(self) -> list[Link]:
-        out: list[Link] = []
+    def links(self) -> list[LinkInfo]:
+        out: list[LinkInfo] = []
         skip_stats = nlmsg.u32(nlmsg.IFLA_EXT_MASK, nlmsg.RTEXT_FILTER_SKIP_STATS)
         for _t, head, a in self.dump(RTM_GETLINK, nlmsg.ifinfo(), skip_stats, _LINK_ATTRS):
             _family, _type, index, flags, _change = struct.unpack("=BxHiII", head)
             mac = a.get(nlmsg.IFLA_ADDRESS)
             mtu = a.get(nlmsg.IFLA_MTU)
             out.append(
-                Link(
+                LinkInfo(
                     index,
                     a[nlmsg.IFLA_IFNAME].rstrip(b"\0").decode(),
                     ":".join(f"{b:02x}" for b in mac) if mac else None,

@@ -88,13 +88,13 @@ def _read(sock: Netlink) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
             out.setdefault((table, chain), ([], []))[1].append(m.group(1) if m else "?")
         elif target and target.startswith(CHAIN_PREFIX):
             jumps.append((table, chain, target))
-    for table, hook, target in sorted(jumps, key=_save_order):
+    for table, hook, target in sorted(jumps, key=save_order):
         if (table, target) in out:
             out[(table, target)][0].append(hook)
     return out
 
 
-def _save_order(jump: tuple[str, str, str]) -> tuple:
+def save_order(jump: tuple[str, str, str]) -> tuple:
     """iptables-save's order of chains: the built-in ones in hook order, then the others by name."""
     hook = jump[1]
     return (0, BUILTIN_CHAINS.index(hook), "") if hook in BUILTIN_CHAINS else (1, 0, hook)

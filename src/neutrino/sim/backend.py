@@ -81,8 +81,9 @@ from itertools import count
 from typing import Any, cast
 
 from ..dataplane import nlmsg
-from ..dataplane.backend import Backend, Link
+from ..dataplane.backend import Backend, LinkInfo
 from ..dataplane.linux import LinuxDataplane
+from ..dataplane.nftables import save_order
 from ..dataplane.nlmsg import (
     IFF_UP,
     NLM_F_EXCL,
@@ -98,8 +99,7 @@ from ..kernel import Kernel, addrconf, devices, fibconfig, ruleconfig
 from ..kernel.errors import KernelError
 from ..kernel.fibconfig import RouteConfig
 from ..kernel.inet import fmt
-from ..kernel.links import IfAddr
-from ..kernel.links import Link as Device
+from ..kernel.links import IfAddr, Link
 from ..kernel.neigh import NUD
 from ..kernel.netfilter.errors import IptablesError
 from ..kernel.netns import Namespace
@@ -108,7 +108,6 @@ from .dataplane import add_address, add_route, del_address, del_route
 from .ovs_glue import OvsHost
 
 _NUD_NAME = {bit: name for name, bit in NUD.items()}
-BUILTIN_CHAINS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
 _MARK = re.compile(r'--comment "?neutrino:([0-9a-f]+)"?')
 _JUMP = re.compile(r"-j (\S+)\s*$")
 
@@ -224,7 +223,7 @@ class ModelNamespace:
                 out.append(0)
         return out
 
-    def _link(self, index: int, name: str | None) -> Device:
+    def _link(self, index: int, name: str | None) -> Link:
         link = self.ns.link_by_index(index) if index else self.ns.links.get(name or "")
         if link is None:
             raise KernelError("ENODEV")
@@ -321,9 +320,9 @@ class ModelNamespace:
 
     # ------------------------------------------------------------ dumps
 
-    def links(self) -> list[Link]:
+    def links(self) -> list[LinkInfo]:
         return [
-            Link(link.ifindex, link.name, link.mac, link.mtu, link.up)
+            LinkInfo(link.ifindex, link.name, link.mac, link.mtu, link.up)
             for link in sorted(self.ns.links.values(), key=lambda link: link.ifindex)
         ]
 
@@ -367,7 +366,7 @@ class ModelNamespace:
 
     def neighbours(self) -> list[tuple[int, str, str | None, int]]:
         return [
-            (cast(Device, n.dev).ifindex, fmt(n.addr), n.mac, NUD.get(n.state, 0))
+            (cast(Link, n.dev).ifindex, fmt(n.addr), n.mac, NUD.get(n.state, 0))
             for n in self.ns.neigh.all()
         ]
 
@@ -433,15 +432,10 @@ def chains_from_save(text: str) -> dict[tuple[str, str], tuple[list[str], list[s
                 m = _JUMP.search(rest)
                 if m and m.group(1).startswith(CHAIN_PREFIX):
                     jumps.append((table, chain, m.group(1)))
-    for table, hook, target in sorted(jumps, key=_save_order):
+    for table, hook, target in sorted(jumps, key=save_order):
         if (table, target) in out:
             out[(table, target)][0].append(hook)
     return out
-
-
-def _save_order(jump: tuple[str, str, str]) -> tuple:
-    hook = jump[1]
-    return (0, BUILTIN_CHAINS.index(hook), "") if hook in BUILTIN_CHAINS else (1, 0, hook)
 
 
 # ---------------------------------------------------------------- OVS
