@@ -31,7 +31,7 @@ Thread safety:
 import os
 import subprocess
 
-from ..ovs.flow import LOCAL, Flow, Output, kept
+from ..ovs.flow import LOCAL, Flow
 from ..ovs.syntax import parse_dump, render, render_match
 from . import ovsdb
 from .backend import OvsAccess
@@ -302,16 +302,8 @@ class PortTable(Table):
 
 
 def flow_ports(flow: Flow) -> frozenset[str]:
-    """The names of the ports a flow matches on or outputs to, found once per flow (kept on
-    it: plans share their flows, so a 300-host build looks at each one once, not 172,000
-    times)."""
-    return kept(flow, "_port_names", _flow_ports)
-
-
-def _flow_ports(flow: Flow) -> frozenset[str]:
-    names = {v for f, v in flow.match if f == "in_port" and isinstance(v, str)}
-    names |= {a.port for a in flow.actions if isinstance(a, Output) and isinstance(a.port, str)}
-    return frozenset(names)
+    """The names of the ports a flow matches on or outputs to (`Flow.port_names`)."""
+    return frozenset(flow.port_names)
 
 
 class FlowTable(Table):
@@ -365,10 +357,7 @@ class FlowTable(Table):
         believed = self.delta.dataplane
         on_bridge: dict[str, frozenset[str]] = {}  # bridge -> the names of its ports
         for key, flow in self.delta.desired.items():
-            # (the kept names read here: a call less per flow)
-            names = flow.__dict__.get("_port_names")
-            if names is None:
-                names = flow_ports(flow)
+            names = flow.port_names
             bridge = key[0]
             if names or bridge not in bridges:
                 if bridge not in bridges:
@@ -379,8 +368,8 @@ class FlowTable(Table):
                 have = on_bridge.get(bridge)
                 if have is None:
                     have = on_bridge[bridge] = frozenset(self.view.ofports(bridge))
-                if not names <= have:
-                    missing = names - have
+                if not have.issuperset(names):
+                    missing = frozenset(names) - have
                     reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
                     out[key] = self.pending_item(key, reason, missing)
                     continue

@@ -178,6 +178,10 @@ class Flow:
     actions: tuple[Action, ...] = ()
     # derived from match and actions: per action, True where a ModVlanVid pushes a header
     pushes: tuple[bool, ...] = field(default=(), init=False, repr=False, compare=False)
+    # derived too: the names of the ports it matches on (in_port) or outputs to, each once,
+    # sorted (a field, not kept in the instance dict: planners share flows, and a kept
+    # value made the dict of each of the 1,000-host build's flows, and a frozenset)
+    port_names: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     # set by __post_init__ (no default: not set twice); see `key`
     _key: tuple[int, int, tuple[tuple[str, object], ...]] = field(
         init=False, repr=False, compare=False
@@ -192,12 +196,19 @@ class Flow:
         object.__setattr__(self, "match", match)
         object.__setattr__(self, "actions", actions)
         object.__setattr__(self, "pushes", _vlan_walk(self.table, match, actions))
+        object.__setattr__(self, "port_names", _port_names(match, actions))
         object.__setattr__(self, "_key", (self.table, self.priority, match))
 
     @property
     def key(self) -> tuple:
         """What identifies a flow in a bridge: a flow with the same key replaces it."""
         return self._key
+
+
+def _port_names(match, actions) -> tuple[str, ...]:
+    names = {v for f, v in match if f == "in_port" and isinstance(v, str)}
+    names.update(a.port for a in actions if isinstance(a, Output) and isinstance(a.port, str))
+    return tuple(sorted(names)) if names else ()
 
 
 def kept(obj, name: str, make):

@@ -27,14 +27,14 @@ Goals:
       (packing and decoding every request, 496f18e) / a28d858 / now:
           100 hosts, 1,000 VMs, 100 routers      0.52 / 0.98 / 0.75 / 0.68 s (1.30x)
           300 hosts, 3,000 VMs, 300 routers      1.52 / 2.97 / 2.22 / 2.07 s (1.36x)
-          1,000 hosts, 10,000 VMs, 1,000 routers 5.8-5.9 / 11.8 / 8.4-8.6 / 7.8 s
-              (1.33x; the bench's own figure, two runs each, back to back)
+          1,000 hosts, 10,000 VMs, 1,000 routers 5.8-5.9 / 11.8 / 8.4-8.6 / 7.5-7.6 s
+              (1.29x; the bench's own figure, two runs each, back to back)
       The whole 1,000-host bench (2 workers, two runs each, back to back, quiet
-      machine), 001939c / a28d858 / now: build 5.8-5.9 / 8.4-8.6 / 7.8 s,
-      reachability 36.2-37.4 / 40.2-43.0 / 38.3-38.9 s, in all 45.2-46.2 /
-      51.7-54.4 / 48.9-49.6 s; peak memory 0.8 / 1.2 / 0.9 GB (the process),
+      machine), 001939c / a28d858 / now: build 5.8-5.9 / 8.4-8.6 / 7.5-7.6 s,
+      reachability 36.0-39.0 / 40.2-43.0 / 38.4-39.7 s, in all 44.9-47.8 /
+      51.7-54.4 / 48.8-50.4 s; peak memory 0.8 / 1.2 / 0.9 GB (the process),
       1.6 / 1.9 / 1.6 GB (the largest worker). Not yet the base's: the build's
-      2 s (below), and 1.5-2 s of the two forked workers' walks. In one process
+      1.7 s (below), and 1.5-2 s of the two forked workers' walks. In one process
       the walks are now as fast as the base's (CPU, one worker: 1,000 hosts
       68.3 / 67.8 s, 300 hosts 14.6 / 14.0 s, 001939c / now; slots on routes,
       devices, rules and OVS ports: a route's linkdown read cost 218 ns in
@@ -52,7 +52,9 @@ Goals:
       believed state, pending checks, the ovs-vsctl arguments made and read, two
       database snapshots per apply. What went: packing and parsing each request
       (the records), copies of the desired state, a pass per step over the flows
-      (one now), a flow's port names found once per flow (kept on it), the OVS
+      (one now), a flow's port names found once per flow (a field of it,
+      `Flow.port_names`: kept in its dict, they cost a dict and a frozenset per
+      flow, 8 MB at 300 hosts, 20 MB of the parent at 1,000), the OVS
       model's flows added in one loop; then each key hashed once less (a new
       host's belief is its desired dict itself once all is written: see
       `DeltaTracker.believe_desired`), and the agents' beliefs let go once
