@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv4Network
 from typing import NamedTuple
 
+from ..kernel.inet import parse_pton
+
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
 IFLA_NET_NS_FD, IFLA_EXT_MASK, IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 28, 29, 31, 32
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -100,26 +102,10 @@ def mac(atype: int, address: str) -> bytes:
 # ---------------------------------------------------------------- addresses
 
 
-def _quad(text: str) -> int | None:
-    """a.b.c.d as an integer, None unless in that plain form."""
-    parts = text.split(".")
-    if len(parts) != 4:
-        return None
-    value = 0
-    for part in parts:
-        if not (part.isascii() and part.isdigit()) or len(part) > 3 or part[:1] == "0" != part:
-            return None
-        number = int(part)
-        if number > 255:
-            return None
-        value = value << 8 | number
-    return value
-
-
 def _plain(text: str) -> tuple[int, int] | None:
     """(address, prefix length) of a plain "a.b.c.d[/len]", None for any other form."""
     addr, sep, plen = text.partition("/")
-    value = _quad(addr)
+    value = parse_pton(addr)
     if value is None:
         return None
     if not sep:

@@ -118,6 +118,24 @@ def parse_int(text: str, low: int = -(1 << 31), high: int = (1 << 31) - 1) -> in
     return value
 
 
+def parse_pton(text: str) -> int | None:
+    """inet_pton(AF_INET): exactly four decimal parts, no leading zeros."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not part or not part.isdigit() or not part.isascii() or len(part) > 3:
+            return None
+        if len(part) > 1 and part[0] == "0":
+            return None
+        number = int(part)
+        if number > 255:
+            return None
+        value = value << 8 | number
+    return value
+
+
 @lru_cache(maxsize=1 << 16)  # walks read the same few texts again and again (tunnel ends)
 def parse_ipv4(text: str) -> int | None:
     """iproute2's get_addr_ipv4: '10.8' is 10.8.0.0; each part through strtoul(base 0)."""

@@ -57,24 +57,6 @@ PORT_PROTOS = frozenset((6, 17, 132, 33, 1))
 PORTS_NEEDED = "Need TCP, UDP, SCTP or DCCP with port specification"
 
 
-def parse_pton(text: str) -> int | None:
-    """inet_pton(AF_INET): exactly four decimal parts, no leading zeros."""
-    parts = text.split(".")
-    if len(parts) != 4:
-        return None
-    value = 0
-    for part in parts:
-        if not part or not part.isdigit() or not part.isascii() or len(part) > 3:
-            return None
-        if len(part) > 1 and part[0] == "0":
-            return None
-        number = int(part)
-        if number > 255:
-            return None
-        value = value << 8 | number
-    return value
-
-
 class NatRange:
     """nf_nat_range2 as the NAT targets fill it."""
 
@@ -136,12 +118,12 @@ class NatRange:
                 return
             head = arg[:colon]
         low, dash, high = head.partition("-")
-        lo = parse_pton(low)
+        lo = inet.parse_pton(low)
         if lo is None:
             raise ParameterProblem(f'Bad IP address "{low}"')
         hi = lo
         if dash:
-            high_addr = parse_pton(high)
+            high_addr = inet.parse_pton(high)
             if high_addr is None:
                 raise ParameterProblem(f'Bad IP address "{high}"')
             hi = high_addr
