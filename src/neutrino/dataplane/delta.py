@@ -215,15 +215,13 @@ class Table:
             return
         values = dict(todo)
         done = set(done)
-        if done == values.keys():  # all of it (most writes): no key to look for
-            if confirm == self.delta.confirm_set:  # at once (a new host's tens of thousands)
-                if not self.delta.dataplane and len(values) == len(self.delta.desired):
-                    self.delta.believe_desired()  # (todo is of desired: all of it)
-                else:
-                    self.delta.owned_dataplane().update(values)
+        if confirm == self.delta.confirm_set and done == values.keys():
+            # every write done (most applies): believed at once, not key by key (a new
+            # host's tens of thousands)
+            if not self.delta.dataplane and len(values) == len(self.delta.desired):
+                self.delta.believe_desired()  # (todo is of desired: all of it)
             else:
-                for key in done:
-                    confirm(key, values[key])
+                self.delta.owned_dataplane().update(values)
             result.writes[self.kind] += len(done)
             return
         for key in done:

@@ -259,9 +259,7 @@ class ModelNamespace:
         devices.delete_link(self._link(msg.ifindex, None))
 
     def _address(self, msg: nlmsg.Address) -> None:
-        link = self.ns.link_by_index(msg.ifindex)
-        if link is None:
-            raise KernelError("ENODEV")
+        link = self._link(msg.ifindex, None)
         local = int.from_bytes(msg.local, "big")
         if msg.mtype == RTM_DELADDR:
             addrconf.delete_address(self.ns, link, local, msg.prefixlen, local, None)
@@ -270,11 +268,7 @@ class ModelNamespace:
             addrconf.add_address(self.ns, link, ifa, msg.flags)
 
     def _route(self, msg: nlmsg.Route) -> None:
-        oif = None
-        if msg.oif is not None:
-            oif = self.ns.link_by_index(msg.oif)
-            if oif is None:
-                raise KernelError("ENODEV")
+        oif = None if msg.oif is None else self._link(msg.oif, None)
         cfg = RouteConfig(
             table=msg.table,
             dst=0 if msg.dst is None else int.from_bytes(msg.dst, "big"),
@@ -308,9 +302,7 @@ class ModelNamespace:
             ruleconfig.add_rule(self.ns, req, excl=bool(msg.flags & NLM_F_EXCL))
 
     def _neighbour(self, msg: nlmsg.Neighbour) -> None:
-        link = self.ns.link_by_index(msg.ifindex)
-        if link is None:
-            raise KernelError("ENODEV")
+        link = self._link(msg.ifindex, None)
         addr = int.from_bytes(msg.dst, "big")
         if msg.mtype == RTM_DELNEIGH:
             if not self.ns.neigh.delete(link, addr):
