@@ -320,7 +320,7 @@ class FlowTable(Table):
     def desired_from(self, state) -> dict:
         self.wanted_bridges = {b.name for b in state.bridges}
         self.known_bridges |= self.wanted_bridges
-        return {(bridge, flow._key): flow for bridge, flow in state.flows}  # (key, uncalled)
+        return {(bridge, flow.key): flow for bridge, flow in state.flows}
 
     def _bridges(self) -> list[str]:
         existing = self.view.snapshot()["bridges"]

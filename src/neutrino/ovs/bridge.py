@@ -322,7 +322,7 @@ class Bridge:
         try:
             for flow in flows:
                 seq += 1
-                key = flow._key  # (its `key`, without the property's call)
+                key = flow.key
                 table = tables.get(flow.table)
                 if table is None:
                     table = tables[flow.table] = {}

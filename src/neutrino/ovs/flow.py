@@ -182,8 +182,9 @@ class Flow:
     # sorted (a field, not kept in the instance dict: planners share flows, and a kept
     # value made the dict of each of the 1,000-host build's flows, and a frozenset)
     port_names: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
-    # set by __post_init__ (no default: not set twice); see `key`
-    _key: tuple[int, int, tuple[tuple[str, object], ...]] = field(
+    # derived too (set by __post_init__; no default: not set twice): what identifies a
+    # flow in a bridge, (table, priority, match): a flow with the same key replaces it
+    key: tuple[int, int, tuple[tuple[str, object], ...]] = field(
         init=False, repr=False, compare=False
     )
 
@@ -197,12 +198,7 @@ class Flow:
         object.__setattr__(self, "actions", actions)
         object.__setattr__(self, "pushes", _vlan_walk(self.table, match, actions))
         object.__setattr__(self, "port_names", _port_names(match, actions))
-        object.__setattr__(self, "_key", (self.table, self.priority, match))
-
-    @property
-    def key(self) -> tuple:
-        """What identifies a flow in a bridge: a flow with the same key replaces it."""
-        return self._key
+        object.__setattr__(self, "key", (self.table, self.priority, match))
 
 
 def _port_names(match, actions) -> tuple[str, ...]:
