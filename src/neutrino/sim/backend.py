@@ -105,6 +105,7 @@ from ..kernel.links import IfAddr, Link
 from ..kernel.neigh import NUD
 from ..kernel.netfilter.errors import IptablesError
 from ..kernel.netns import Namespace
+from ..ovs.bridge import Bridge
 from ..ovs.flow import Flow
 from .dataplane import add_address, add_route, del_address, del_route
 from .ovs_glue import OvsHost
@@ -505,16 +506,17 @@ class ModelOvs:
 
     # ------------------------------------------------------------ flows
 
+    def _bridge(self, name: str) -> Bridge:
+        bridge = self.host.switch.bridges.get(name)
+        if bridge is None:
+            raise OvsError(f"ovs-ofctl: {name} is not a bridge or a socket")
+        return bridge
+
     def dump_flows(self, bridge: str, ports: dict[str, int], cookie: int) -> list[Flow]:
-        br = self.host.switch.bridges.get(bridge)
-        if br is None:
-            raise OvsError(f"ovs-ofctl: {bridge} is not a bridge or a socket")
-        return [flow for flow in br.flows if flow.cookie == cookie]
+        return [flow for flow in self._bridge(bridge).flows if flow.cookie == cookie]
 
     def bundle(self, bridge: str, ops: list[tuple[str, Flow]], ports: dict[str, int]) -> None:
-        br = self.host.switch.bridges.get(bridge)
-        if br is None:
-            raise OvsError(f"ovs-ofctl: {bridge} is not a bridge or a socket")
+        br = self._bridge(bridge)
         adds = [flow for op, flow in ops if op == "add"]  # (their ports are there: find_pending)
         doomed = {flow.key for op, flow in ops if op == "delete"}
         if doomed:
@@ -701,7 +703,7 @@ class ModelKeepalived:
         self._next_pid = count(100)
 
     def _ns(self, ns: str) -> Namespace:
-        return self.kernel.namespace(None if ns == "" else f"{self.kernel.host}:{ns}")
+        return self.kernel.namespace(self._real(ns))
 
     def running(self) -> dict[tuple[str, str], str | None]:
         return dict(self.configs)
