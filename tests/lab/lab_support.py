@@ -3,10 +3,14 @@
 import json
 import os
 import subprocess
+import time
 import uuid
 
+from neutrino.lab import vms
+from neutrino.lab.api import LabApi
 from neutrino.lab.procs import start_time
 from neutrino.lab.shell import netns_list
+from neutrino.lab.state import load
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -44,3 +48,79 @@ def netns_of(pid: int) -> int:
 def unique_prefix() -> str:
     """A prefix no other lab uses (tests run labs side by side with the default one)."""
     return f"t{uuid.uuid4().hex[:6]}-"
+
+
+def wait_for(what: str, condition, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class LabCloud:
+    """The lab, its API and the names of what the module made."""
+
+    def __init__(self, directory: str, state):
+        self.dir = directory
+        self.state = state
+        self.api = LabApi.of(state)
+        self.ids: dict[str, str] = {}
+
+    def ns(self, name: str) -> str:
+        return self.state.topology.vm_ns(name)
+
+    def host_ns(self, host: str) -> str:
+        return self.state.topology.ns(host)
+
+    def curl(self, who: str, url: str) -> str:
+        ns = self.ns(who) if who != "internet" else self.state.topology.ns("internet")
+        out = in_ns(ns, "curl", "-s", "-m", "5", url, check=False)
+        return out.stdout.strip()
+
+    def ping(self, who: str, dst: str, *extra: str) -> subprocess.CompletedProcess:
+        return in_ns(
+            self.ns(who), "ping", "-c", "3", "-i", "0.2", "-W", "2", *extra, dst, check=False
+        )
+
+    def ip_of(self, vm: str) -> str:
+        return self.state.vms[vm]["ip"]
+
+    def network(self, name: str, cidr: str) -> str:
+        net = self.api.post("/v2.0/networks", {"network": {"name": name}})["network"]
+        sub = self.api.post(
+            "/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": cidr, "name": name}}
+        )["subnet"]
+        self.ids[f"net:{name}"], self.ids[f"subnet:{name}"] = net["id"], sub["id"]
+        return sub["id"]
+
+    def router(
+        self, name: str, subnets: list[str], distributed: bool = True, ha: bool = False
+    ) -> str:
+        public = self.api.network("public")
+        router = self.api.post(
+            "/v2.0/routers",
+            {
+                "router": {
+                    "name": name,
+                    "distributed": distributed,
+                    "ha": ha,
+                    "external_gateway_info": {"network_id": public["id"]},
+                }
+            },
+        )["router"]
+        for sub in subnets:
+            self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub})
+        self.ids[f"router:{name}"] = router["id"]
+        return router["id"]
+
+    def boot(self, vm: str, network: str, host: str) -> None:
+        vms.boot(self.dir, vm, network, host=host)
+        self.state = load(self.dir)
+        port = self.state.vms[vm]["port_id"]
+        wait_for(
+            f"{vm}'s port ACTIVE",
+            lambda: self.api.get(f"/v2.0/ports/{port}")["port"]["status"] == "ACTIVE",
+        )

@@ -13,12 +13,13 @@ import tempfile
 import time
 
 import pytest
+from lab_support import LabCloud as Cloud
 from lab_support import in_ns, unique_prefix
+from lab_support import wait_for as _wait
 
 from neutrino.kernel.tools import traceroute
 from neutrino.lab import agents as lab_agents
 from neutrino.lab import vms
-from neutrino.lab.api import LabApi
 from neutrino.lab.build import up
 from neutrino.lab.ovs import ovs_env
 from neutrino.lab.procs import spawn, stop
@@ -27,79 +28,6 @@ from neutrino.lab.teardown import down
 from neutrino.sim.snapshot import world_from_api
 
 INTERNET = "203.0.113.10"
-
-
-def _wait(what: str, condition, seconds: float = 30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Cloud:
-    """The lab, its API and the names of what the module made."""
-
-    def __init__(self, directory: str, state):
-        self.dir = directory
-        self.state = state
-        self.api = LabApi.of(state)
-        self.ids: dict[str, str] = {}
-
-    def ns(self, name: str) -> str:
-        return self.state.topology.vm_ns(name)
-
-    def host_ns(self, host: str) -> str:
-        return self.state.topology.ns(host)
-
-    def curl(self, who: str, url: str) -> str:
-        ns = self.ns(who) if who != "internet" else self.state.topology.ns("internet")
-        out = in_ns(ns, "curl", "-s", "-m", "5", url, check=False)
-        return out.stdout.strip()
-
-    def ping(self, who: str, dst: str, *extra: str) -> subprocess.CompletedProcess:
-        return in_ns(
-            self.ns(who), "ping", "-c", "3", "-i", "0.2", "-W", "2", *extra, dst, check=False
-        )
-
-    def ip_of(self, vm: str) -> str:
-        return self.state.vms[vm]["ip"]
-
-    def network(self, name: str, cidr: str) -> str:
-        net = self.api.post("/v2.0/networks", {"network": {"name": name}})["network"]
-        sub = self.api.post(
-            "/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": cidr, "name": name}}
-        )["subnet"]
-        self.ids[f"net:{name}"], self.ids[f"subnet:{name}"] = net["id"], sub["id"]
-        return sub["id"]
-
-    def router(self, name: str, subnets: list[str], distributed: bool = True) -> str:
-        public = self.api.network("public")
-        router = self.api.post(
-            "/v2.0/routers",
-            {
-                "router": {
-                    "name": name,
-                    "distributed": distributed,
-                    "external_gateway_info": {"network_id": public["id"]},
-                }
-            },
-        )["router"]
-        for sub in subnets:
-            self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub})
-        self.ids[f"router:{name}"] = router["id"]
-        return router["id"]
-
-    def boot(self, vm: str, network: str, host: str) -> None:
-        vms.boot(self.dir, vm, network, host=host)
-        self.state = load(self.dir)
-        port = self.state.vms[vm]["port_id"]
-        _wait(
-            f"{vm}'s port ACTIVE",
-            lambda: self.api.get(f"/v2.0/ports/{port}")["port"]["status"] == "ACTIVE",
-        )
 
 
 @pytest.fixture(scope="module")
