@@ -5,6 +5,7 @@ router namespaces carry a unique prefix. What is checked is what an operator
 would see with `ip`, `iptables-save`, `ovs-vsctl` and `ovs-ofctl`.
 """
 
+import dataclasses
 import os
 import subprocess
 import tempfile
@@ -182,6 +183,24 @@ def test_removing_a_floating_ip_and_a_router_removes_exactly_their_objects():
         check_host(dp, empty)
         assert dp.drift(empty) == []
         assert dp.apply(empty).total_writes == 0
+
+
+def test_an_address_moved_within_its_subnet_is_kept_when_the_old_one_goes(dvr):
+    """The new address is added before the old goes: it is the old primary's secondary,
+    which the kernel keeps only with promote_secondaries (set in every router namespace)."""
+    state = dvr.plans()["compute1"]
+    old = next(a for a in state.addresses if a.cidr == "10.0.1.1/24")
+    moved = dataclasses.replace(old, cidr="10.0.1.254/24")
+    changed = dataclasses.replace(
+        state, addresses=tuple(moved if a == old else a for a in state.addresses)
+    )
+    with private_host("mv") as dp:
+        assert dp.apply(state).ok
+        result = dp.apply(changed)
+        assert result.ok, result.errors
+        [info] = ip(dp, old.ns, "addr", "show", "dev", old.dev)
+        assert [x["local"] for x in info["addr_info"] if x["family"] == "inet"] == ["10.0.1.254"]
+        assert dp.drift(changed) == []
 
 
 def test_a_port_renumbered_by_hand_gets_its_flows_rewritten_by_the_next_apply(dvr):

@@ -83,12 +83,6 @@ def test_a_moved_address_leaves_its_old_place_and_packets_follow_it():
     assert delivered(sim.send("vm1", "vm2"), "vm2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the model: the new address is added before the old one is removed; "
-    "in the same subnet it is the old primary's secondary, and the kernel removes a "
-    "primary's secondaries with it (promote_secondaries off), on real hosts too",
-)
 def test_an_address_moved_within_its_subnet_survives_the_removal_of_the_old_one():
     sim = cloud("dvr")
     state = sim.states["compute1"]

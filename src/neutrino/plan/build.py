@@ -52,9 +52,13 @@ class Build:
         return name
 
     def forwarding(self, ns: str) -> None:
-        """A routing namespace: forwards, sends no ICMP redirects (the DVR paths hairpin)."""
+        """A routing namespace: forwards, sends no ICMP redirects (the DVR paths hairpin),
+        and keeps a device's other addresses of a subnet when its primary one is removed
+        (promote_secondaries, as Neutron's router namespaces: an address moved within its
+        subnet is added before the old one goes, so it is the old one's secondary)."""
         for key, value in (
             ("net.ipv4.ip_forward", "1"),
+            ("net.ipv4.conf.all.promote_secondaries", "1"),
             ("net.ipv4.conf.all.send_redirects", "0"),
             ("net.ipv4.conf.default.send_redirects", "0"),
         ):
