@@ -191,7 +191,9 @@ def place_away(
     ):
         if agent_id in host_of:
             bound[router_id].add(host_of[agent_id])
-    moved = {}
+    moved: dict[str, tuple[str, ...]] = {}
+    gone: dict[str, list[str]] = {}  # agent id -> routers to unbind from it
+    added: list[dict] = []
     for router_id in sorted(routers):
         distributed, ha = routers[router_id]
         modes = SNAT_MODES if distributed else LEGACY_MODES
@@ -208,11 +210,14 @@ def place_away(
         if before == after:
             continue
         for host in sorted(before - after):
-            tx.execute(delete(B).where(B.c.router_id == router_id, B.c.agent_id == agent_of[host]))
-        for host in sorted(after - before):
-            tx.execute(insert(B).values(router_id=router_id, agent_id=agent_of[host]))
+            gone.setdefault(agent_of[host], []).append(router_id)
+        added += [{"router_id": router_id, "agent_id": agent_of[h]} for h in sorted(after - before)]
         tx.changed("router", router_id, "update", "", 0)
         moved[router_id] = tuple(chosen)
+    for agent_id, unbound in sorted(gone.items()):  # a statement per agent, not per router
+        tx.execute(delete(B).where(B.c.agent_id == agent_id, B.c.router_id.in_(unbound)))
+    if added:
+        tx.execute(insert(B), added)
     return moved
 
 
