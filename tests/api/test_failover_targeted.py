@@ -153,3 +153,48 @@ def test_targeted_failover_equals_placing_the_whole_cloud(tmp_path, seed):
             assert all(alive[h] and cloud.hosts[h].mode in modes for h in hosts)
         for host, _, _ in got[1]:
             assert cloud.hosts[host].mode in DVR_MODES
+
+
+def test_each_kind_of_router_moves_to_a_live_agent_of_a_fitting_mode(tmp_path):
+    """net1 holds a distributed router's SNAT, a legacy router and an HA router's
+    first instance; when it dies the SNAT goes to the only other dvr_snat host, the
+    legacy router to the least loaded legacy-capable host, and the HA router gets an
+    instance on a third host (never two on one), with a router change for each."""
+    cloud = Cloud()
+    for name, mode in [("cmp1", "dvr"), ("leg1", "legacy"), ("net1", "dvr_snat"),
+                       ("net2", "dvr_snat"), ("net3", "dvr_snat")]:  # fmt: skip
+        cloud.hosts[name] = Host(name, mode, "", "")
+    ext = Network(_uuid(1, 0), "public", "admin", True, "flat", "public", None, 1500)
+    cloud.networks[ext.id] = ext
+    cloud.subnets[_uuid(2, 0)] = Subnet(_uuid(2, 0), ext.id, "203.0.113.0/24", "203.0.113.1")
+    kinds = {"dvr": (True, False), "legacy": (False, False), "ha": (True, True)}
+    ids = {}
+    for n, (kind, (distributed, ha)) in enumerate(kinds.items()):
+        gw = Port(_uuid(3, n), ext.id, f"fa:16:3e:00:00:{n:02x}",
+                  ((_uuid(2, 0), f"203.0.113.{n + 2}"),), ROUTER_GATEWAY, _uuid(4, n))  # fmt: skip
+        cloud.ports[gw.id] = gw
+        ids[kind] = _uuid(4, n)
+        cloud.routers[ids[kind]] = Router(ids[kind], "p", kind, distributed, ha, True, gw.id)
+    current = {ids["dvr"]: ("net1",), ids["legacy"]: ("net1",), ids["ha"]: ("net1", "net2")}
+    db = _database(tmp_path / "kinds.db")
+    now = utcnow()
+    db.write(lambda tx: store_cloud(tx, cloud, current))
+    _set_liveness(db, now, {h: h != "net1" for h in cloud.hosts})
+    before = db.last_change()
+    noticed = db.write(lambda tx: notice_agents(tx, now, DOWN))
+    bindings, _ = _outcome(db)
+    assert noticed.died == ["net1"]
+    assert bindings == {
+        ids["dvr"]: {"net3"},  # net2 already has the HA router: net3 is less loaded
+        ids["legacy"]: {"leg1"},  # leg1 and net2/net3 fit; leg1 has nothing yet
+        ids["ha"]: {"net2", "net3"},
+    }
+    changes = db.read(
+        lambda c: c.execute(
+            select(schema.changes.c.resource, schema.changes.c.resource_id).where(
+                schema.changes.c.seq > before
+            )
+        ).all()
+    )
+    assert sorted(r for r, _ in changes) == ["agent", "router", "router", "router"]
+    assert db.write(lambda tx: notice_agents(tx, now, DOWN)).died == []  # noticed once
