@@ -69,9 +69,7 @@ def timed(db: Database, method) -> tuple[float, dict]:
             elapsed = time.perf_counter() - started
             B, A = schema.router_agent_bindings, schema.agents
             bound = dict(
-                conn.execute(
-                    select(B.c.router_id, A.c.host).join(A, A.c.id == B.c.agent_id)
-                ).all()
+                conn.execute(select(B.c.router_id, A.c.host).join(A, A.c.id == B.c.agent_id)).all()
             )
             t.rollback()
     return elapsed, bound

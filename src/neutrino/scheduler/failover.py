@@ -12,9 +12,10 @@ What it does
       an HA router's instance) off agents that are down, to live agents of a
       fitting mode, so an HA router is redundant again;
     - when an agent came back: places the routers that have fewer central hosts
-      than they want (no fitting host was up for them before), and gives the host
-      the fip gateway ports its floating IPs need (a host that is down keeps its
-      own: see `store._fip_gateways`).
+      than they want (no fitting host was up for them before).
+    An agent that came back also gets the fip gateway ports its host's floating
+    IPs need, failover or not (a host that is down keeps its own meanwhile: see
+    `store._fip_gateways`).
     Every binding written is recorded as a `router` change.
 
 How it works (cheap: nothing in proportion to the cloud is loaded)
@@ -136,11 +137,11 @@ def notice_agents(
         if flipped:
             tx.changed("agent", agent.id, "update", "", 0)
             (out.revived if agent.alive else out.died).append(agent.host)
+    back = [a for a in agents if a.host in out.revived and a.up]
     if failover and (out.died or out.revived):
-        back = [a for a in agents if a.host in out.revived and a.up]
         out.moved = place_away(tx, agents, short=bool(back), ha_hosts=ha_hosts)
-        for agent in back:
-            out.fip_gateways += host_fip_gateways(tx, agent)
+    for agent in back:
+        out.fip_gateways += host_fip_gateways(tx, agent)
     return out
 
 
