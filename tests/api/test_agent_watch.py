@@ -8,6 +8,7 @@ comes back to it. With automatic failover off, the router stays where it was.
 Two servers looking at once act once.
 """
 
+import re
 import threading
 import time
 import warnings
@@ -205,3 +206,23 @@ def test_two_servers_noticing_at_once_act_once(tmp_path, database):
     assert bound == [("net2",)]
     for db in servers:
         db.engine.dispose()
+
+
+def test_failure_detection_settings_are_checked(tmp_path):
+    from neutrino.config import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[server]\nagent_check_interval = 2\nallow_automatic_l3agent_failover = false\n"
+    )
+    cfg = load_config(path, environ={}).server
+    assert cfg.agent_check_interval == 2.0 and cfg.allow_automatic_l3agent_failover is False
+    for line, message in [
+        ("agent_check_interval = 0", "agent_check_interval = 0.0: must be > 0 and <= 60"),
+        ("agent_check_interval = 'often'", "agent_check_interval = 'often': must be a float"),
+        ("agent_down_time = 0", "agent_down_time = 0: must be >= 1"),
+        ("allow_automatic_l3agent_failover = 'yes'", "must be a bool"),
+    ]:
+        path.write_text(f"[server]\n{line}\n")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(path, environ={})
