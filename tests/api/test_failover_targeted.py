@@ -5,14 +5,15 @@ random hosts of every mode, VMs with floating IPs) are stored; agents die and
 come back at random, several times in a row. After each change one copy of the
 database is handled by the targeted path (`failover.notice_agents`), a second copy
 by the full `reschedule`: the router-to-agent bindings and the fip gateway ports
-(host, network, address) must be the same, and a router bound to a dead agent is
-never left there while a live agent of a fitting mode exists.
+(host, network, address) must be the same, and no router is left bound to a dead
+or unfitting agent. 60 clouds on SQLite, 6 on PostgreSQL.
 """
 
 import random
 from datetime import timedelta
 
 import pytest
+from server_support import postgres_database
 from sqlalchemy import insert, select, update
 
 from neutrino.db import schema
@@ -80,8 +81,8 @@ def random_cloud(rng: random.Random) -> Cloud:
     return cloud
 
 
-def _database(path) -> Database:
-    db = Database(f"sqlite:///{path}")
+def _database(url: str) -> Database:
+    db = Database(url)
     schema.metadata.create_all(db.engine)
     db.write(lambda tx: tx.execute(insert(schema.change_counter).values(id=1, seq=0)))
     return db
@@ -125,10 +126,28 @@ def _outcome(db: Database) -> tuple[dict, set]:
 
 @pytest.mark.parametrize("seed", range(60))
 def test_targeted_failover_equals_placing_the_whole_cloud(tmp_path, seed):
+    targeted, full = (
+        _database(f"sqlite:///{tmp_path}/t.db"),
+        _database(f"sqlite:///{tmp_path}/f.db"),
+    )
+    _targeted_equals_full(seed, targeted, full)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_targeted_failover_equals_placing_the_whole_cloud_on_postgresql(seed):
+    with postgres_database(f"failover_t{seed}") as t, postgres_database(f"failover_f{seed}") as f:
+        targeted, full = _database(t), _database(f)
+        try:
+            _targeted_equals_full(seed, targeted, full)
+        finally:
+            targeted.engine.dispose()
+            full.engine.dispose()
+
+
+def _targeted_equals_full(seed: int, targeted: Database, full: Database) -> None:
     rng = random.Random(seed)
     cloud = random_cloud(rng)
     now = utcnow()
-    targeted, full = _database(tmp_path / "t.db"), _database(tmp_path / "f.db")
     alive = {h: rng.random() < 0.8 for h in cloud.hosts}
     for db in (targeted, full):
         db.write(lambda tx: store_cloud(tx, cloud))
@@ -176,7 +195,7 @@ def test_each_kind_of_router_moves_to_a_live_agent_of_a_fitting_mode(tmp_path):
         ids[kind] = _uuid(4, n)
         cloud.routers[ids[kind]] = Router(ids[kind], "p", kind, distributed, ha, True, gw.id)
     current = {ids["dvr"]: ("net1",), ids["legacy"]: ("net1",), ids["ha"]: ("net1", "net2")}
-    db = _database(tmp_path / "kinds.db")
+    db = _database(f"sqlite:///{tmp_path}/kinds.db")
     now = utcnow()
     db.write(lambda tx: store_cloud(tx, cloud, current))
     _set_liveness(db, now, {h: h != "net1" for h in cloud.hosts})
