@@ -9,6 +9,8 @@
     noauth_project = "admin"                   # project of the noauth caller
     router_distributed = true                  # default for new routers
     agent_down_time = 75                       # seconds without heartbeat -> not alive
+    allow_automatic_l3agent_failover = true    # move routers off agents that died
+    agent_check_interval = 1.0                 # seconds between looks for agents that died
     [identity]                                 # see neutrino.identity
 
 Every key can be overridden by the environment as NEUTRINO_<SECTION>_<KEY>, e.g.
@@ -39,6 +41,8 @@ class ServerConfig:
     noauth_project: str = "admin"
     router_distributed: bool = True
     agent_down_time: int = 75
+    allow_automatic_l3agent_failover: bool = True
+    agent_check_interval: float = 1.0
     sqlite_synchronous: str = "NORMAL"
 
     def url(self) -> str:
@@ -70,6 +74,9 @@ def _server_config(section: dict) -> ServerConfig:
     for name, f in known.items():
         value = getattr(cfg, name)
         want = type(f.default)  # every setting's default is of its type
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+            setattr(cfg, name, value)
         if want is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"[server] {name} = {value!r}: must be an integer")
         if not isinstance(value, want):
@@ -77,6 +84,12 @@ def _server_config(section: dict) -> ServerConfig:
     if cfg.auth_strategy not in AUTH_STRATEGIES:
         raise ConfigError(
             f"[server] auth_strategy = {cfg.auth_strategy!r}: allowed: {', '.join(AUTH_STRATEGIES)}"
+        )
+    if cfg.agent_down_time < 1:
+        raise ConfigError(f"[server] agent_down_time = {cfg.agent_down_time}: must be >= 1 (s)")
+    if not 0 < cfg.agent_check_interval <= 60:
+        raise ConfigError(
+            f"[server] agent_check_interval = {cfg.agent_check_interval}: must be > 0 and <= 60 (s)"
         )
     if not 0 < cfg.port < 65536:
         raise ConfigError(f"[server] port = {cfg.port}: must be 1-65535")

@@ -31,6 +31,7 @@ from ..network import errors
 from ..scheduler.store import reschedule
 from . import (
     agents,
+    agentwatch,
     extensions,
     floatingips,
     hostviews,
@@ -70,6 +71,7 @@ class Api:
             IdentityConfig.from_dict(identity), self.url, project_store=DbProjectStore(db)
         )
         self.noauth_context = Context.noauth(self.identity.config.noauth_project_id)
+        self.keep_down_hosts = not config.server.allow_automatic_l3agent_failover
         distributed = config.server.router_distributed
         self.resources = {
             "networks": Resource("network", networks, networks.ATTRS),
@@ -170,7 +172,7 @@ class Api:
         if collection in ("routers", "floatingips") or (
             collection == "ports" and any(v is None or v.get("binding:host_id") for v in views)
         ):
-            reschedule(tx, tx.now, self.config.server.agent_down_time)
+            reschedule(tx, tx.now, self.config.server.agent_down_time, self.keep_down_hosts)
         return views
 
     def _visible(self, view: dict, res: Resource, ctx: Context) -> dict:
@@ -192,9 +194,9 @@ class Api:
         )
 
 
-def _then_place(tx, result, down_time: int):
+def _then_place(tx, result, down_time: int, keep_down_hosts: bool):
     """After an agent changed (disabled, removed): place its routers elsewhere."""
-    reschedule(tx, tx.now, down_time)
+    reschedule(tx, tx.now, down_time, keep_down_hosts)
     return result
 
 
@@ -225,6 +227,13 @@ async def _body(request: Request):
 def build_app(config: Config, db: Database) -> Starlette:
     api = Api(config, db)
     down = config.server.agent_down_time
+    keep = api.keep_down_hosts
+    watch = agentwatch.AgentWatch(
+        db,
+        down,
+        config.server.agent_check_interval,
+        config.server.allow_automatic_l3agent_failover,
+    )
 
     async def versions(request: Request):
         return JSONResponse(
@@ -346,13 +355,14 @@ def build_app(config: Config, db: Database) -> Starlette:
         if request.method == "PUT":
             body = await _body(request)
             view = await run_in_threadpool(
-                db.write, lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down)
+                db.write,
+                lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down, keep),
             )
             return JSONResponse({"agent": view})
 
         def delete_then_place(tx) -> None:
             agents.delete_(tx, ctx, aid)
-            _then_place(tx, None, down)
+            _then_place(tx, None, down, keep)
 
         await run_in_threadpool(db.write, delete_then_place)
         return Response(status_code=204)
@@ -364,7 +374,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         def beat(tx):
             view = agents.heartbeat(tx, ctx, body, down)
             if any(c[0] == "agent" and c[2] == "create" for c in tx.changes):
-                reschedule(tx, tx.now, down)  # a new host: routers may go there
+                reschedule(tx, tx.now, down, keep)  # a new host: routers may go there
             return view
 
         view = await run_in_threadpool(db.write, beat)
@@ -376,7 +386,7 @@ def build_app(config: Config, db: Database) -> Starlette:
             raise errors.forbidden("get_host_view")
         host = request.path_params["host"]
         after, wait = _int_param(request, "after", -1), min(_int_param(request, "wait", 0), 60)
-        body = await hostviews.watch(db, host, after, wait, down)
+        body = await hostviews.watch(db, host, after, wait, down, keep)
         return JSONResponse(body)
 
     async def port_status(request: Request):
@@ -429,9 +439,10 @@ def build_app(config: Config, db: Database) -> Starlette:
         Route("/v2.0/{collection}/{id}", member, methods=["GET", "PUT", "DELETE"]),
         *api.identity.routes(),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=watch.lifespan)  # the agent watch runs beside
     app.add_middleware(RequestLog)
     app.state.api = api
+    app.state.agent_watch = watch
     return app
 
 

@@ -24,12 +24,12 @@ from .common import get_row, save
 POLL = 0.2  # seconds between looks at the change counter while waiting
 
 
-def _view(db, host: str, down_time: int) -> dict:
+def _view(db, host: str, down_time: int, keep_down_hosts: bool = False) -> dict:
     def read(conn):
         seq = conn.execute(
             select(schema.change_counter.c.seq).where(schema.change_counter.c.id == 1)
         ).scalar_one()
-        views = load_cloud_views(conn, utcnow(), down_time, hosts=(host,)).views
+        views = load_cloud_views(conn, utcnow(), down_time, (host,), keep_down_hosts).views
         if host not in views:
             raise errors.ApiError(
                 404,
@@ -41,13 +41,15 @@ def _view(db, host: str, down_time: int) -> dict:
     return db.read(read)
 
 
-async def watch(db, host: str, after: int, wait: int, down_time: int) -> dict:
+async def watch(
+    db, host: str, after: int, wait: int, down_time: int, keep_down_hosts: bool = False
+) -> dict:
     deadline = time.monotonic() + max(wait, 0)
     while after >= 0 and time.monotonic() < deadline:
         if await asyncio.to_thread(db.last_change) > after:
             break
         await asyncio.sleep(POLL)
-    return await asyncio.to_thread(_view, db, host, down_time)
+    return await asyncio.to_thread(_view, db, host, down_time, keep_down_hosts)
 
 
 def set_port_status(tx, ctx, port_id: str, body) -> dict:

@@ -1,7 +1,8 @@
 """The tables neutrino stores its resources in (SQLAlchemy Core).
 
 One table per Neutron resource, the IP allocations that make IPAM safe (a unique
-key per subnet and address), router-to-agent bindings, and `changes`: one row per
+key per subnet and address), router-to-agent bindings (with each agent's liveness as the server last noticed
+it), and `changes`: one row per
 write, numbered by a single counter row so that the order of numbers is the order
 of commits (agents watch it). `projects` holds the projects made through the
 identity API (`POST /v3/projects`), beside those of the config file; `dvr_macs`
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData()
@@ -154,6 +156,8 @@ agents = Table(
     Column("created_at", DateTime, nullable=False),
     Column("started_at", DateTime, nullable=False),
     Column("heartbeat_timestamp", DateTime, nullable=False),
+    # alive or not, as the server last noticed and acted on (scheduler.failover)
+    Column("noticed_alive", Boolean, nullable=False, default=True, server_default=true()),
     UniqueConstraint("agent_type", "host", name="uq_agent_type_host"),
 )
 

@@ -70,6 +70,7 @@ def agent_command(state: LabState, host: Host) -> list[str]:
         "--tunnel-ip", host.tunnel_ip,
         "--run-dir", str(agent_run_dir(state, host)),
         "--config", str(agent_config_path(state)),
+        *(["--heartbeat", str(state.heartbeat)] if state.heartbeat is not None else []),
     ]  # fmt: skip
 
 

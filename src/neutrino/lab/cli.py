@@ -1,6 +1,7 @@
 """`neutrino lab ...`: the lab's commands, a Typer app (`lab_app`) mounted by neutrino's CLI.
 
     neutrino lab up [--computes 2] [--network-nodes 1] [--dir DIR] [--prefix nt-] [--no-agents]
+                    [--agent-down-time S] [--heartbeat S]
     neutrino lab boot NAME --network NET [--host H] [--ip ADDR]
     neutrino lab exec NAME -- CMD...        (a VM, host, fabric, upstream, internet)
     neutrino lab delete NAME
@@ -56,13 +57,28 @@ def up_command(
     directory: str = DirOption,
     prefix: str = typer.Option(DEFAULT_PREFIX, help="Start of every namespace's name."),
     agents: bool = typer.Option(True, "--agents/--no-agents", help="Start one agent per host."),
+    agent_down_time: int | None = typer.Option(
+        None, help="The server's agent_down_time (s; default 75): a dead agent's routers move then."
+    ),
+    heartbeat: float | None = typer.Option(
+        None, help="Seconds between the agents' heartbeats (10)."
+    ),
 ) -> None:
     """Build the fabric, the hosts with their Open vSwitch, the server, `public`, the agents."""
     from .build import up
 
     _exit_cleanly_on_signals()
     with _errors("up"):
-        state = up(computes, network_nodes, directory, prefix, agents, say=typer.echo)
+        state = up(
+            computes,
+            network_nodes,
+            directory,
+            prefix,
+            agents,
+            say=typer.echo,
+            agent_down_time=agent_down_time,
+            heartbeat=heartbeat,
+        )
     d = state.dir
     hosts = ", ".join(f"{h.name} ({h.mode}, {h.tunnel_ip})" for h in state.topology.hosts)
     typer.echo(

@@ -66,6 +66,8 @@ def configure(state: LabState) -> None:
             f'project = "{project}"',
             f'roles = ["{role}"]',
         ]
+    at = toml.index("[identity]") - 1  # the end of [server]
+    toml[at:at] = _failure_detection(state)
     (state.path / "server.toml").write_text("\n".join(toml) + "\n")
     clouds = {
         "clouds": {
@@ -89,6 +91,13 @@ def configure(state: LabState) -> None:
     path.write_text(yaml.safe_dump(clouds, sort_keys=False))
     path.chmod(0o600)
     state.save()
+
+
+def _failure_detection(state: LabState) -> list[str]:
+    """The [server] lines for a lab that notices dead agents sooner (`up(agent_down_time=)`)."""
+    if state.agent_down_time is None:
+        return []
+    return [f"agent_down_time = {state.agent_down_time}"]
 
 
 def start_server(state: LabState) -> Proc:

@@ -48,6 +48,9 @@ class LabState:
     processes: dict[str, dict] = field(default_factory=dict)  # name -> {"pid", "start"}
     namespaces: list[str] = field(default_factory=list)
     vms: dict[str, dict] = field(default_factory=dict)  # name -> asdict(Vm)
+    # failure detection: the server's agent_down_time, the agents' heartbeat (None: defaults)
+    agent_down_time: int | None = None
+    heartbeat: float | None = None
 
     # --- views ------------------------------------------------------------------
 

@@ -10,7 +10,9 @@
 Placement is sticky: a router keeps the hosts it has (`current`, as stored) while
 they are up and still fit; new ones go to the least loaded host (fewest routers
 placed), ties broken by host name, so the same inputs always give the same answer.
-HA routers get a VRRP id unique in the cloud, lowest free, also sticky. An HA
+With `keep_down_hosts` (automatic failover off) a router also keeps hosts that
+are down, as Neutron does with `allow_automatic_l3agent_failover = false`; new
+routers still go to hosts that are up only. HA routers get a VRRP id unique in the cloud, lowest free, also sticky. An HA
 router's central hosts are in order of preference: the first gets the highest VRRP
 priority, so it is the master while it is up (`vrrp_priority`, `vrrp_master`).
 """
@@ -65,6 +67,7 @@ def place_routers(
     current: dict[str, tuple[str, ...]] | None = None,
     ha_hosts: int = 2,
     current_vrid: dict[str, int] | None = None,
+    keep_down_hosts: bool = False,
 ) -> Placement:
     current = current or {}
     idx = cloud.index()
@@ -81,11 +84,14 @@ def place_routers(
         kept = tuple(
             h
             for h in current.get(router.id, ())
-            if h in cloud.hosts and cloud.hosts[h].up and cloud.hosts[h].mode in modes
+            if h in cloud.hosts
+            and (cloud.hosts[h].up or keep_down_hosts)
+            and cloud.hosts[h].mode in modes
         )
         central[router.id] = kept[:want]
         for h in central[router.id]:
-            load[h] += 1
+            if h in load:
+                load[h] += 1
     for router in routers:
         if router.id not in central:
             continue

@@ -7,7 +7,9 @@ scheduler's pipeline on it (see `pipeline`). `reschedule(tx)` places routers
 (keeping what is placed), stores the router-to-agent bindings, and gives each
 host that serves floating IPs of distributed routers its fip-namespace gateway
 port on the external network (`network:floatingip_agent_gateway`), removing those
-no longer needed. Everything it writes is recorded in the change sequence.
+no longer needed (a host that is down keeps its own, so an agent that comes back
+finds its fip namespace's address unchanged). When agents die or come back,
+`failover` moves only the routers that concerns. Everything it writes is recorded in the change sequence.
 """
 
 from collections.abc import Iterable
@@ -92,18 +94,23 @@ def load_cloud(conn, now=None, down_time: int = 75) -> tuple[Cloud, dict[str, tu
 
 
 def load_cloud_views(
-    conn, now=None, down_time: int = 75, hosts: Iterable[str] | None = None
+    conn,
+    now=None,
+    down_time: int = 75,
+    hosts: Iterable[str] | None = None,
+    keep_down_hosts: bool = False,
 ) -> CloudViews:
     """The cloud as stored, its placement and the views of `hosts` (None: every host).
 
-    With `now`, hosts whose agent has not reported for `down_time` seconds are down."""
+    With `now`, hosts whose agent has not reported for `down_time` seconds are down;
+    with `keep_down_hosts` (automatic failover off) routers stay on them."""
     cloud, current = load_cloud(conn, now, down_time)
-    return cloud_views(cloud, current, hosts)
+    return cloud_views(cloud, current, hosts, keep_down_hosts)
 
 
-def reschedule(tx, now=None, down_time: int = 75) -> Placement:
+def reschedule(tx, now=None, down_time: int = 75, keep_down_hosts: bool = False) -> Placement:
     cloud, current = load_cloud(tx.conn, now, down_time)
-    placement = place_routers(cloud, current)
+    placement = place_routers(cloud, current, keep_down_hosts=keep_down_hosts)
     _store_bindings(tx, current, placement)
     _fip_gateways(tx, cloud, placement)
     return placement
@@ -134,8 +141,9 @@ def _fip_gateways(tx, cloud: Cloud, placement: Placement) -> None:
         if p.device_owner == FIP_AGENT_GATEWAY
     }
     for key, port_id in have.items():
-        if key not in wanted:
-            remove_port(tx, port_id)
+        on = cloud.hosts.get(key[0])
+        if key not in wanted and (on is None or on.up):
+            remove_port(tx, port_id)  # a host that is down keeps its own until it is back
     for host, network_id in sorted(wanted - set(have)):
         fixed = allocate(tx, network_id, None)
         insert_port(
