@@ -12,7 +12,6 @@ import dataclasses
 import subprocess
 import sys
 
-import pytest
 from model_readback import check_model_host, of_world
 from sim_support import EXAMPLES, cloud, delivered
 
