@@ -144,8 +144,14 @@ def test_ha_router_snat_runs_on_the_vrrp_master_and_waits_on_the_backup():
     rid = sim.control.ids["router:r1"]
     trace = sim.send("vm1", "internet", "tcp", dport=80)
     assert delivered(trace, "internet")
-    path = namespaces_of(trace, first_pid(trace, "vm1"))
-    assert f"network1:snat-{rid}" in path and not any(ns.startswith("network2") for ns in path)
+    pid = first_pid(trace, "vm1")
+    path = namespaces_of(trace, pid)
+    assert f"network1:snat-{rid}" in path
+    # the compute host sends the sg- MAC's frames to both instances (no server round trip
+    # at failover): the backup, which holds no address and no route, drops its copy
+    backup = [s for s in trace.steps if s.pid == pid and s.ns.startswith("network2")]
+    assert backup and backup[-1].kind == "drop" and "no route" in backup[-1].text, backup[-1:]
+    assert not any(s.kind == "forward" for s in backup)
     for host, master in (("network1", True), ("network2", False)):
         (vrrp,) = sim.states[host].vrrp
         assert vrrp.vrid >= 1 and len(vrrp.vips) == 2

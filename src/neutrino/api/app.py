@@ -28,6 +28,7 @@ from ..db.database import Database, utcnow
 from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
 from ..network import errors
+from ..scheduler.ha import HaSettings
 from ..scheduler.store import reschedule
 from . import (
     agents,
@@ -71,6 +72,7 @@ class Api:
         )
         self.noauth_context = Context.noauth(self.identity.config.noauth_project_id)
         distributed = config.server.router_distributed
+        self.ha = ha_settings(config)
         self.resources = {
             "networks": Resource("network", networks, networks.ATTRS),
             "subnets": Resource("subnet", subnets, subnets.ATTRS),
@@ -170,7 +172,7 @@ class Api:
         if collection in ("routers", "floatingips") or (
             collection == "ports" and any(v is None or v.get("binding:host_id") for v in views)
         ):
-            reschedule(tx, tx.now, self.config.server.agent_down_time)
+            reschedule(tx, tx.now, self.config.server.agent_down_time, self.ha)
         return views
 
     def _visible(self, view: dict, res: Resource, ctx: Context) -> dict:
@@ -192,9 +194,15 @@ class Api:
         )
 
 
-def _then_place(tx, result, down_time: int):
+def ha_settings(config: Config) -> HaSettings:
+    """The HA router settings of the server's configuration."""
+    s = config.server
+    return HaSettings(s.max_l3_agents_per_router, s.l3_ha_net_cidr, s.ha_vrrp_advert_int)
+
+
+def _then_place(tx, result, down_time: int, ha: HaSettings):
     """After an agent changed (disabled, removed): place its routers elsewhere."""
-    reschedule(tx, tx.now, down_time)
+    reschedule(tx, tx.now, down_time, ha)
     return result
 
 
@@ -346,13 +354,14 @@ def build_app(config: Config, db: Database) -> Starlette:
         if request.method == "PUT":
             body = await _body(request)
             view = await run_in_threadpool(
-                db.write, lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down)
+                db.write,
+                lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down, api.ha),
             )
             return JSONResponse({"agent": view})
 
         def delete_then_place(tx) -> None:
             agents.delete_(tx, ctx, aid)
-            _then_place(tx, None, down)
+            _then_place(tx, None, down, api.ha)
 
         await run_in_threadpool(db.write, delete_then_place)
         return Response(status_code=204)
@@ -364,7 +373,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         def beat(tx):
             view = agents.heartbeat(tx, ctx, body, down)
             if any(c[0] == "agent" and c[2] == "create" for c in tx.changes):
-                reschedule(tx, tx.now, down)  # a new host: routers may go there
+                reschedule(tx, tx.now, down, api.ha)  # a new host: routers may go there
             return view
 
         view = await run_in_threadpool(db.write, beat)
@@ -376,7 +385,7 @@ def build_app(config: Config, db: Database) -> Starlette:
             raise errors.forbidden("get_host_view")
         host = request.path_params["host"]
         after, wait = _int_param(request, "after", -1), min(_int_param(request, "wait", 0), 60)
-        body = await hostviews.watch(db, host, after, wait, down)
+        body = await hostviews.watch(db, host, after, wait, down, api.ha)
         return JSONResponse(body)
 
     async def port_status(request: Request):
@@ -387,6 +396,14 @@ def build_app(config: Config, db: Database) -> Starlette:
             db.write, lambda tx: hostviews.set_port_status(tx, ctx, pid, body)
         )
         return JSONResponse({"port": view})
+
+    async def ha_states(request: Request):
+        ctx = api.context(request)
+        body = await _body(request)
+        host = request.path_params["host"]
+        return JSONResponse(
+            await run_in_threadpool(db.write, lambda tx: agents.set_ha_states(tx, ctx, host, body))
+        )
 
     async def agent_routers(request: Request):
         ctx = api.context(request)
@@ -425,6 +442,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         Route("/v2.0/routers/{id}/{action}", router_action, methods=["PUT"]),
         Route("/neutrino/v1/hosts/{host}/view", host_view),
         Route("/neutrino/v1/ports/{id}/status", port_status, methods=["PUT"]),
+        Route("/neutrino/v1/hosts/{host}/ha_states", ha_states, methods=["PUT"]),
         Route("/v2.0/{collection}", collection, methods=["GET", "POST"]),
         Route("/v2.0/{collection}/{id}", member, methods=["GET", "PUT", "DELETE"]),
         *api.identity.routes(),

@@ -7,7 +7,10 @@ scheduler's pipeline on it (see `pipeline`). `reschedule(tx)` places routers
 (keeping what is placed), stores the router-to-agent bindings, and gives each
 host that serves floating IPs of distributed routers its fip-namespace gateway
 port on the external network (`network:floatingip_agent_gateway`), removing those
-no longer needed. Everything it writes is recorded in the change sequence.
+no longer needed, and keeps the HA networks and ports (`network.ha`): a project
+with an HA router has its HA network, each placed instance of an HA router its
+`ha-` port there, bound to its host. Everything it writes is recorded in the
+change sequence.
 """
 
 from collections.abc import Iterable
@@ -17,9 +20,11 @@ from sqlalchemy import delete, insert, select
 
 from ..db import schema
 from ..modes import LEGACY
-from ..network.owners import FIP_AGENT_GATEWAY
+from ..network import ha as ha_network
+from ..network.owners import FIP_AGENT_GATEWAY, ROUTER_HA_PORT
 from ..network.ports import allocate, insert_port, remove_port
 from .cloud import Cloud, FloatingIP, Host, Network, Port, Router, Subnet
+from .ha import HaSettings
 from .pipeline import CloudViews, cloud_views
 from .place import Placement, place_routers
 
@@ -92,20 +97,25 @@ def load_cloud(conn, now=None, down_time: int = 75) -> tuple[Cloud, dict[str, tu
 
 
 def load_cloud_views(
-    conn, now=None, down_time: int = 75, hosts: Iterable[str] | None = None
+    conn,
+    now=None,
+    down_time: int = 75,
+    hosts: Iterable[str] | None = None,
+    ha: HaSettings = HaSettings(),
 ) -> CloudViews:
     """The cloud as stored, its placement and the views of `hosts` (None: every host).
 
     With `now`, hosts whose agent has not reported for `down_time` seconds are down."""
     cloud, current = load_cloud(conn, now, down_time)
-    return cloud_views(cloud, current, hosts)
+    return cloud_views(cloud, current, hosts, ha)
 
 
-def reschedule(tx, now=None, down_time: int = 75) -> Placement:
+def reschedule(tx, now=None, down_time: int = 75, ha: HaSettings = HaSettings()) -> Placement:
     cloud, current = load_cloud(tx.conn, now, down_time)
-    placement = place_routers(cloud, current)
+    placement = place_routers(cloud, current, ha.hosts)
     _store_bindings(tx, current, placement)
     _fip_gateways(tx, cloud, placement)
+    _ha_ports(tx, cloud, placement, ha.cidr)
     return placement
 
 
@@ -147,3 +157,42 @@ def _fip_gateways(tx, cloud: Cloud, placement: Placement) -> None:
             device_owner=FIP_AGENT_GATEWAY,
             host_id=host,
         )
+
+
+def _ha_ports(tx, cloud: Cloud, placement: Placement, cidr: str) -> None:
+    """Each project with an HA router has its HA network; each placed instance its ha- port."""
+    ha_routers = [r for r in cloud.routers.values() if r.ha]
+    networks = {
+        project: n.id
+        for n in cloud.networks.values()
+        if n.project_id == "" and (project := ha_network.project_of(n.name)) is not None
+    }
+    wanted = {
+        (r.id, host): r.project_id for r in ha_routers for host in placement.central.get(r.id, ())
+    }
+    have = {
+        (p.device_id, p.host): p.id
+        for p in cloud.ports.values()
+        if p.device_owner == ROUTER_HA_PORT
+    }
+    for key, port_id in sorted(have.items()):
+        if key not in wanted:
+            remove_port(tx, port_id)
+    for project in sorted({r.project_id for r in ha_routers} - set(networks)):
+        networks[project] = ha_network.create_network(tx, project, cidr)[0]
+    for (router_id, host), project in sorted(wanted.items()):
+        if (router_id, host) in have:
+            continue
+        network_id = networks[project]
+        insert_port(
+            tx,
+            network_id=network_id,
+            project_id="",
+            fixed_ips=allocate(tx, network_id, None),
+            name=f"{ha_network.PORT_NAME}{project}",
+            device_id=router_id,
+            device_owner=ROUTER_HA_PORT,
+            host_id=host,
+        )
+    for project in sorted(set(networks) - {r.project_id for r in ha_routers}):
+        ha_network.delete_network(tx, networks[project])
