@@ -159,3 +159,29 @@ def test_ha_router_snat_runs_on_the_vrrp_master_and_waits_on_the_backup():
         assert (vrrp.vips[0][0] in addrs) is master, addrs
     priorities = {h: sim.states[h].vrrp[0].priority for h in ("network1", "network2")}
     assert priorities["network1"] > priorities["network2"]
+
+
+def test_legacy_ha_router_routes_and_nats_on_the_master_only():
+    sim = cloud("legacy-ha")
+    rid = sim.control.ids["router:r1"]
+    model, _ = sim.control.cloud()
+    fip = next(f.floating_ip for f in model.floatingips.values())
+    for src, dst, to in (
+        ("vm1", "vm2", "vm2"),
+        ("vm1", "internet", "internet"),
+        ("internet", fip, "vm3"),
+    ):
+        trace = sim.send(src, dst, "tcp", dport=80)
+        assert delivered(trace, to), (src, dst)
+        pid = first_pid(trace, src)
+        forwarded = {s.ns for s in trace.steps if s.pid == pid and s.kind == "forward"}
+        assert f"network1:qrouter-{rid}" in forwarded, forwarded
+        assert not any(ns.startswith("network2") for ns in forwarded), forwarded
+    for host, master in (("network1", True), ("network2", False)):
+        (vrrp,) = sim.states[host].vrrp
+        assert vrrp.interface.startswith("ha-")
+        addrs = sim.kernel.netns(f"{host}:qrouter-{rid}").ip("-4 addr show")
+        # the qr- gateway addresses and the floating IP are the VRRP instance's
+        assert ("10.0.1.1/24" in addrs) is master and ("10.0.2.1/24" in addrs) is master
+        assert (f"{fip}/32" in addrs) is master
+        assert "169.254.192." in addrs  # each instance's own address on the HA network
