@@ -16,7 +16,8 @@ What it models:
       flow additions and strict deletions (as `Flow` records: the text of
       ovs-ofctl is the real implementation's business);
     - `KeepalivedAccess`: the VRRP instances that run (their config text), start
-      or reload one, stop one, its PID.
+      or reload one, stop one, its PID, the notify command its config names (the
+      real one records each state it enters; the model's has none).
 Goals:
     Two implementations with the same answers: the real host
     (`dataplane.linux_kernel`, `ovs.OvsCommands`, `keepalived.KeepalivedProcesses`:
