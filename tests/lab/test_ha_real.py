@@ -14,6 +14,7 @@ active instance, whether the TCP stream went on) are printed (`pytest -s`).
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -67,6 +68,7 @@ def cloud(lab_ok):
         yield c
     finally:
         down(directory, prefix)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- looking at it
