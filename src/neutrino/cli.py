@@ -450,6 +450,7 @@ def agent_command(
     """Run the agent of one host: register, watch its view, plan and reconcile."""
     from .agent.client import ServerClient
     from .agent.config import load_agent_config
+    from .agent.ha_state import HaStateReporter
     from .agent.loop import Agent
     from .config import ConfigError
     from .dataplane import LinuxDataplane
@@ -498,9 +499,16 @@ def agent_command(
         raise typer.Exit(1 if drift else 0)
     setup_logging()
     _exit_cleanly_on_signals()
+    reporter = HaStateReporter(
+        cfg.host,
+        ServerClient(cfg.server, cfg.username, cfg.password, cfg.project, auth_url=cfg.auth_url),
+        cfg.run_dir,
+    )
+    reporter.start()
     try:
         agent.run()
     finally:
+        reporter.stop()
         client.close()
 
 

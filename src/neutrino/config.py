@@ -11,6 +11,9 @@
     agent_down_time = 75                       # seconds without heartbeat -> not alive
     allow_automatic_l3agent_failover = true    # move routers off agents that died
     agent_check_interval = 1.0                 # seconds between looks for agents that died
+    max_l3_agents_per_router = 2               # instances of an HA router (2 or 3)
+    l3_ha_net_cidr = "169.254.192.0/18"        # each project's HA network (VRRP)
+    ha_vrrp_advert_int = 0.1                   # keepalived's advert interval, seconds
     [identity]                                 # see neutrino.identity
 
 Every key can be overridden by the environment as NEUTRINO_<SECTION>_<KEY>, e.g.
@@ -22,6 +25,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network
 from pathlib import Path
 
 AUTH_STRATEGIES = ("keystone", "noauth")
@@ -44,6 +48,9 @@ class ServerConfig:
     allow_automatic_l3agent_failover: bool = True
     agent_check_interval: float = 1.0
     sqlite_synchronous: str = "NORMAL"
+    max_l3_agents_per_router: int = 2
+    l3_ha_net_cidr: str = "169.254.192.0/18"
+    ha_vrrp_advert_int: float = 0.1
 
     def url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -97,7 +104,37 @@ def _server_config(section: dict) -> ServerConfig:
         raise ConfigError(
             f"[server] sqlite_synchronous = {cfg.sqlite_synchronous!r}: allowed: NORMAL, FULL, EXTRA"
         )
+    _check_ha(cfg)
     return cfg
+
+
+HA_INSTANCES = (2, 3)
+
+
+def _check_ha(cfg: ServerConfig) -> None:
+    if cfg.max_l3_agents_per_router not in HA_INSTANCES:
+        raise ConfigError(
+            f"[server] max_l3_agents_per_router = {cfg.max_l3_agents_per_router}: "
+            "allowed: 2 or 3 (instances of each HA router, on as many hosts)"
+        )
+    try:
+        net = IPv4Network(cfg.l3_ha_net_cidr)
+    except ValueError:
+        raise ConfigError(
+            f"[server] l3_ha_net_cidr = {cfg.l3_ha_net_cidr!r}: not an IPv4 network "
+            "(address/prefix, no host bits)"
+        ) from None
+    if net.prefixlen > 29:
+        raise ConfigError(
+            f"[server] l3_ha_net_cidr = {cfg.l3_ha_net_cidr!r}: too small; /29 or larger"
+        )
+    interval = cfg.ha_vrrp_advert_int
+    centis = round(interval * 100)
+    if not 0 < interval <= 40.95 or abs(centis - interval * 100) > 1e-6:
+        raise ConfigError(
+            f"[server] ha_vrrp_advert_int = {interval}: must be more than 0 and at most "
+            "40.95 seconds, in steps of 0.01 (VRRPv3 counts centiseconds)"
+        )
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

@@ -4,8 +4,8 @@ Random clouds (legacy, distributed and HA routers, with and without gateways, on
 random hosts of every mode, VMs with floating IPs) are stored; agents die and
 come back at random, several times in a row. After each change one copy of the
 database is handled by the targeted path (`failover.notice_agents`), a second copy
-by the full `reschedule`: the router-to-agent bindings and the fip gateway ports
-(host, network, address) must be the same, and no router is left bound to a dead
+by the full `reschedule`: the router-to-agent bindings, the fip gateway ports
+(host, network, address) and the HA routers' ha- ports must be the same, and no router is left bound to a dead
 or unfitting agent. 60 clouds on SQLite, 6 on PostgreSQL.
 """
 
@@ -22,6 +22,7 @@ from neutrino.modes import AGENT_MODES, DVR_MODES, LEGACY_MODES, SNAT_MODES
 from neutrino.network.owners import (
     FIP_AGENT_GATEWAY,
     ROUTER_GATEWAY,
+    ROUTER_HA_PORT,
     ROUTER_INTERFACE,
     ROUTER_INTERFACE_DVR,
 )
@@ -101,7 +102,7 @@ def _set_liveness(db: Database, now, alive: dict[str, bool]) -> None:
     db.write(write)
 
 
-def _outcome(db: Database) -> tuple[dict, set]:
+def _outcome(db: Database) -> tuple[dict, set, set]:
     A, B, P = schema.agents, schema.router_agent_bindings, schema.ports
 
     def read(conn):
@@ -119,7 +120,12 @@ def _outcome(db: Database) -> tuple[dict, set]:
                 )
             ).scalar_one()
             gateways.add((host_id, net, ip))
-        return bindings, gateways
+        ha_ports = set(
+            conn.execute(
+                select(P.c.device_id, P.c.host_id).where(P.c.device_owner == ROUTER_HA_PORT)
+            ).all()
+        )
+        return bindings, gateways, ha_ports
 
     return db.read(read)
 
@@ -172,13 +178,17 @@ def _targeted_equals_full(seed: int, targeted: Database, full: Database) -> None
             assert all(alive[h] and cloud.hosts[h].mode in modes for h in hosts)
         for host, _, _ in got[1]:
             assert cloud.hosts[host].mode in DVR_MODES
+        assert got[2] == {
+            (r, h) for r, hosts in got[0].items() for h in hosts if cloud.routers[r].ha
+        }
 
 
 def test_each_kind_of_router_moves_to_a_live_agent_of_a_fitting_mode(tmp_path):
     """net1 holds a distributed router's SNAT, a legacy router and an HA router's
     first instance; when it dies the SNAT goes to the only other dvr_snat host, the
     legacy router to the least loaded legacy-capable host, and the HA router gets an
-    instance on a third host (never two on one), with a router change for each."""
+    instance on a third host (never two on one) with its ha- port there, the dead
+    host's gone, with a router change for each."""
     cloud = Cloud()
     for name, mode in [("cmp1", "dvr"), ("leg1", "legacy"), ("net1", "dvr_snat"),
                        ("net2", "dvr_snat"), ("net3", "dvr_snat")]:  # fmt: skip
@@ -198,16 +208,20 @@ def test_each_kind_of_router_moves_to_a_live_agent_of_a_fitting_mode(tmp_path):
     db = _database(f"sqlite:///{tmp_path}/kinds.db")
     now = utcnow()
     db.write(lambda tx: store_cloud(tx, cloud, current))
+    _set_liveness(db, now, {h: True for h in cloud.hosts})
+    db.write(lambda tx: reschedule(tx, now, DOWN))  # the HA network and the ha- ports
+    assert _outcome(db)[2] == {(ids["ha"], "net1"), (ids["ha"], "net2")}
     _set_liveness(db, now, {h: h != "net1" for h in cloud.hosts})
     before = db.last_change()
     noticed = db.write(lambda tx: notice_agents(tx, now, DOWN))
-    bindings, _ = _outcome(db)
+    bindings, _, ha_ports = _outcome(db)
     assert noticed.died == ["net1"]
     assert bindings == {
         ids["dvr"]: {"net3"},  # net2 already has the HA router: net3 is less loaded
         ids["legacy"]: {"leg1"},  # leg1 and net2/net3 fit; leg1 has nothing yet
         ids["ha"]: {"net2", "net3"},
     }
+    assert ha_ports == {(ids["ha"], "net2"), (ids["ha"], "net3")}  # the new instance's ha- port
     changes = db.read(
         lambda c: c.execute(
             select(schema.changes.c.resource, schema.changes.c.resource_id).where(
@@ -215,5 +229,6 @@ def test_each_kind_of_router_moves_to_a_live_agent_of_a_fitting_mode(tmp_path):
             )
         ).all()
     )
-    assert sorted(r for r, _ in changes) == ["agent", "router", "router", "router"]
+    assert sorted(r for r, _ in changes if r != "port") == ["agent", "router", "router", "router"]
+    assert sorted(r for r, _ in changes if r == "port") == ["port", "port"]  # ha- out, ha- in
     assert db.write(lambda tx: notice_agents(tx, now, DOWN)).died == []  # noticed once

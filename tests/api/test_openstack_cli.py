@@ -301,3 +301,25 @@ def test_reader_lists_but_cannot_create(clouds):
     assert "demo-net" in names
     error = clouds["rita"].fails("network", "create", "rita-net")
     assert "403" in error and "disallowed by policy" in error, error
+
+
+def test_agent_list_of_an_ha_router_shows_each_instances_ha_state(admin):
+    """`network agent list --router R --long`: the HA State column, as the agents report it."""
+    os_, api = admin
+    hosts = [f"ha-{admin[1].url[-5:]}-{i}" for i in (1, 2)]  # not the other tests' agents
+    for host in hosts:
+        agent = {**AGENT, "host": host}
+        assert api.post("/v2.0/agents/heartbeat", {"agent": agent}).status == 200
+    name = f"ha-router-{hosts[0]}"
+    router = os_("router", "create", "--centralized", "--ha", name, "-f", "json")
+    listed = os_("network", "agent", "list", "--router", router["id"], "--long", "-f", "json")
+    assert sorted(a["Host"] for a in listed) == hosts
+    assert {a["HA State"] for a in listed} == {"standby"}  # nothing reported yet
+    for host, state in zip(hosts, ("standby", "active"), strict=True):
+        r = api.put(f"/neutrino/v1/hosts/{host}/ha_states", {"ha_states": {router["id"]: state}})
+        assert r.status == 200, r
+    listed = os_("network", "agent", "list", "--router", router["id"], "--long", "-f", "json")
+    assert {a["Host"]: a["HA State"] for a in listed} == {hosts[0]: "standby", hosts[1]: "active"}
+    r = api.put(f"/neutrino/v1/hosts/{hosts[0]}/ha_states", {"ha_states": {router["id"]: "up"}})
+    assert r.status == 400 and "allowed: active, standby" in json.dumps(r.body)
+    os_("router", "delete", router["id"])

@@ -74,3 +74,29 @@ def test_the_world_from_the_api_is_the_stored_cloud_with_the_agents_plans(cloud)
     priorities = {r.ha_priority for r in placed.views[master].routers if r.id == router["id"]}
     assert priorities == {100}
     assert world.address_of("vm1") == stored.ports[vms["vm1"]].fixed_ips[0][1]
+
+
+def test_the_world_takes_the_instance_its_agent_reports_active_as_master(cloud):
+    for host, mode, ip in (
+        ("compute1", "dvr", "192.0.2.11"),
+        ("network1", "dvr_snat", "192.0.2.21"),
+        ("network2", "dvr_snat", "192.0.2.22"),
+    ):
+        _agent(cloud, host, mode, ip)
+    public, _ = cloud.public_network()
+    router = cloud.admin.make(
+        "router", ha=True, distributed=False, external_gateway_info={"network_id": public["id"]}
+    )
+    first, second = cloud.admin.get(f"/v2.0/routers/{router['id']}/l3-agents").json()["agents"]
+    reader = AdminReader(cloud.admin)
+    preferred = world_from_api(reader)[0]
+    body = {"ha_states": {router["id"]: "active"}}
+    db = cloud.client.app.state.api.db
+    placed = db.read(lambda conn: load_cloud_views(conn, utcnow()))
+    other = next(h for h in (first["host"], second["host"]) if h != placed.masters[router["id"]])
+    assert cloud.admin.put(f"/neutrino/v1/hosts/{other}/ha_states", json=body).status_code == 200
+    reported = world_from_api(reader)[0]
+    ns = f"{other}:qrouter-{router['id']}"
+    gateway = reported.cloud.ports[reported.cloud.routers[router["id"]].gw_port_id].ip
+    assert gateway not in preferred.kernel.netns(ns).ip("addr show")
+    assert gateway in reported.kernel.netns(ns).ip("addr show")

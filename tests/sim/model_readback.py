@@ -62,9 +62,10 @@ def check_model_host(h: ModelHost, state: HostState) -> None:
             (a["ifname"], f"{x['local']}/{x['prefixlen']}")
             for a in h.ip(ns, "addr", "show")
             for x in a["addr_info"]
-            if a["ifname"].startswith(("qr-", "qg-", "sg-", "fg-", "rfp-", "fpr-"))
+            if a["ifname"].startswith(("qr-", "qg-", "sg-", "fg-", "rfp-", "fpr-", "ha-"))
         }
         vips = {(dev, cidr) for v in state.vrrp if v.ns == ns for cidr, dev in v.vips}
+        vips |= {(v.interface, v.ha_vip) for v in state.vrrp if v.ns == ns}
         assert have - vips == {(a.dev, a.cidr) for a in state.addresses if a.ns == ns}
         rules = {
             (r["priority"], f"{r['src']}/{r.get('srclen', 32)}", str(r["table"]))

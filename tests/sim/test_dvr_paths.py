@@ -144,8 +144,14 @@ def test_ha_router_snat_runs_on_the_vrrp_master_and_waits_on_the_backup():
     rid = sim.control.ids["router:r1"]
     trace = sim.send("vm1", "internet", "tcp", dport=80)
     assert delivered(trace, "internet")
-    path = namespaces_of(trace, first_pid(trace, "vm1"))
-    assert f"network1:snat-{rid}" in path and not any(ns.startswith("network2") for ns in path)
+    pid = first_pid(trace, "vm1")
+    path = namespaces_of(trace, pid)
+    assert f"network1:snat-{rid}" in path
+    # the compute host sends the sg- MAC's frames to both instances (no server round trip
+    # at failover): the backup, which holds no address and no route, drops its copy
+    backup = [s for s in trace.steps if s.pid == pid and s.ns.startswith("network2")]
+    assert backup and backup[-1].kind == "drop" and "no route" in backup[-1].text, backup[-1:]
+    assert not any(s.kind == "forward" for s in backup)
     for host, master in (("network1", True), ("network2", False)):
         (vrrp,) = sim.states[host].vrrp
         assert vrrp.vrid >= 1 and len(vrrp.vips) == 2
@@ -153,3 +159,29 @@ def test_ha_router_snat_runs_on_the_vrrp_master_and_waits_on_the_backup():
         assert (vrrp.vips[0][0] in addrs) is master, addrs
     priorities = {h: sim.states[h].vrrp[0].priority for h in ("network1", "network2")}
     assert priorities["network1"] > priorities["network2"]
+
+
+def test_legacy_ha_router_routes_and_nats_on_the_master_only():
+    sim = cloud("legacy-ha")
+    rid = sim.control.ids["router:r1"]
+    model, _ = sim.control.cloud()
+    fip = next(f.floating_ip for f in model.floatingips.values())
+    for src, dst, to in (
+        ("vm1", "vm2", "vm2"),
+        ("vm1", "internet", "internet"),
+        ("internet", fip, "vm3"),
+    ):
+        trace = sim.send(src, dst, "tcp", dport=80)
+        assert delivered(trace, to), (src, dst)
+        pid = first_pid(trace, src)
+        forwarded = {s.ns for s in trace.steps if s.pid == pid and s.kind == "forward"}
+        assert f"network1:qrouter-{rid}" in forwarded, forwarded
+        assert not any(ns.startswith("network2") for ns in forwarded), forwarded
+    for host, master in (("network1", True), ("network2", False)):
+        (vrrp,) = sim.states[host].vrrp
+        assert vrrp.interface.startswith("ha-")
+        addrs = sim.kernel.netns(f"{host}:qrouter-{rid}").ip("-4 addr show")
+        # the qr- gateway addresses and the floating IP are the VRRP instance's
+        assert ("10.0.1.1/24" in addrs) is master and ("10.0.2.1/24" in addrs) is master
+        assert (f"{fip}/32" in addrs) is master
+        assert "169.254.192." in addrs  # each instance's own address on the HA network

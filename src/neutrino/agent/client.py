@@ -5,6 +5,7 @@ client = ServerClient(url, username=..., password=..., project=...)   # or noaut
 client.heartbeat(host, mode, tunnel_ip, start=True)
 client.view(host, after=revision, wait=30) -> (revision, HostView)
 client.port_status(port_id, "ACTIVE")
+client.ha_states(host, {router_id: "active"})
 """
 
 import httpx
@@ -84,3 +85,7 @@ class ServerClient:
 
     def port_status(self, port_id: str, status: str) -> None:
         self.request("PUT", f"/neutrino/v1/ports/{port_id}/status", json={"status": status})
+
+    def ha_states(self, host: str, states: dict[str, str]) -> dict:
+        r = self.request("PUT", f"/neutrino/v1/hosts/{host}/ha_states", json={"ha_states": states})
+        return r.json()

@@ -180,11 +180,52 @@ def _mac(value: int) -> str:
     return ":".join(f"{(value >> s) & 0xFF:02x}" for s in range(40, -1, -8))
 
 
+HA_STATES = ("active", "standby")
+
+
 def agents_of_router(conn, ctx, router_id: str, now, down_time: int) -> dict:
+    """The agents hosting a router; for an HA router each with `ha_state` as Neutron
+    shows it: what the agent reported (active, standby), unknown while it is down."""
     _admin(ctx)
-    routers.fetch(conn, ctx, router_id)
-    rows = conn.execute(select(T).join(B, B.c.agent_id == T.c.id).where(B.c.router_id == router_id))
-    return {"agents": [view(r, now, down_time) for r in rows]}
+    router = routers.fetch(conn, ctx, router_id)
+    rows = conn.execute(
+        select(T, B.c.ha_state).join(B, B.c.agent_id == T.c.id).where(B.c.router_id == router_id)
+    )
+    out = []
+    for r in rows:
+        agent = view(r, now, down_time)
+        if router.ha:
+            agent["ha_state"] = (r.ha_state or "standby") if agent["alive"] else "unknown"
+        out.append(agent)
+    return {"agents": out}
+
+
+def set_ha_states(tx, ctx, host: str, body) -> dict:
+    """An agent reports the VRRP state of its HA routers' instances: {router id: state}."""
+    _admin(ctx)
+    states = body.get("ha_states") if isinstance(body, dict) else None
+    if not isinstance(states, dict):
+        raise errors.bad_request("Body must be {'ha_states': {router_id: 'active' | 'standby'}}")
+    for router_id, state in states.items():
+        if state not in HA_STATES:
+            raise errors.bad_request(
+                f"ha_state {state!r} of router {router_id}: allowed: {', '.join(HA_STATES)}"
+            )
+    agent_id = tx.conn.execute(
+        select(T.c.id).where(T.c.host == host, T.c.agent_type == "L3 agent")
+    ).scalar()
+    if agent_id is None:
+        raise errors.ApiError(
+            404, "HostNotFound", f"Host {host} has no L3 agent registered; start its agent first"
+        )
+    bound = 0
+    for router_id, state in sorted(states.items()):
+        bound += tx.execute(
+            update(B)
+            .where(B.c.router_id == router_id, B.c.agent_id == agent_id)
+            .values(ha_state=state)
+        ).rowcount
+    return {"host": host, "updated": bound}
 
 
 def routers_of_agent(conn, ctx, agent_id: str) -> dict:

@@ -37,8 +37,16 @@ MARGIN = 0.02  # s after an agent's heartbeat gets too old, so the look finds it
 
 
 class AgentWatch:
-    def __init__(self, db: Database, down_time: int, interval: float, failover: bool = True):
+    def __init__(
+        self,
+        db: Database,
+        down_time: int,
+        interval: float,
+        failover: bool = True,
+        ha_hosts: int = 2,
+    ):
         self.db = db
+        self.ha_hosts = ha_hosts  # max_l3_agents_per_router
         self.down_time = down_time
         self.interval = interval
         self.failover = failover
@@ -50,7 +58,7 @@ class AgentWatch:
         agents = self.db.read(lambda conn: l3_agents(conn, utcnow(), self.down_time))
         if changed_agents(agents):
             noticed = self.db.write(
-                lambda tx: notice_agents(tx, tx.now, self.down_time, self.failover)
+                lambda tx: notice_agents(tx, tx.now, self.down_time, self.failover, self.ha_hosts)
             )
             if noticed.died or noticed.revived:
                 log.info(

@@ -28,6 +28,7 @@ from ..db.database import Database, utcnow
 from ..db.projects import DbProjectStore
 from ..identity import Context, Identity, IdentityConfig, IdentityError
 from ..network import errors
+from ..scheduler.ha import HaSettings
 from ..scheduler.store import reschedule
 from . import (
     agents,
@@ -73,6 +74,7 @@ class Api:
         self.noauth_context = Context.noauth(self.identity.config.noauth_project_id)
         self.keep_down_hosts = not config.server.allow_automatic_l3agent_failover
         distributed = config.server.router_distributed
+        self.ha = ha_settings(config)
         self.resources = {
             "networks": Resource("network", networks, networks.ATTRS),
             "subnets": Resource("subnet", subnets, subnets.ATTRS),
@@ -172,7 +174,9 @@ class Api:
         if collection in ("routers", "floatingips") or (
             collection == "ports" and any(v is None or v.get("binding:host_id") for v in views)
         ):
-            reschedule(tx, tx.now, self.config.server.agent_down_time, self.keep_down_hosts)
+            reschedule(
+                tx, tx.now, self.config.server.agent_down_time, self.ha, self.keep_down_hosts
+            )
         return views
 
     def _visible(self, view: dict, res: Resource, ctx: Context) -> dict:
@@ -194,9 +198,15 @@ class Api:
         )
 
 
-def _then_place(tx, result, down_time: int, keep_down_hosts: bool):
+def ha_settings(config: Config) -> HaSettings:
+    """The HA router settings of the server's configuration."""
+    s = config.server
+    return HaSettings(s.max_l3_agents_per_router, s.l3_ha_net_cidr, s.ha_vrrp_advert_int)
+
+
+def _then_place(tx, result, down_time: int, ha: HaSettings, keep_down_hosts: bool):
     """After an agent changed (disabled, removed): place its routers elsewhere."""
-    reschedule(tx, tx.now, down_time, keep_down_hosts)
+    reschedule(tx, tx.now, down_time, ha, keep_down_hosts)
     return result
 
 
@@ -233,6 +243,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         down,
         config.server.agent_check_interval,
         config.server.allow_automatic_l3agent_failover,
+        api.ha.hosts,
     )
 
     async def versions(request: Request):
@@ -356,13 +367,15 @@ def build_app(config: Config, db: Database) -> Starlette:
             body = await _body(request)
             view = await run_in_threadpool(
                 db.write,
-                lambda tx: _then_place(tx, agents.update_(tx, ctx, aid, body, down), down, keep),
+                lambda tx: _then_place(
+                    tx, agents.update_(tx, ctx, aid, body, down), down, api.ha, keep
+                ),
             )
             return JSONResponse({"agent": view})
 
         def delete_then_place(tx) -> None:
             agents.delete_(tx, ctx, aid)
-            _then_place(tx, None, down, keep)
+            _then_place(tx, None, down, api.ha, keep)
 
         await run_in_threadpool(db.write, delete_then_place)
         return Response(status_code=204)
@@ -374,7 +387,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         def beat(tx):
             view = agents.heartbeat(tx, ctx, body, down)
             if any(c[0] == "agent" and c[2] == "create" for c in tx.changes):
-                reschedule(tx, tx.now, down, keep)  # a new host: routers may go there
+                reschedule(tx, tx.now, down, api.ha, keep)  # a new host: routers may go there
             return view
 
         view = await run_in_threadpool(db.write, beat)
@@ -386,7 +399,7 @@ def build_app(config: Config, db: Database) -> Starlette:
             raise errors.forbidden("get_host_view")
         host = request.path_params["host"]
         after, wait = _int_param(request, "after", -1), min(_int_param(request, "wait", 0), 60)
-        body = await hostviews.watch(db, host, after, wait, down, keep)
+        body = await hostviews.watch(db, host, after, wait, down, api.ha, keep)
         return JSONResponse(body)
 
     async def port_status(request: Request):
@@ -397,6 +410,14 @@ def build_app(config: Config, db: Database) -> Starlette:
             db.write, lambda tx: hostviews.set_port_status(tx, ctx, pid, body)
         )
         return JSONResponse({"port": view})
+
+    async def ha_states(request: Request):
+        ctx = api.context(request)
+        body = await _body(request)
+        host = request.path_params["host"]
+        return JSONResponse(
+            await run_in_threadpool(db.write, lambda tx: agents.set_ha_states(tx, ctx, host, body))
+        )
 
     async def agent_routers(request: Request):
         ctx = api.context(request)
@@ -435,6 +456,7 @@ def build_app(config: Config, db: Database) -> Starlette:
         Route("/v2.0/routers/{id}/{action}", router_action, methods=["PUT"]),
         Route("/neutrino/v1/hosts/{host}/view", host_view),
         Route("/neutrino/v1/ports/{id}/status", port_status, methods=["PUT"]),
+        Route("/neutrino/v1/hosts/{host}/ha_states", ha_states, methods=["PUT"]),
         Route("/v2.0/{collection}", collection, methods=["GET", "POST"]),
         Route("/v2.0/{collection}/{id}", member, methods=["GET", "PUT", "DELETE"]),
         *api.identity.routes(),

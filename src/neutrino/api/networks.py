@@ -12,6 +12,7 @@ from ..db import schema
 from ..network import errors
 from ..network.errors import InvalidInput
 from ..network.owners import FLOATINGIP, ROUTER_GATEWAY
+from ..network.segments import MTU, free_vni
 from .attrs import Attr, boolean, integer, one_of, parse_body, spec, string
 from .common import (
     filtered,
@@ -25,8 +26,6 @@ from .common import (
 
 T = schema.networks
 NETWORK_TYPES = ("vxlan", "vlan", "flat")
-VXLAN_RANGE = (1, 65535)
-MTU = {"vxlan": 1450, "vlan": 1500, "flat": 1500}
 
 ATTRS = spec(
     Attr("name", post=True, put=True, check=string(255), column="name"),
@@ -167,15 +166,7 @@ def _segment(tx, values: dict) -> tuple[str, str, int]:
         raise errors.invalid_input(str(e)) from None
     if seg is not None:
         return net_type, "", seg
-    tx.lock("vxlan-segments")  # concurrent creators take VNIs one after another
-    used = set(tx.execute(select(T.c.segmentation_id).where(T.c.network_type == "vxlan")).scalars())
-    for vni in range(VXLAN_RANGE[0], VXLAN_RANGE[1] + 1):
-        if vni not in used:
-            return net_type, "", vni
-    raise errors.conflict(
-        "NoNetworkAvailable",
-        "Unable to create the network. No tenant network is available for allocation.",
-    )
+    return net_type, "", free_vni(tx)
 
 
 def create(tx, ctx, body) -> dict:

@@ -34,7 +34,9 @@ class AddressTable(Table):
         self.scope = scope
 
     def desired_from(self, state) -> dict:
-        self.ignored = {(v.ns, dev, cidr) for v in state.vrrp for cidr, dev in v.vips}
+        self.ignored = {(v.ns, dev, cidr) for v in state.vrrp for cidr, dev in v.vips} | {
+            (v.ns, v.interface, v.ha_vip) for v in state.vrrp
+        }
         return {(a.ns, a.dev, a.cidr): True for a in state.addresses}
 
     def read(self) -> dict:

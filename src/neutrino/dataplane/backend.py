@@ -16,7 +16,8 @@ What it models:
       flow additions and strict deletions (as `Flow` records: the text of
       ovs-ofctl is the real implementation's business);
     - `KeepalivedAccess`: the VRRP instances that run (their config text), start
-      or reload one, stop one, its PID.
+      or reload one, stop one, its PID, the notify command its config names (the
+      real one records each state it enters; the model's has none).
 Goals:
     Two implementations with the same answers: the real host
     (`dataplane.linux_kernel`, `ovs.OvsCommands`, `keepalived.KeepalivedProcesses`:
@@ -95,6 +96,7 @@ class KeepalivedAccess(Protocol):
     def start_or_reload(self, key: tuple[str, str], text: str) -> str | None: ...
     def stop(self, key: tuple[str, str]) -> None: ...
     def pid(self, key: tuple[str, str]) -> int | None: ...
+    def notify_command(self, key: tuple[str, str]) -> str | None: ...
 
 
 @dataclass

@@ -10,7 +10,17 @@ Goals:
     -r VRRP_PID`, in the foreground of its own session, so its PID is known);
     SIGHUP when the config changes (keepalived reloads, the master keeps its
     addresses); SIGTERM on removal (SIGKILL after 5 s), before the namespace goes.
-    VRRPv3 with a 0.2 s advertisement interval: failover in well under a second.
+    As Neutron's: VRRPv3 advertised from the instance's own address on its ha-
+    port (the HA network), the interval the server sets (0.1 s by default:
+    failover in well under a second); keepalived's own address
+    169.254.0.<vrid>/24 on the ha- port, the router's addresses (gateway, SNAT,
+    legacy interfaces and floating IPs) as excluded virtual addresses (not in the
+    adverts) and its routes as virtual routes: a backup holds none of them, so it
+    answers no ARP and sends nothing from the router's MACs. Every instance
+    starts as BACKUP with `nopreempt` (a master that came back does not take over
+    again); gratuitous ARP on every transition to master, repeated.
+    keepalived's `notify` script (`notify.sh`, written under the run dir) records
+    each instance's state in `<base>.state` (`agent.ha_state` reports it).
 How it works:
     The table asks a `backend.KeepalivedAccess`: the real one,
     `KeepalivedProcesses`, reads the config files and pid files (a live process
@@ -23,6 +33,7 @@ Thread safety:
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -33,12 +44,19 @@ from .backend import KeepalivedAccess
 from .delta import Table
 from .netlink import Namespaces
 
-ADVERT_INT = "0.2"
 START_TIMEOUT = 5.0
+GARP_REPEAT = 5  # gratuitous ARPs per address on becoming master ...
+GARP_DELAY = 1  # ... and again this many seconds later
+NOTIFY_SCRIPT = """#!/bin/sh
+# neutrino: keepalived calls this on every state change of a VRRP instance with
+# the state file, then "INSTANCE" NAME STATE PRIORITY; the file gets the state.
+printf '%s\\n' "$4" > "$1.tmp" && mv -f "$1.tmp" "$1"
+"""
 
 
-def render_config(v) -> str:
-    """keepalived.conf for one `plan.state.Vrrp`."""
+def render_config(v, notify: str | None = None) -> str:
+    """keepalived.conf for one `plan.state.Vrrp`; `notify`: the command keepalived runs
+    on each state change of the instance."""
     vips = "".join(f"        {cidr} dev {dev}\n" for cidr, dev in v.vips)
     routes = ""
     for r in v.routes:
@@ -55,13 +73,20 @@ def render_config(v) -> str:
         f"    interface {v.interface}\n"
         f"    virtual_router_id {v.vrid}\n"
         f"    priority {v.priority}\n"
-        f"    advert_int {ADVERT_INT}\n"
+        "    nopreempt\n"
+        f"    advert_int {v.advert_int:g}\n"
+        f"    garp_master_repeat {GARP_REPEAT}\n"
+        f"    garp_master_delay {GARP_DELAY}\n"
         "    virtual_ipaddress {\n"
-        f"{vips}"
+        f"        {v.ha_vip} dev {v.interface}\n"
         "    }\n"
     )
+    if vips:
+        text += "    virtual_ipaddress_excluded {\n" + vips + "    }\n"
     if routes:
         text += "    virtual_routes {\n" + routes + "    }\n"
+    if notify:
+        text += f'    notify "{notify}"\n'
     return text + "}\n"
 
 
@@ -74,7 +99,8 @@ class VrrpTable(Table):
         self.keepalived = keepalived
 
     def desired_from(self, state) -> dict:
-        return {(v.ns, v.name): render_config(v) for v in state.vrrp}
+        notify = self.keepalived.notify_command
+        return {(v.ns, v.name): render_config(v, notify((v.ns, v.name))) for v in state.vrrp}
 
     def pid(self, key) -> int | None:
         """The PID of the keepalived of an instance, if it runs."""
@@ -116,6 +142,10 @@ class KeepalivedProcesses:
     def _base(self, key) -> Path:
         return self.dir / f"{self.ns.real(key[0])}--{key[1]}"
 
+    def notify_command(self, key) -> str | None:
+        """`notify.sh <base>.state`: keepalived records each state it enters there."""
+        return f"{self.dir / 'notify.sh'} {self._base(key)}.state"
+
     def pid(self, key) -> int | None:
         base = self._base(key)
         try:
@@ -155,6 +185,10 @@ class KeepalivedProcesses:
 
     def start_or_reload(self, key, text: str) -> str | None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        script = self.dir / "notify.sh"
+        if not script.exists() or script.read_text() != NOTIFY_SCRIPT:
+            script.write_text(NOTIFY_SCRIPT)
+            script.chmod(0o755)
         base = self._base(key)
         Path(f"{base}.conf").write_text(text)
         pid = self.pid(key)
@@ -181,7 +215,7 @@ class KeepalivedProcesses:
         if pid:
             _stop(pid, self.procs.pop(pid, None))
         base = self._base(key)
-        for suffix in (".conf", ".pid", ".vrrp.pid"):
+        for suffix in (".conf", ".pid", ".vrrp.pid", ".state"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{base}{suffix}")
 
@@ -189,6 +223,36 @@ class KeepalivedProcesses:
         for pid, proc in list(self.procs.items()):
             if proc.poll() is not None:
                 del self.procs[pid]
+
+
+_STATE_FILE = re.compile(r"(?:snat|qrouter)-([0-9a-f-]{36})--[^/]*\.state$")
+
+
+def instance_states(run_dir: Path) -> dict[str, str]:
+    """{router id: keepalived's last state (MASTER, BACKUP, FAULT, STOP)} of the VRRP
+    instances under `run_dir` whose keepalived runs (a dead one's is "STOP": whatever
+    its file says, it defends nothing)."""
+    out: dict[str, str] = {}
+    directory = Path(run_dir) / "keepalived"
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return out
+    for name in names:
+        found = _STATE_FILE.search(name)
+        if found is None:
+            continue
+        base = directory / name[: -len(".state")]
+        try:
+            state = (directory / name).read_text().strip()
+            pid = int(Path(f"{base}.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            state, cmdline = "STOP", b""
+        if f"{base}.conf".encode() not in cmdline or not _alive(pid):
+            state = "STOP"
+        out[found.group(1)] = state
+    return out
 
 
 def _wait_started(proc: subprocess.Popen, pidfile: Path, log: Path) -> str | None:

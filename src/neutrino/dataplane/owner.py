@@ -6,8 +6,8 @@ What it models:
 Marks:
     namespaces   `<prefix>qrouter-…`, `<prefix>snat-…`, `<prefix>fip-…` (prefix is
                  per data plane, e.g. "nt1-h1-" in the lab; "" in production)
-    devices      veth ends named qr-/qg-/sg-/fg-/rfp-/fpr- in our namespaces and
-                 tq-/tg-/ts-/tf- in the host namespace (plan.names); `lo` is only set up
+    devices      veth ends named qr-/qg-/sg-/fg-/rfp-/fpr-/ha- in our namespaces and
+                 tq-/tg-/ts-/tf-/th- in the host namespace (plan.names); `lo` is only set up
     routes       route protocol 78 (`ip route show proto 78`; free in iproute2's
                  rt_protos and among the routing daemons' numbers: babel 42, bgp 186,
                  isis 187, ospf 188, rip 189, eigrp 192)
@@ -24,7 +24,7 @@ from ..plan import names
 
 ROUTE_PROTO = 78
 NS_KINDS = ("qrouter-", "snat-", "fip-")
-ROUTER_DEVICES = ("qr-", "qg-", "sg-", "fg-", "rfp-", "fpr-")
+ROUTER_DEVICES = ("qr-", "qg-", "sg-", "fg-", "rfp-", "fpr-", "ha-")
 HOST_DEVICES = tuple(names.HOST_SIDE.values())
 CHAIN_PREFIX = "neutrino-"
 OVS_MARK = ("neutrino", "owned")  # external_ids key and value on bridges and ports

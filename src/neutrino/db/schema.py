@@ -166,6 +166,7 @@ router_agent_bindings = Table(
     metadata,
     Column("router_id", String(ID), ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
     Column("agent_id", String(ID), ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    Column("ha_state", String(16)),  # an HA router's instance: "active" / "standby", as reported
 )
 
 security_groups = Table(

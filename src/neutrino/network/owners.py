@@ -2,7 +2,8 @@
 
 A VM's port has its compute owner (`compute:nova`, ...); the network's own ports
 have `network:` owners: a router's interfaces, gateway and centralized SNAT ports,
-a floating IP's port, a host's fip-namespace gateway. Those are made and removed
+a floating IP's port, a host's fip-namespace gateway, an HA router
+instance's port on its project's HA network. Those are made and removed
 only through the router or floating IP that owns them.
 """
 
@@ -13,6 +14,7 @@ ROUTER_GATEWAY = "network:router_gateway"
 ROUTER_SNAT = "network:router_centralized_snat"
 FLOATINGIP = "network:floatingip"
 FIP_AGENT_GATEWAY = "network:floatingip_agent_gateway"
+ROUTER_HA_PORT = "network:router_ha_interface"  # an HA router instance's port on its HA network
 
 INTERFACE_OWNERS = (ROUTER_INTERFACE, ROUTER_INTERFACE_DVR)  # a router's interface on a subnet
 ROUTER_INTERFACES = (*INTERFACE_OWNERS, ROUTER_INTERFACE_HA)  # and the HA variant
@@ -23,6 +25,7 @@ ROUTER_OWNERS = (  # ports changed only through the router or floating IP that o
     ROUTER_INTERFACE_HA,
     FLOATINGIP,
     FIP_AGENT_GATEWAY,
+    ROUTER_HA_PORT,
 )
 NETWORK_OWNER_PREFIX = "network:"
 

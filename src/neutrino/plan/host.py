@@ -43,7 +43,7 @@ def plan_host(view: HostView, memo: PlanMemo | None = None) -> HostState:
         if "legacy" in router.roles:
             ns = b.ns(names.qrouter(router.id))
             b.forwarding(ns)
-            routers.interfaces(b, ns, router, vlans, mtus)
+            routers.interfaces(b, ns, router, vlans, mtus, ha=router.ha)
             routers.legacy(b, ns, router, vlans, mtus, view.host.name)
     plan_ovs(b, view, vlans)
     return b.freeze()

@@ -7,6 +7,7 @@ Namespaces (logical; the data plane may add a per-host prefix):
 Devices (15 characters at most; <id> is the first 11 characters of a port or router id):
     qr-<port>  qg-<port>  sg-<port>  fg-<port>   in router/fip namespaces, veth ends whose
     tq-<port>  tg-<port>  ts-<port>  tf-<port>   peers sit in the host namespace on br-int
+    ha-<port> / th-<port>                        an HA router instance's port on its HA network
     rfp-<router> / fpr-<router>                  qrouter <-> fip veth pair
     tap<port>                                    a VM's port on br-int (made by the lab/nova)
     patch-tun/patch-int, int-br-ex/phy-br-ex     patch ports between the bridges
@@ -16,6 +17,7 @@ Numbers, all derived from the view (no state files):
     rfp/fpr /31 in 169.254.64.0/18: slot = crc32(router id) mod 8192, next free on collision
     FIP rules: priority 32768 + (fixed IP mod 30000), next free on collision; table 16
     per-subnet SNAT rule and table: the subnet's network address as an integer
+    HA router: keepalived's own address 169.254.0.<VRRP id>/24 on its ha- port (as Neutron)
 """
 
 import zlib
@@ -45,7 +47,12 @@ def dev(prefix: str, some_id: str) -> str:
     return f"{prefix}{some_id[:11]}"
 
 
-HOST_SIDE = {"qr-": "tq-", "qg-": "tg-", "sg-": "ts-", "fg-": "tf-"}
+HOST_SIDE = {"qr-": "tq-", "qg-": "tg-", "sg-": "ts-", "fg-": "tf-", "ha-": "th-"}
+
+
+def ha_vip(vrid: int) -> str:
+    """The address keepalived holds on an HA router's ha- port while master."""
+    return f"169.254.0.{vrid}/24"
 
 
 def host_side(name: str) -> str:

@@ -9,7 +9,7 @@ br-tun  secure; table 0 splits by in_port; table 1 is DVR: ARP for a router
         gateway and frames to a gateway MAC never enter a tunnel, and routed frames
         leave with this host's DVR MAC as source; table 2 splits unicast (20) from
         broadcast/multicast (22); 20 sends known remote MACs to their host's tunnel
-        and drops other frames this host routed (their destination is local), 22
+        (an HA router's sg-/qr- MAC to the tunnels of all its instances) and drops other frames this host routed (their destination is local), 22
         floods to every host that has a port on the network; 4 maps VNI to local
         VLAN for frames from tunnels. As with Neutron's l2population (which DVR
         needs), there are VXLAN ports only to the hosts that share a network with
@@ -94,10 +94,12 @@ def _routed_here(vlan: int, gateway_mac: str, dvr_mac: str) -> tuple:
     return _placed(names.TUN, 1, 1, match, (ModDlSrc(dvr_mac), Resubmit(2)))
 
 
-def _to_remote_port(vlan: int, mac: str, vni: int, tunnel: str) -> tuple:
-    """br-tun: a frame for a remote port leaves through its host's tunnel."""
+def _to_remote_port(vlan: int, mac: str, vni: int, tunnels: tuple[str, ...]) -> tuple:
+    """br-tun: a frame for a remote port leaves through its host's tunnel (through the
+    tunnel of each host of an HA router's centralized port: only the active takes it)."""
     match = (("dl_vlan", vlan), ("dl_dst", mac))
-    return _placed(names.TUN, 20, 2, match, (StripVlan(), SetTunnel(vni), Output(tunnel)))
+    outputs = tuple(Output(t) for t in tunnels)
+    return _placed(names.TUN, 20, 2, match, (StripVlan(), SetTunnel(vni), *outputs))
 
 
 def _from_vni(vni: int, vlan: int) -> tuple:
@@ -209,10 +211,13 @@ def _br_tun(b: Build, view: HostView, vlans: dict[str, int], gateways: dict) -> 
     _flow(b, names.TUN, 4, 0, {}, ())
     network_of = {n.id: n for n in view.networks}
     to_remote_port, from_vni, flood = b.memo(_to_remote_port), b.memo(_from_vni), b.memo(_flood)
+    remote: dict[tuple[str, str], list[str]] = {}
     for rp in view.remote_ports:
         if rp.network_id in vlans and rp.host in tunnels:
-            vni = network_of[rp.network_id].segmentation_id
-            _add(b, to_remote_port(vlans[rp.network_id], rp.mac, vni, tunnels[rp.host]))
+            remote.setdefault((rp.network_id, rp.mac), []).append(tunnels[rp.host])
+    for (network_id, mac), hosts_tunnels in remote.items():
+        vni = network_of[network_id].segmentation_id
+        _add(b, to_remote_port(vlans[network_id], mac, vni, tuple(sorted(hosts_tunnels))))
     for net in view.networks:
         if net.network_type != "vxlan":
             continue

@@ -8,7 +8,10 @@
   the subnet's sg- address on the SNAT host.
 - `central_snat`: the snat namespace (sg- per subnet, qg-, SNAT to the gateway).
 - `legacy`: the whole router in one qrouter (qr-, qg-, SNAT and floating IPs).
-- HA: the addresses and default route of sg-/qg- belong to a VRRP instance.
+- HA: each instance has an ha- port on its project's HA network, with an address of
+  its own that keepalived advertises from; the addresses of sg-/qg- (legacy: qr-
+  and floating IPs too), the default route (legacy: extra routes too) belong to the
+  VRRP instance, so a backup holds no address and answers nothing.
 
 Each takes the `Build`, the router's view and what it needs from the host
 (local VLANs, link-local pairs); none has side effects beyond the build.
@@ -26,7 +29,11 @@ def _cidr(port) -> str:
     return f"{port.ip}/{port.prefixlen}"
 
 
-def interfaces(b: Build, ns: str, router: RouterView, vlans: dict, mtus: dict) -> None:
+def interfaces(
+    b: Build, ns: str, router: RouterView, vlans: dict, mtus: dict, ha: bool = False
+) -> None:
+    """qr- ports; with `ha` (a legacy HA router) their addresses and the extra routes
+    are the VRRP instance's (`legacy`), not made here."""
     own = {p.id for p in router.interfaces}
     for port in router.interfaces:
         if port.ip is None:
@@ -35,14 +42,22 @@ def interfaces(b: Build, ns: str, router: RouterView, vlans: dict, mtus: dict) -
         b.port(
             ns, name, names.host_side(name), port.mac, mtus[port.network_id], vlans[port.network_id]
         )
-        b.address(ns, name, _cidr(port))
+        if not ha:
+            b.address(ns, name, _cidr(port))
         for other in router.neighbours:
             if other.subnet_id == port.subnet_id and other.id not in own and other.ip:
                 b.neighbour(ns, name, other.ip, other.mac)
+    if not ha:
+        b.routes.extend(_extra_routes(b, ns, router))
+
+
+def _extra_routes(b: Build, ns: str, router: RouterView) -> list[Route]:
+    out = []
     for destination, nexthop in router.routes:
         dev = _dev_for(router, nexthop)
         if dev is not None:
-            b.route(ns, destination, dev, nexthop)
+            out.append(b.memo(Route)(ns, "main", destination, dev, nexthop))
+    return out
 
 
 def _dev_for(router: RouterView, addr: str) -> str | None:
@@ -130,7 +145,7 @@ def _gateway(
     if gw is not None and gw.ip is not None:
         qg = names.dev("qg-", gw.id)
         b.port(ns, qg, names.host_side(qg), gw.mac, mtus[gw.network_id], vlans[gw.network_id])
-        vips.append((_cidr(gw), qg))
+        vips.insert(0, (_cidr(gw), qg))  # the primary address first
         if gw.gateway_ip:
             routes.append(Route(ns, "main", "default", qg, gw.gateway_ip))
         if router.enable_snat:
@@ -142,28 +157,46 @@ def _gateway(
                 [f"-s {c} -o {qg} -j SNAT --to-source {gw.ip}" for c in cidrs],
             )
     if router.ha:
-        b.vrrp.append(
-            Vrrp(
-                ns,
-                f"router-{router.id[:8]}",
-                router.vrid,
-                vips[-1][1] if vips else "",
-                router.ha_priority,
-                tuple(vips),
-                tuple(routes),
-            )
-        )
+        if "legacy" in router.roles:
+            routes.extend(_extra_routes(b, ns, router))
+        _vrrp(b, ns, router, vlans, mtus, vips, routes)
         return
     for cidr, dev in vips:
         b.address(ns, dev, cidr)
     b.routes.extend(routes)
 
 
+def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes: list) -> None:
+    """The instance's ha- port with its own address, and keepalived holding the rest."""
+    ha = router.ha_port
+    if ha is None or ha.ip is None:
+        return  # the server has not given this instance its ha- port yet: nothing to hold
+    name = names.dev("ha-", ha.id)
+    b.port(ns, name, names.host_side(name), ha.mac, mtus[ha.network_id], vlans[ha.network_id])
+    b.address(ns, name, _cidr(ha))
+    b.vrrp.append(
+        Vrrp(
+            ns,
+            f"router-{router.id[:8]}",
+            router.vrid,
+            name,
+            router.ha_priority,
+            tuple(vips),
+            tuple(routes),
+            names.ha_vip(router.vrid),
+            router.advert_int,
+        )
+    )
+
+
 def legacy(b: Build, ns: str, router: RouterView, vlans: dict, mtus: dict, host: str) -> None:
     """A legacy router: routing, SNAT and floating IPs all in its qrouter here."""
-    vips = [(_cidr(p), names.dev("qr-", p.id)) for p in router.interfaces if p.ip]
-    if not router.ha:
-        vips = []  # interfaces() already gave them their addresses
+    vips = []
+    if router.ha:  # interfaces() gave them no address: keepalived's master holds them
+        vips = [(_cidr(p), names.dev("qr-", p.id)) for p in router.interfaces if p.ip]
+        if router.gateway is not None and router.gateway.ip is not None:
+            qg = names.dev("qg-", router.gateway.id)
+            vips += [(f"{f.floating_ip}/32", qg) for f in router.floatingips]
     _gateway(b, ns, router, vlans, mtus, vips, host, [p for p in router.interfaces if p.ip])
     if router.gateway is None or router.gateway.ip is None:
         return

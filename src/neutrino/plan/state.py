@@ -99,7 +99,9 @@ class Chain:
 
 @dataclass(frozen=True, order=True)
 class Vrrp:
-    """A keepalived VRRP instance: the master holds `vips` (CIDR, device) and `routes`."""
+    """A keepalived VRRP instance, advertising on `interface` (the instance's ha- port,
+    which has an address of its own) every `advert_int` seconds: the master holds
+    `ha_vip` (CIDR on `interface`), `vips` (CIDR, device) and `routes`; a backup none."""
 
     ns: str
     name: str
@@ -108,6 +110,8 @@ class Vrrp:
     priority: int
     vips: tuple[tuple[str, str], ...]
     routes: tuple[Route, ...] = ()
+    ha_vip: str = ""
+    advert_int: float = 0.1
 
 
 @dataclass(frozen=True)

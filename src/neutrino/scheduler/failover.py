@@ -54,6 +54,7 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 
 from ..db import schema
 from ..modes import DVR_MODES, LEGACY, LEGACY_MODES, SNAT_MODES
+from ..network import ha as ha_network
 from ..network.owners import FIP_AGENT_GATEWAY
 from ..network.ports import allocate, insert_port, remove_port
 
@@ -159,21 +160,22 @@ def place_away(
     agent_of = {a.host: a.id for a in agents}
     up = sorted((a for a in agents if a.up), key=lambda a: a.host)
     down_ids = [a.id for a in agents if not a.up]
-    routers: dict[str, tuple[bool, bool]] = {}  # id -> (distributed, ha)
-    central = select(R.c.id, R.c.distributed, R.c.ha).where(_needs_central())
+    routers: dict[str, tuple[bool, bool, str]] = {}  # id -> (distributed, ha, project)
+    columns = (R.c.id, R.c.distributed, R.c.ha, R.c.project_id)
+    central = select(*columns).where(_needs_central())
     if down_ids:
         on_down = central.join_from(R, B, B.c.router_id == R.c.id).where(B.c.agent_id.in_(down_ids))
-        routers.update({r.id: (r.distributed, r.ha) for r in conn.execute(on_down.distinct())})
+        routers.update({r.id: tuple(r[1:]) for r in conn.execute(on_down.distinct())})
     if short and up:
         live = B.join(A, and_(A.c.id == B.c.agent_id, A.c.id.in_([a.id for a in up])))
         counted = (
-            select(R.c.id, R.c.distributed, R.c.ha)
+            select(*columns)
             .select_from(R.outerjoin(live, B.c.router_id == R.c.id))
             .where(_needs_central())
-            .group_by(R.c.id, R.c.distributed, R.c.ha)
+            .group_by(*columns)
             .having(func.count(A.c.id) < _wanted(ha_hosts))
         )
-        routers.update({r.id: (r.distributed, r.ha) for r in conn.execute(counted)})
+        routers.update({r.id: tuple(r[1:]) for r in conn.execute(counted)})
     if not routers:
         return {}
     load = {a.host: 0 for a in up}
@@ -195,8 +197,9 @@ def place_away(
     moved: dict[str, tuple[str, ...]] = {}
     gone: dict[str, list[str]] = {}  # agent id -> routers to unbind from it
     added: list[dict] = []
+    ha_ports: list[tuple[str, str, tuple[str, ...]]] = []  # HA routers moved
     for router_id in sorted(routers):
-        distributed, ha = routers[router_id]
+        distributed, ha, project = routers[router_id]
         modes = SNAT_MODES if distributed else LEGACY_MODES
         want = ha_hosts if ha else 1
         fitting = [a.host for a in up if a.mode in modes]
@@ -215,10 +218,14 @@ def place_away(
         added += [{"router_id": router_id, "agent_id": agent_of[h]} for h in sorted(after - before)]
         tx.changed("router", router_id, "update", "", 0)
         moved[router_id] = tuple(chosen)
+        if ha:
+            ha_ports.append((router_id, project, tuple(chosen)))
     for agent_id, unbound in sorted(gone.items()):  # a statement per agent, not per router
         tx.execute(delete(B).where(B.c.agent_id == agent_id, B.c.router_id.in_(unbound)))
     if added:
         tx.execute(insert(B), added)
+    for router_id, project, hosts in ha_ports:  # each instance has its ha- port
+        ha_network.move_ports(tx, router_id, project, hosts)
     return moved
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .cloud import Cloud
+from .ha import HaSettings
 from .place import Placement, place_routers, vrrp_master
 from .view import HostView, view_for_host
 
@@ -36,15 +37,16 @@ def cloud_views(
     cloud: Cloud,
     current: dict[str, tuple[str, ...]] | None = None,
     hosts: Iterable[str] | None = None,
+    ha: HaSettings = HaSettings(),
     keep_down_hosts: bool = False,
 ) -> CloudViews:
     """Place the cloud's routers and make the views of `hosts` (None: every host).
 
     `keep_down_hosts`: routers stay on hosts that are down (automatic failover off)."""
     current = current or {}
-    placement = place_routers(cloud, current, keep_down_hosts=keep_down_hosts)
+    placement = place_routers(cloud, current, ha.hosts, keep_down_hosts=keep_down_hosts)
     wanted = sorted(cloud.hosts) if hosts is None else [h for h in hosts if h in cloud.hosts]
-    views = {h: view_for_host(cloud, placement, h) for h in wanted}
+    views = {h: view_for_host(cloud, placement, h, ha.advert_int) for h in wanted}
     return CloudViews(cloud, current, placement, views, vrrp_masters(cloud, placement))
 
 

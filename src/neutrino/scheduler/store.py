@@ -7,9 +7,12 @@ scheduler's pipeline on it (see `pipeline`). `reschedule(tx)` places routers
 (keeping what is placed), stores the router-to-agent bindings, and gives each
 host that serves floating IPs of distributed routers its fip-namespace gateway
 port on the external network (`network:floatingip_agent_gateway`), removing those
-no longer needed (a host that is down keeps its own, so an agent that comes back
-finds its fip namespace's address unchanged). When agents die or come back,
-`failover` moves only the routers that concerns. Everything it writes is recorded in the change sequence.
+no longer needed, and keeps the HA networks and ports (`network.ha`): a project
+with an HA router has its HA network, each placed instance of an HA router its
+`ha-` port there, bound to its host. A host that is down keeps its fip gateway
+ports, so an agent that comes back finds its fip namespace's address unchanged.
+When agents die or come back, `failover` moves only the routers that concerns.
+Everything it writes is recorded in the change sequence.
 """
 
 from collections.abc import Iterable
@@ -19,9 +22,11 @@ from sqlalchemy import delete, insert, select
 
 from ..db import schema
 from ..modes import LEGACY
-from ..network.owners import FIP_AGENT_GATEWAY
+from ..network import ha as ha_network
+from ..network.owners import FIP_AGENT_GATEWAY, ROUTER_HA_PORT
 from ..network.ports import allocate, insert_port, remove_port
 from .cloud import Cloud, FloatingIP, Host, Network, Port, Router, Subnet
+from .ha import HaSettings
 from .pipeline import CloudViews, cloud_views
 from .place import Placement, place_routers
 
@@ -98,6 +103,7 @@ def load_cloud_views(
     now=None,
     down_time: int = 75,
     hosts: Iterable[str] | None = None,
+    ha: HaSettings = HaSettings(),
     keep_down_hosts: bool = False,
 ) -> CloudViews:
     """The cloud as stored, its placement and the views of `hosts` (None: every host).
@@ -105,14 +111,21 @@ def load_cloud_views(
     With `now`, hosts whose agent has not reported for `down_time` seconds are down;
     with `keep_down_hosts` (automatic failover off) routers stay on them."""
     cloud, current = load_cloud(conn, now, down_time)
-    return cloud_views(cloud, current, hosts, keep_down_hosts)
+    return cloud_views(cloud, current, hosts, ha, keep_down_hosts)
 
 
-def reschedule(tx, now=None, down_time: int = 75, keep_down_hosts: bool = False) -> Placement:
+def reschedule(
+    tx,
+    now=None,
+    down_time: int = 75,
+    ha: HaSettings = HaSettings(),
+    keep_down_hosts: bool = False,
+) -> Placement:
     cloud, current = load_cloud(tx.conn, now, down_time)
-    placement = place_routers(cloud, current, keep_down_hosts=keep_down_hosts)
+    placement = place_routers(cloud, current, ha.hosts, keep_down_hosts=keep_down_hosts)
     _store_bindings(tx, current, placement)
     _fip_gateways(tx, cloud, placement)
+    _ha_ports(tx, cloud, placement, ha.cidr)
     return placement
 
 
@@ -155,3 +168,32 @@ def _fip_gateways(tx, cloud: Cloud, placement: Placement) -> None:
             device_owner=FIP_AGENT_GATEWAY,
             host_id=host,
         )
+
+
+def _ha_ports(tx, cloud: Cloud, placement: Placement, cidr: str) -> None:
+    """Each project with an HA router has its HA network; each placed instance its ha- port."""
+    ha_routers = [r for r in cloud.routers.values() if r.ha]
+    networks = {
+        project: n.id
+        for n in cloud.networks.values()
+        if n.project_id == "" and (project := ha_network.project_of(n.name)) is not None
+    }
+    wanted = {
+        (r.id, host): r.project_id for r in ha_routers for host in placement.central.get(r.id, ())
+    }
+    have = {
+        (p.device_id, p.host): p.id
+        for p in cloud.ports.values()
+        if p.device_owner == ROUTER_HA_PORT
+    }
+    for key, port_id in sorted(have.items()):
+        if key not in wanted:
+            remove_port(tx, port_id)
+    for project in sorted({r.project_id for r in ha_routers} - set(networks)):
+        networks[project] = ha_network.create_network(tx, project, cidr)[0]
+    for (router_id, host), project in sorted(wanted.items()):
+        if (router_id, host) in have:
+            continue
+        ha_network.add_port(tx, networks[project], project, router_id, host)
+    for project in sorted(set(networks) - {r.project_id for r in ha_routers}):
+        ha_network.delete_network(tx, networks[project])

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from ..modes import DVR_MODES
-from ..network.owners import ROUTER_INTERFACE_DVR
+from ..network.owners import ROUTER_HA_PORT, ROUTER_INTERFACE_DVR
 from .cloud import Cloud, Host, Port
+from .ha import DEFAULT_ADVERT_INT
 from .place import Placement, vrrp_priority
 
 
@@ -77,6 +78,8 @@ class RouterView:
     central_hosts: tuple[str, ...]
     vrid: int = 0
     ha_priority: int = 0  # this host's VRRP priority (the first central host is preferred)
+    ha_port: PortView | None = None  # this host's port on the project's HA network (VRRP)
+    advert_int: float = 0.0  # VRRP advertisement interval of HA routers, seconds
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ def port_view(cloud: Cloud, port: Port) -> PortView:
     return PortView(port.id, port.network_id, port.mac, None, None, None, None, port.host)
 
 
-def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -> RouterView:
+def _router_view(
+    cloud: Cloud, placement: Placement, router, host: str, roles, advert_int: float
+) -> RouterView:
     idx = cloud.index()
     interfaces, gateway, snat_ports, routes, neighbours = _router_parts(cloud, router)
     fips = []
@@ -136,6 +141,16 @@ def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -
         )
     central = placement.central.get(router.id, ())
     priority = vrrp_priority(central, host) if router.ha else 0
+    ha_port = None
+    if router.ha and host in central:
+        ha_port = next(
+            (
+                port_view(cloud, p)
+                for p in idx.ports_by_device.get(router.id, ())
+                if p.device_owner == ROUTER_HA_PORT and p.host == host
+            ),
+            None,
+        )
     return RouterView(
         id=router.id,
         distributed=router.distributed,
@@ -151,6 +166,8 @@ def _router_view(cloud: Cloud, placement: Placement, router, host: str, roles) -
         central_hosts=central,
         vrid=placement.vrid.get(router.id, 0),
         ha_priority=priority,
+        ha_port=ha_port,
+        advert_int=advert_int if router.ha else 0.0,
     )
 
 
@@ -179,7 +196,9 @@ def _router_parts(cloud: Cloud, router) -> tuple:
     return parts
 
 
-def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostView:
+def view_for_host(
+    cloud: Cloud, placement: Placement, host_name: str, advert_int: float = DEFAULT_ADVERT_INT
+) -> HostView:
     host = cloud.hosts[host_name]
     idx = cloud.index()
     qrouter, central = placement.routers_on(host_name)
@@ -194,7 +213,7 @@ def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostVie
         if router.id in central:
             roles.add("snat" if router.distributed else "legacy")
         if roles and router.admin_state_up:
-            routers.append(_router_view(cloud, placement, router, host_name, roles))
+            routers.append(_router_view(cloud, placement, router, host_name, roles, advert_int))
     vm_ports = tuple(port_view(cloud, p) for p in idx.ports_by_host.get(host_name, ()) if p.is_vm)
     fip_namespaces = []
     for network_id in placement.fip.get(host_name, ()):
@@ -216,6 +235,8 @@ def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostVie
             carried.update(p.network_id for p in r.snat_ports)
             if r.gateway is not None:
                 carried.add(r.gateway.network_id)
+            if r.ha_port is not None:
+                carried.add(r.ha_port.network_id)
     carried.update(f.network_id for f in fip_namespaces)
     networks = tuple(
         NetworkView(n.id, n.network_type, n.physical_network, n.segmentation_id, n.mtu, n.external)
@@ -226,9 +247,9 @@ def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostVie
         if cloud.networks[network_id].network_type != "vxlan":
             continue
         for p in idx.ports_by_network.get(network_id, ()):
-            where = _location(placement, p)
-            if where and where != host_name:
-                remote.append(RemotePort(network_id, p.mac, where))
+            for where in _locations(cloud, placement, p):
+                if where != host_name:
+                    remote.append(RemotePort(network_id, p.mac, where))
     peers = tuple(h for h in idx.up_hosts if h.name != host_name)
     return HostView(
         host=host,
@@ -241,14 +262,21 @@ def view_for_host(cloud: Cloud, placement: Placement, host_name: str) -> HostVie
     )
 
 
-def _location(placement: Placement, port: Port) -> str:
-    """The host a port's MAC lives on; "" for DVR interfaces, which live on every host."""
+def _locations(cloud: Cloud, placement: Placement, port: Port) -> tuple[str, ...]:
+    """The hosts a port's MAC lives on: its bound host; the central hosts of its router
+    for the centralized ports of a router (sg-, legacy qr-): the first, or every
+    instance of an HA router, whose backups drop what they are sent (they hold no
+    address, no route), so that a failover needs nothing new from the server; none
+    for DVR interfaces, which live on every host."""
     if port.device_owner == ROUTER_INTERFACE_DVR:
-        return ""
+        return ()
     if port.host:
-        return port.host
+        return (port.host,)
     hosts = placement.central.get(port.device_id, ())
-    return hosts[0] if hosts else ""
+    router = cloud.routers.get(port.device_id)
+    if router is not None and router.ha:
+        return hosts
+    return hosts[:1]
 
 
 __all__ = ["DVR_MODES", "HostView", "RouterView", "view_for_host"]

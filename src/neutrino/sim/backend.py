@@ -730,6 +730,10 @@ class ModelKeepalived:
     def pid(self, key: tuple[str, str]) -> int | None:
         return self.pids.get(key)
 
+    def notify_command(self, key: tuple[str, str]) -> str | None:
+        """The model runs no notify script (its master is the World's choice)."""
+        return None
+
     def _real(self, ns: str) -> str | None:
         return None if ns == "" else f"{self.kernel.host}:{ns}"
 
@@ -764,7 +768,7 @@ def _virtual(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str | No
         if words == ["}"]:
             section = ""
             continue
-        if section == "virtual_ipaddress" and len(words) == 3:
+        if section in ("virtual_ipaddress", "virtual_ipaddress_excluded") and len(words) == 3:
             vips.append((words[0], words[2]))
         elif section == "virtual_routes" and words:
             opts = dict(zip(words[1::2], words[2::2]))

@@ -2,8 +2,9 @@
 
 `world_from_api(api)` gives the `World` of exactly what the agents are told to
 build: each L3 agent's host view (`GET /neutrino/v1/hosts/{host}/view`, the same
-placement, views and so plans), the VRRP masters those views name (the first
-central host of each HA router, `scheduler.place.vrrp_master`), and the cloud
+placement, views and so plans), the VRRP master of each HA router (the instance
+its agent reports active, `GET /v2.0/routers/{id}/l3-agents`; while none is, the
+first central host, `scheduler.place.vrrp_master`), and the cloud
 itself from the Neutron API (networks, subnets, ports, routers, floating IPs) for
 the VMs, named by their ports' device_id. `neutrino trace --lab DIR` and the lab's
 demo explain the lab's real packets with it.
@@ -59,16 +60,33 @@ def world_from_api(api: ServerReader) -> tuple[World, dict]:
     subnet = next(s for s in cloud.subnets.values() if s.network_id == external.id)
     if subnet.gateway_ip is None:
         raise ValueError(f"the external subnet {subnet.cidr} has no gateway: the model needs one")
-    world = World(cloud, states, vms, subnet.cidr, subnet.gateway_ip, master_hosts(views))
+    masters = master_hosts(views, reported_active(api, views))
+    world = World(cloud, states, vms, subnet.cidr, subnet.gateway_ip, masters)
     return world, states
 
 
-def master_hosts(views: dict[str, HostView]) -> set[str]:
-    """The hosts the views make VRRP master of at least one HA router."""
+def reported_active(api: ServerReader, views: dict[str, HostView]) -> dict[str, str]:
+    """HA router id -> the host whose instance its agent reports active (if one does)."""
+    out = {}
+    ha = sorted({r.id for v in views.values() for r in v.routers if r.ha})
+    for router_id in ha:
+        agents = api.get(f"/v2.0/routers/{router_id}/l3-agents")["agents"]
+        active = sorted(a["host"] for a in agents if a.get("ha_state") == "active")
+        if active:
+            out[router_id] = active[0]
+    return out
+
+
+def master_hosts(views: dict[str, HostView], active: dict[str, str] | None = None) -> set[str]:
+    """The hosts that are VRRP master of at least one HA router: the reported active
+    instance's, else the one the views prefer (the first central host)."""
+    active = active or {}
     masters = set()
     for view in views.values():
         for router in view.routers:
-            master = vrrp_master(router.central_hosts) if router.ha else None
+            if not router.ha:
+                continue
+            master = active.get(router.id) or vrrp_master(router.central_hosts)
             if master is not None:
                 masters.add(master)
     return masters
