@@ -437,6 +437,12 @@ def agent_command(
     resync: float | None = typer.Option(
         None, "--resync", help="Seconds between full resyncs (default 300)."
     ),
+    watch: bool | None = typer.Option(
+        None,
+        "--watch/--no-watch",
+        help="Watch the host (netlink, OVS, keepalived, iptables) and repair changes made "
+        "behind the agent's back within a second (default on).",
+    ),
     config: Path | None = typer.Option(
         None,
         "--config",
@@ -470,6 +476,7 @@ def agent_command(
         "auth_url": auth_url,
         "heartbeat": heartbeat,
         "resync": resync,
+        "watch": watch,
     }
     try:
         cfg = load_agent_config(config, flags=flags)
@@ -490,6 +497,7 @@ def agent_command(
         dataplane,
         heartbeat=cfg.heartbeat,
         resync=cfg.resync,
+        watch=cfg.watch,
     )
     if check:
         drift = agent.check()

@@ -16,7 +16,10 @@ What it models:
       flow additions and strict deletions (as `Flow` records: the text of
       ovs-ofctl is the real implementation's business);
     - `KeepalivedAccess`: the VRRP instances that run (their config text), start
-      or reload one, stop one, its PID.
+      or reload one, stop one, its PID;
+    - `Watcher`: what notices changes made behind the agent's back and requests
+      a sync (`watch.HostWatcher` on the real host; the models offer none: in
+      them nothing changes but through the tables).
 Goals:
     Two implementations with the same answers: the real host
     (`dataplane.linux_kernel`, `ovs.OvsCommands`, `keepalived.KeepalivedProcesses`:
@@ -31,12 +34,13 @@ Thread safety:
     OVS tables may run in worker threads, each touching its own namespaces or OVS.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..ovs.flow import Flow
 from .nlmsg import Message
+from .sync import SyncRequests
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,16 @@ class KeepalivedAccess(Protocol):
     def pid(self, key: tuple[str, str]) -> int | None: ...
 
 
+class Watcher(Protocol):
+    """Watches the host for changes to what is ours; only requests syncs (`SyncRequests`)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def follow(self, targets) -> None:
+        """What is ours now (a `watch.WatchTargets`), told after each sync."""
+        ...
+
+
 @dataclass
 class Backend:
     """What one `LinuxDataplane` talks to: a kernel, an OVS, keepalived."""
@@ -105,3 +119,4 @@ class Backend:
     ovs: OvsAccess
     keepalived: KeepalivedAccess | None = None  # None: the real one, under the run dir
     threads: bool = True  # False: nothing waits on it, no worker threads (see `workers`)
+    watch: Callable[[SyncRequests], Watcher] | None = None  # None: nothing to watch
