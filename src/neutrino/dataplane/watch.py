@@ -57,6 +57,7 @@ import errno
 import logging
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -98,6 +99,7 @@ IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
 IN_NONBLOCK, IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 _libc = ctypes.CDLL(None, use_errno=True)
 _EVENT = struct.Struct("=iIII")
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class HostWatcher:
         self._namespaces: dict[str | None, _Namespace] = {}
         self._monitors: dict[str, _FlowMonitor] = {}
         self._pidfds: dict[int, int] = {}  # pid -> pidfd
+        self._dead: set[int] = set()  # PIDs seen dead (asked about once), until not followed
         self._db: ovsdb.Monitor | None = None
         self._db_failed = False
         self._db_retry_at = 0.0
@@ -324,11 +327,13 @@ class HostWatcher:
         for pid in list(self._pidfds):
             if pid not in targets.pids:
                 os.close(self._pidfds.pop(pid))
-        for pid in targets.pids:
+        self._dead &= targets.pids
+        for pid in targets.pids - self._dead:
             if pid not in self._pidfds:
                 try:
                     self._pidfds[pid] = os.pidfd_open(pid)
                 except ProcessLookupError:
+                    self._dead.add(pid)
                     self.requests.request({"keepalived"}, f"keepalived {pid} is gone")
         if self._db is None and targets.bridges and not self._db_failed:
             self._connect_db(after_failure=False)
@@ -453,7 +458,11 @@ class HostWatcher:
             "watch:!initial",
         ]
         m.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         assert m.proc.stdout is not None
         os.set_blocking(m.proc.stdout.fileno(), False)
@@ -495,6 +504,7 @@ class HostWatcher:
 
     def _process_died(self, pid: int) -> None:
         os.close(self._pidfds.pop(pid))
+        self._dead.add(pid)
         self.requests.request({"keepalived"}, f"keepalived {pid} exited")
 
     # ------------------------------------------------------------ the end
@@ -514,6 +524,12 @@ class HostWatcher:
         if self._inotify >= 0:
             os.close(self._inotify)
             self._inotify = -1
+
+
+def _die_with_parent() -> None:
+    """In a monitor's child: killed when the thread that started it ends (an agent killed
+    with SIGKILL leaves no monitor behind)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _generation(sock: Netlink) -> bytes | None:
