@@ -87,9 +87,9 @@ class ServerWorker:
             wait = max(1, math.ceil(next_beat - time.monotonic()))
             try:
                 revision, view = a.client.view(a.host, self.seen, wait)
-            except (ServerError, OSError) as e:
+            except Exception as e:  # noqa: BLE001 - the thread must go on: logged, retried
                 if self.running:
-                    log.warning("watch failed: %s", e)
+                    log.warning("watch failed: %s", e, exc_info=not isinstance(e, ServerError))
                     self.stopped.wait(min(5.0, a.heartbeat_every))
                 continue
             if revision != self.seen and self.running:
