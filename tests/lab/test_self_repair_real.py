@@ -175,9 +175,25 @@ def _ovs(cloud, host: str, *argv: str) -> str:
     return done.stdout
 
 
+def _agent_log(cloud, host: str) -> Path:
+    return load(cloud.dir).log(lab_agents.proc_name(cloud.state.topology.host(host)))
+
+
 def _synced(cloud, host: str) -> int:
-    log = load(cloud.dir).log(lab_agents.proc_name(cloud.state.topology.host(host)))
-    return log.read_text().count('"synced: ')
+    return _agent_log(cloud, host).read_text().count('"synced: ')
+
+
+class Requests:
+    """What a host's agent logged as requested syncs after this was made."""
+
+    def __init__(self, cloud, host: str):
+        self.log = _agent_log(cloud, host)
+        self.start = self.log.stat().st_size
+
+    def text(self, what: str = "sync requested") -> str:
+        with open(self.log) as f:
+            f.seek(self.start)
+            return "".join(line for line in f if what in line)
 
 
 def test_a_deleted_route_in_a_qrouter_namespace_is_repaired_within_a_second(cloud):
@@ -190,6 +206,7 @@ def test_a_deleted_route_in_a_qrouter_namespace_is_repaired_within_a_second(clou
         r for r in routes if r["dst"] == "default" and r.get("gateway", "").startswith("10.0.1.")
     ]
     delete = ["ip", "-n", qrouter, "route", "del", "default", "table", str(snat["table"])]
+    requests = Requests(cloud, "compute1")
 
     window = _ping_window(
         "route deleted", cloud.ns("vm1"), INTERNET, lambda: subprocess.run(delete, check=True)
@@ -197,12 +214,15 @@ def test_a_deleted_route_in_a_qrouter_namespace_is_repaired_within_a_second(clou
 
     assert window.seconds < BOUND, window
     assert window.received > 0
+    assert "netlink: route in qrouter-" in requests.text()  # the watcher saw it
+    assert "writes: route 1" in requests.text("synced")  # and the agent put it back
 
 
 def test_a_flushed_floating_ip_nat_chain_is_repaired_within_a_second(cloud):
     qrouter = _qrouter(cloud, "compute1")
     flush = ["ip", "netns", "exec", qrouter, "iptables", "-t", "nat", "-F", "neutrino-PREROUTING"]
     internet = cloud.state.topology.ns("internet")
+    requests = Requests(cloud, "compute1")
 
     window = _probe_window(
         "floating IP DNAT chain flushed",
@@ -213,6 +233,7 @@ def test_a_flushed_floating_ip_nat_chain_is_repaired_within_a_second(cloud):
 
     assert window.seconds < BOUND, window
     assert cloud.curl("internet", f"http://{cloud.ids['fip']}/") == f"you are {INTERNET}"
+    assert f"iptables changed in {qrouter}" in requests.text()
 
 
 def test_a_deleted_ovs_flow_is_repaired_within_a_second(cloud):
@@ -220,6 +241,7 @@ def test_a_deleted_ovs_flow_is_repaired_within_a_second(cloud):
     mgmt = f"unix:{cloud.state.ovs_dir('compute2')}/br-int.mgmt"
     match = f"cookie={COOKIE:#x}/-1,table=1,dl_dst={mac}"  # what delivers to vm2 from afar
     assert mac in _ovs(cloud, "compute2", "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", mgmt)
+    requests = Requests(cloud, "compute2")
 
     window = _ping_window(
         "OVS flow deleted",
@@ -230,10 +252,12 @@ def test_a_deleted_ovs_flow_is_repaired_within_a_second(cloud):
 
     assert window.seconds < BOUND, window
     assert window.received > 0
+    assert "a flow of ours on br-int changed" in requests.text()
 
 
 def test_a_deleted_ovs_port_of_a_vm_is_repaired_within_a_second(cloud):
     tap = "tap" + cloud.state.vms["vm2"]["port_id"][:11]
+    requests = Requests(cloud, "compute2")
 
     window = _ping_window(
         "VM's OVS port deleted",
@@ -244,6 +268,7 @@ def test_a_deleted_ovs_port_of_a_vm_is_repaired_within_a_second(cloud):
 
     assert window.seconds < BOUND, window
     assert tap in _ovs(cloud, "compute2", "ovs-vsctl", "list-ports", "br-int").split()
+    assert re.search(r"OVS database: [^;]*Port", requests.text())
 
 
 def test_a_killed_keepalived_is_started_again_within_a_second(cloud):
@@ -263,6 +288,7 @@ def test_a_killed_keepalived_is_started_again_within_a_second(cloud):
             return None
         return pid if pid != old and conf in cmdline and start_time(pid) is not None else None
 
+    requests = Requests(cloud, "network1")
     t0 = time.monotonic()
     os.kill(old, signal.SIGKILL)  # (started by our agent: its PID from its pid file)
     new = _poll("keepalived running again", running_again)
@@ -270,6 +296,7 @@ def test_a_killed_keepalived_is_started_again_within_a_second(cloud):
     print(f"\nWINDOW keepalived killed: running again after {seconds:.3f} s (pid {old} -> {new})")
 
     assert seconds < BOUND
+    assert f"keepalived {old} exited" in requests.text()
 
 
 def test_ovs_vswitchd_restarted_on_a_compute_host_is_repaired_within_a_second(cloud):
@@ -278,6 +305,7 @@ def test_ovs_vswitchd_restarted_on_a_compute_host_is_repaired_within_a_second(cl
     old = state.proc(lab_ovs.vswitchd_name(host))
     assert old is not None and old.alive()
     timing = {}
+    requests = Requests(cloud, "compute2")
 
     def restart():
         t0 = time.monotonic()
@@ -296,6 +324,7 @@ def test_ovs_vswitchd_restarted_on_a_compute_host_is_repaired_within_a_second(cl
     assert cloud.state.vms["vm2"]["mac"] in _ovs(
         cloud, "compute2", "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", mgmt
     )
+    assert "flow monitor of br-int is back" in requests.text()
 
 
 def test_an_idle_agent_stays_idle(cloud):

@@ -21,7 +21,7 @@ Goals:
       for the kinds that live on devices; a vanished namespace of ours for
       every kernel kind; OVS going away for every OVS kind.
 How it works:
-    One thread, one `select` over:
+    One thread, one `poll` over:
     - per namespace followed (the host's and ours: `follow`), an rtnetlink
       socket opened inside it and bound to the multicast groups of links,
       IPv4 addresses, routes and rules, and neighbours. Kept: our devices
@@ -37,7 +37,8 @@ How it works:
     - per bridge of ours, `ovs-ofctl monitor BRIDGE watch:!initial` (OpenFlow
       flow monitor): a flow with our cookie added, changed or deleted asks for
       "ovs-flow"; the monitor's end (ovs-vswitchd stopped, or the bridge gone)
-      asks for every OVS kind, and it is started again every `RETRY` seconds;
+      asks for every OVS kind, and it is started again every `RETRY` seconds
+      (longer, up to 5 s, for one that keeps ending soon after it connected);
       its first answer after such a restart (ovs-vswitchd is back) asks again;
     - a pidfd per keepalived process of ours: its death asks for "keepalived";
     - every `TICK` seconds, per namespace followed, the nf_tables ruleset
@@ -63,7 +64,7 @@ import struct
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import ovsdb
 from .netlink import NETLINK_NETFILTER, NETNS_DIR, Netlink, inside
@@ -130,10 +131,12 @@ class _FlowMonitor:
     bridge: str
     proc: subprocess.Popen | None = None
     buf: bytes = b""
+    last: bytes = b""  # its last line (what it said before it ended)
     connected: bool = False
+    connected_at: float = 0.0
     after_failure: bool = False
+    failures: int = 0  # ends soon after connecting, in a row (each doubles the wait)
     retry_at: float = 0.0
-    lines: list[str] = field(default_factory=list)
 
 
 def event_kinds(ns: str, msg_type: int, body: bytes) -> frozenset[str]:
@@ -246,13 +249,19 @@ class HostWatcher:
             while self._running:
                 now = time.monotonic()
                 if now >= next_tick:
-                    self._tick(now)
+                    try:
+                        self._tick(now)
+                    except Exception:  # noqa: BLE001 - tried again at the next tick
+                        log.exception("the host watcher's periodic check failed")
                     next_tick = now + TICK
                 timeout = max(0.0, min([next_tick, *self._retry_times()]) - now)
-                readable = self._select(timeout)
+                readable = self._poll(timeout)
                 self.wakeups += 1
                 for fd in readable:
-                    self._readable(fd)
+                    try:
+                        self._readable(fd)
+                    except Exception:  # noqa: BLE001 - one source's trouble stops no other
+                        log.exception("the host watcher could not read an event")
         except Exception:  # noqa: BLE001 - logged; the periodic resync stays as the safety net
             log.exception("the host watcher stopped")
         finally:
@@ -264,15 +273,15 @@ class HostWatcher:
             times.append(self._db_retry_at)
         return times
 
-    def _select(self, timeout: float) -> list[int]:
-        fds = [self._wake_r, *self._fd_owners()]
+    def _poll(self, timeout: float) -> list[int]:
+        """The fds readable within timeout seconds (poll: a host may have more than
+        select's 1,024 file descriptors)."""
+        poller = select.poll()
+        for fd in [self._wake_r, *self._fd_owners()]:
+            poller.register(fd, select.POLLIN)
         if self._inotify >= 0:
-            fds.append(self._inotify)
-        try:
-            readable, _, _ = select.select(fds, [], [], timeout)
-        except InterruptedError:
-            return []
-        return readable
+            poller.register(self._inotify, select.POLLIN)
+        return [fd for fd, _event in poller.poll(timeout * 1000)]
 
     def _fd_owners(self) -> dict[int, object]:
         owners: dict[int, object] = {}
@@ -462,6 +471,7 @@ class HostWatcher:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            env=dict(os.environ, OVS_RUNDIR=self.ovs_run_dir),  # (its own control socket)
             preexec_fn=_die_with_parent,
         )
         assert m.proc.stdout is not None
@@ -484,18 +494,23 @@ class HostWatcher:
         except BlockingIOError:
             return
         if not data:  # ovs-vswitchd went away, or the bridge did
+            log.info("flow monitor of %s ended: %s", m.bridge, m.last.decode(errors="replace"))
             self._stop_monitor(m)
+            now = time.monotonic()
             if m.connected or not m.after_failure:
                 self.requests.request(OVS_KINDS, f"flow monitor of {m.bridge} ended")
+            # one that keeps ending soon after it connects waits longer each time
+            m.failures = m.failures + 1 if m.connected and now - m.connected_at < 2.0 else 0
             m.after_failure, m.connected = True, False
-            m.retry_at = time.monotonic() + RETRY
+            m.retry_at = now + min(5.0, RETRY * 2**m.failures)
             return
         m.buf += data
         *lines, m.buf = m.buf.split(b"\n")
+        m.last = lines[-1] if lines else m.last
         ours = f"cookie={COOKIE:#x}".encode()
         for line in lines:
             if line.startswith(b"NXST_FLOW_MONITOR reply") and not m.connected:
-                m.connected = True
+                m.connected, m.connected_at = True, time.monotonic()
                 if m.after_failure:  # ovs-vswitchd is back (with no flow of ours)
                     m.after_failure = False
                     self.requests.request(OVS_KINDS, f"flow monitor of {m.bridge} is back")
