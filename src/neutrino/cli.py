@@ -51,6 +51,17 @@ def _exit_cleanly_on_signals() -> None:
         signal.signal(sig, lambda *_: sys.exit(1))
 
 
+def _more_open_files() -> None:
+    """The soft limit of open files raised to the hard one (often 1,024 of 1,048,576)."""
+    import contextlib
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and hard != resource.RLIM_INFINITY:
+        with contextlib.suppress(ValueError, OSError):  # (then the soft limit it is)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _take_option(args: list[str], name: str) -> str | None:
     if name in args:
         i = args.index(name)
@@ -506,6 +517,7 @@ def agent_command(
         raise typer.Exit(1 if drift else 0)
     setup_logging()
     _exit_cleanly_on_signals()
+    _more_open_files()  # the watcher holds two sockets per namespace of ours
     try:
         agent.run()
     finally:

@@ -101,6 +101,7 @@ IN_NONBLOCK, IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 _libc = ctypes.CDLL(None, use_errno=True)
 _EVENT = struct.Struct("=iIII")
 PR_SET_PDEATHSIG = 1
+SO_RCVBUFFORCE = 33
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,11 @@ class HostWatcher:
         self._wake()
         if self._thread is not None:
             self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                return  # (stuck: its fds stay open rather than be closed under it)
+        for fd in (self._wake_r, self._wake_w, self._own):
+            os.close(fd)
+        self._wake_r = self._wake_w = self._own = -1
 
     def follow(self, targets: WatchTargets) -> None:
         """What is ours now (the agent's data plane, after a sync)."""
@@ -237,8 +243,9 @@ class HostWatcher:
         self._wake()
 
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
+        if self._wake_w >= 0:
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"x")
 
     # ------------------------------------------------------------ the thread
 
@@ -380,7 +387,10 @@ class HostWatcher:
         except OSError as e:  # (not mounted yet, or gone: the next tick tries again)
             log.debug("cannot watch namespace %s yet: %s", real, e)
             return
-        rtnl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        try:  # (room for a burst: a namespace's events while the agent makes it)
+            rtnl.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
+        except OSError:
+            rtnl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         rtnl.bind((0, GROUPS))
         rtnl.setblocking(False)
         ns = _Namespace(self._logical(real), rtnl, nf)
