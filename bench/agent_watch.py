@@ -12,7 +12,12 @@ host's view) with its watcher on and off. For each N (--routers) it prints:
                agent's routes in a qrouter namespace until it is back (median and
                max of --repeats); with it off the periodic resync (300 s) would do it
 
+With --lab: a lab instead (`neutrino lab up`: 2 compute hosts, 1 network host, the
+server, a distributed router with 3 VMs and a floating IP, a legacy HA router), each
+agent's idle CPU with its watcher on, then with every agent restarted --no-watch.
+
     sudo .venv/bin/python bench/agent_watch.py [--routers 10 100] [--seconds 5] [--repeats 5]
+    sudo .venv/bin/python bench/agent_watch.py --lab [--seconds 5]
 """
 
 import argparse
@@ -152,12 +157,74 @@ def repair_times(dp: LinuxDataplane, agent: Agent, repeats: int) -> list[float]:
     return times
 
 
+def lab_idle(seconds: float) -> None:
+    """Each lab agent's idle CPU, watcher on and then off (see the module docstring)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lab"))
+    from lab_support import LabCloud, wait_for
+
+    from neutrino.lab import agents as lab_agents
+    from neutrino.lab.build import up
+    from neutrino.lab.ovs import ovs_env
+    from neutrino.lab.procs import spawn, stop
+    from neutrino.lab.state import load
+    from neutrino.lab.teardown import down
+
+    directory, prefix = tempfile.mkdtemp(prefix="ntlab-bench-"), f"b{uuid.uuid4().hex[:5]}-"
+    try:
+        state = up(2, 1, directory, prefix, start_agents=True)
+        c = LabCloud(directory, state)
+        blue, red = c.network("blue", "10.0.1.0/24"), c.network("red", "10.0.2.0/24")
+        c.router("r1", [blue, red])
+        c.router("ha", [c.network("green", "10.0.3.0/24")], distributed=False, ha=True)
+        for vm, net, host in (("vm1", "blue", "compute1"), ("vm2", "red", "compute2")):
+            c.boot(vm, net, host)
+        c.boot("vm3", "red", "compute1")
+        public = c.api.network("public")["id"]
+        port = c.state.vms["vm3"]["port_id"]
+        c.api.post(
+            "/v2.0/floatingips",
+            {"floatingip": {"floating_network_id": public, "port_id": port}},
+        )
+        wait_for("east-west", lambda: c.ping("vm1", c.ip_of("vm2")).returncode == 0)
+        for watch in (True, False):
+            state = load(directory)
+            hosts = list(state.topology.hosts)
+            if not watch:
+                for host in hosts:
+                    name = lab_agents.proc_name(host)
+                    stop([state.proc(name)])
+                    argv = [*lab_agents.agent_command(state, host), "--no-watch"]
+                    env = ovs_env(state.ovs_dir(host.name))
+                    state.track(spawn(name, argv, state.log(name), env))
+                state.save()
+            time.sleep(5.0)  # settled (a restarted agent's first sync, confirming re-reads)
+            procs = [state.proc(lab_agents.proc_name(h)) for h in hosts]
+            ticks = [_ticks(p.pid) for p in procs]
+            t0 = time.monotonic()
+            time.sleep(seconds)
+            spent = [(_ticks(p.pid) - t) / CLOCK for p, t in zip(procs, ticks)]
+            elapsed = time.monotonic() - t0
+            cpu = ", ".join(f"{h.name} {100 * s / elapsed:.2f}%" for h, s in zip(hosts, spent))
+            print(f"lab, watcher {'on ' if watch else 'off'}: idle CPU {cpu}", flush=True)
+    finally:
+        down(directory, prefix)
+
+
+def _ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--lab", action="store_true", help="measure a lab's agents instead")
     args = parser.parse_args()
+    if args.lab:
+        lab_idle(args.seconds)
+        return
     reason = unavailable()
     if reason:
         sys.exit(f"cannot run: {reason}")
