@@ -12,8 +12,8 @@ Goals:
     - Repaired within a second (the lab measures it with real packets:
       tests/lab/test_self_repair_real.py): notifications, not polling, where
       the host has them; a check at most every `TICK` seconds where not.
-    - Idle when nothing changes: no process, no thread wakes but at the tick
-      (a few syscalls per namespace), and the agent's own writes cost at most
+    - Idle when nothing changes: the watcher's thread wakes only at the tick
+      (a few syscalls per namespace), its `ovs-ofctl monitor`s sleep, and the agent's own writes cost at most
       one confirming re-read of the kinds they touched (the re-read finds
       nothing to write, writes nothing, and so causes no further event: no
       feedback loop). Events about what is not ours are dropped here.
@@ -33,7 +33,8 @@ How it works:
       waits for them to vanish); a followed one that vanished asks for every
       kernel kind; a new one is followed once the agent says so;
     - the OVS database (`ovsdb.Monitor`: bridges, ports, interfaces, in-process
-      over its socket): any change asks for the OVS kinds;
+      over its socket): a port or interface changed asks for "ovs-port", a
+      bridge for every OVS kind; the database's end (and return) likewise;
     - per bridge of ours, `ovs-ofctl monitor BRIDGE watch:!initial` (OpenFlow
       flow monitor): a flow with our cookie added, changed or deleted asks for
       "ovs-flow"; the monitor's end (ovs-vswitchd stopped, or the bridge gone)
@@ -96,7 +97,7 @@ _HDR = struct.Struct("=IHHII")
 _GEN_REQUEST = struct.pack("=BBH", NFPROTO_IPV4, 0, 0)
 
 # inotify (not in Python's library: libc through ctypes)
-IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
+IN_DELETE, IN_MOVED_FROM = 0x200, 0x40
 IN_NONBLOCK, IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 _libc = ctypes.CDLL(None, use_errno=True)
 _EVENT = struct.Struct("=iIII")
@@ -564,12 +565,12 @@ def _generation(sock: Netlink) -> bytes | None:
 
 
 def _inotify_watch(path: str) -> int:
-    """An inotify fd watching a directory for entries made and removed (-1 if it cannot)."""
+    """An inotify fd watching a directory for entries removed (-1 if it cannot)."""
     fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
     if fd < 0:
         return -1
     os.makedirs(path, exist_ok=True)
-    mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+    mask = IN_DELETE | IN_MOVED_FROM  # (new ones are followed when the agent says so)
     if _libc.inotify_add_watch(fd, path.encode(), mask) < 0:
         os.close(fd)
         return -1
