@@ -22,6 +22,7 @@ from neutrino.dataplane.watch import (
     RTM_NEWROUTE,
     RTM_NEWRULE,
     event_kinds,
+    nftables_changed,
 )
 
 NUD_REACHABLE, NUD_PERMANENT = 0x02, 0x80
@@ -72,6 +73,16 @@ def test_routes_and_rules_of_our_protocol_only():
 def test_permanent_neighbours_only_not_the_ones_traffic_makes_and_ages():
     assert event_kinds("qrouter-r1", RTM_DELNEIGH, _neighbour(NUD_PERMANENT)) == {"neighbour"}
     assert event_kinds("qrouter-r1", RTM_NEWNEIGH, _neighbour(NUD_REACHABLE)) == frozenset()
+
+
+def test_nf_tables_changes_of_family_ip_only():
+    ip, bridge = struct.pack("=BBH", 2, 0, 0), struct.pack("=BBH", 7, 0, 0)
+    nft = 10 << 8
+    assert nftables_changed(nft | 8, ip)  # a rule deleted (a chain flushed)
+    assert nftables_changed(nft | 3, ip)  # a chain made
+    assert not nftables_changed(nft | 16, ip)  # a new generation (it follows every change)
+    assert not nftables_changed(nft | 6, bridge)  # not iptables'
+    assert not nftables_changed(11 << 8 | 6, ip)  # another subsystem
 
 
 def test_requests_coalesce_into_one_take_and_wake_a_waiting_owner():

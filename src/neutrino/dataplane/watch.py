@@ -42,9 +42,13 @@ How it works:
       (longer, up to 5 s, for one that keeps ending soon after it connected);
       its first answer after such a restart (ovs-vswitchd is back) asks again;
     - a pidfd per keepalived process of ours: its death asks for "keepalived";
+    - per namespace followed, an nfnetlink socket subscribed to nf_tables'
+      notifications (what `nft monitor` hears): a table, chain or rule of
+      family ip (iptables-nft's) added or deleted asks for "iptables";
     - every `TICK` seconds, per namespace followed, the nf_tables ruleset
-      generation (one request on an nfnetlink socket opened inside it): a new
-      generation asks for "iptables" (the cheap periodic check of our chains).
+      generation (one request on another nfnetlink socket): a new generation
+      not yet heard of asks for "iptables" (the cheap periodic check of our
+      chains, behind the notifications).
     `follow(targets)` (the agent, after each sync) says which namespaces,
     bridges and keepalived processes are ours now.
 Thread safety:
@@ -102,6 +106,9 @@ IN_NONBLOCK, IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 _libc = ctypes.CDLL(None, use_errno=True)
 _EVENT = struct.Struct("=iIII")
 PR_SET_PDEATHSIG = 1
+SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
+NFNLGRP_NFTABLES = 7
+NFT_CHANGES = frozenset({0, 2, 3, 5, 6, 8})  # NEW/DEL TABLE, CHAIN, RULE
 SO_RCVBUFFORCE = 33
 
 
@@ -121,9 +128,17 @@ class _Namespace:
     """The sockets watching one namespace."""
 
     logical: str
-    rtnl: socket.socket
-    nf: Netlink
+    rtnl: socket.socket  # rtnetlink notifications
+    nf_events: socket.socket  # nf_tables notifications
+    nf: Netlink  # requests: the ruleset generation
     generation: bytes | None = None
+
+
+@dataclass
+class _NfEvents:
+    """The nf_tables notification socket of a watched namespace (as a poll owner)."""
+
+    ns: _Namespace
 
 
 @dataclass
@@ -295,6 +310,7 @@ class HostWatcher:
         owners: dict[int, object] = {}
         for ns in self._namespaces.values():
             owners[ns.rtnl.fileno()] = ns
+            owners[ns.nf_events.fileno()] = _NfEvents(ns)
         for m in self._monitors.values():
             if m.proc is not None and m.proc.stdout is not None:
                 owners[m.proc.stdout.fileno()] = m
@@ -316,6 +332,8 @@ class HostWatcher:
         owner = self._fd_owners().get(fd)
         if isinstance(owner, _Namespace):
             self._netlink_events(owner)
+        elif isinstance(owner, _NfEvents):
+            self._nftables_events(owner.ns)
         elif isinstance(owner, _FlowMonitor):
             self._monitor_output(owner)
         elif isinstance(owner, int):
@@ -381,20 +399,14 @@ class HostWatcher:
             return
         try:
             with inside(real, self._own):
-                rtnl = socket.socket(
-                    socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE
-                )
+                rtnl = _subscribed(socket.NETLINK_ROUTE, GROUPS)
+                nf_events = _subscribed(NETLINK_NETFILTER, 0)
+                nf_events.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTABLES)
                 nf = Netlink(NETLINK_NETFILTER)
         except OSError as e:  # (not mounted yet, or gone: the next tick tries again)
             log.debug("cannot watch namespace %s yet: %s", real, e)
             return
-        try:  # (room for a burst: a namespace's events while the agent makes it)
-            rtnl.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
-        except OSError:
-            rtnl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        rtnl.bind((0, GROUPS))
-        rtnl.setblocking(False)
-        ns = _Namespace(self._logical(real), rtnl, nf)
+        ns = _Namespace(self._logical(real), rtnl, nf_events, nf)
         with contextlib.suppress(OSError):
             ns.generation = _generation(nf)
         self._namespaces[real] = ns
@@ -403,30 +415,30 @@ class HostWatcher:
         ns = self._namespaces.pop(real, None)
         if ns is not None:
             ns.rtnl.close()
+            ns.nf_events.close()
             ns.nf.close()
 
     def _netlink_events(self, ns: _Namespace) -> None:
         kinds: set[str] = set()
-        while True:
-            try:
-                data = ns.rtnl.recv(1 << 20)
-            except BlockingIOError:
-                break
-            except OSError as e:
-                if e.errno == errno.ENOBUFS:  # events lost: read every kernel table again
-                    kinds |= KERNEL_KINDS
-                    continue
-                raise
-            off = 0
-            while off + 16 <= len(data):
-                length, msg_type, _flags, _seq, _pid = _HDR.unpack_from(data, off)
-                if length < 16:
-                    break
-                kinds |= event_kinds(ns.logical, msg_type, data[off + 16 : off + length])
-                off += (length + 3) & ~3
+        messages, overrun = _drain(ns.rtnl)
+        if overrun:  # events lost: read every kernel table again
+            kinds |= KERNEL_KINDS
+        for msg_type, body in messages:
+            kinds |= event_kinds(ns.logical, msg_type, body)
         if kinds:
             where = ns.logical or "the host"
             self.requests.request(kinds, f"netlink: {', '.join(sorted(kinds))} in {where}")
+
+    def _nftables_events(self, ns: _Namespace) -> None:
+        messages, overrun = _drain(ns.nf_events)
+        if overrun or any(nftables_changed(t, body) for t, body in messages):
+            where = self._namespaces_real(ns)
+            self.requests.request({"iptables"}, f"iptables changed in {where}")
+            with contextlib.suppress(OSError):
+                ns.generation = _generation(ns.nf)  # (known: the tick need not ask again)
+
+    def _namespaces_real(self, ns: _Namespace) -> str:
+        return next((r or "the host" for r, n in self._namespaces.items() if n is ns), "?")
 
     def _namespace_events(self) -> None:
         try:
@@ -550,6 +562,51 @@ class HostWatcher:
         if self._inotify >= 0:
             os.close(self._inotify)
             self._inotify = -1
+
+
+def nftables_changed(msg_type: int, body: bytes) -> bool:
+    """Whether an nf_tables notification changes a table, chain or rule of family ip
+    (iptables-nft's: our chains and the jumps to them are there)."""
+    if msg_type >> 8 != NFNL_SUBSYS_NFTABLES or msg_type & 0xFF not in NFT_CHANGES:
+        return False
+    return len(body) >= 4 and body[0] == NFPROTO_IPV4
+
+
+def _subscribed(protocol: int, groups: int) -> socket.socket:
+    """A non-blocking netlink socket of this thread's namespace, bound to these groups,
+    with room for a burst (a namespace's events while the agent makes it)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind((0, groups))
+    sock.setblocking(False)
+    return sock
+
+
+def _drain(sock: socket.socket) -> tuple[list[tuple[int, bytes]], bool]:
+    """(type, body) of every message waiting on a notification socket, and whether some
+    were lost (the kernel's buffer overran: ENOBUFS)."""
+    out: list[tuple[int, bytes]] = []
+    overrun = False
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except BlockingIOError:
+            return out, overrun
+        except OSError as e:
+            if e.errno != errno.ENOBUFS:
+                raise
+            overrun = True
+            continue
+        off = 0
+        while off + 16 <= len(data):
+            length, msg_type, _flags, _seq, _pid = _HDR.unpack_from(data, off)
+            if length < 16:
+                break
+            out.append((msg_type, data[off + 16 : off + length]))
+            off += (length + 3) & ~3
 
 
 def _die_with_parent() -> None:
