@@ -10,9 +10,7 @@ import struct
 import threading
 import time
 
-from neutrino.dataplane.owner import ROUTE_PROTO
-from neutrino.dataplane.sync import SyncRequests
-from neutrino.dataplane.watch import (
+from neutrino.dataplane.notifications import (
     DEVICE_KINDS,
     RTM_DELNEIGH,
     RTM_DELROUTE,
@@ -24,6 +22,8 @@ from neutrino.dataplane.watch import (
     event_kinds,
     nftables_changed,
 )
+from neutrino.dataplane.owner import ROUTE_PROTO
+from neutrino.dataplane.sync import SyncRequests
 
 NUD_REACHABLE, NUD_PERMANENT = 0x02, 0x80
 

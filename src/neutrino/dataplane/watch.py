@@ -24,7 +24,8 @@ How it works:
     One thread, one `poll` over:
     - per namespace followed (the host's and ours: `follow`), an rtnetlink
       socket opened inside it and bound to the multicast groups of links,
-      IPv4 addresses, routes and rules, and neighbours. Kept: our devices
+      IPv4 addresses, routes and rules, and neighbours. Kept
+      (`notifications`, which reads the messages): our devices
       (`owner.is_our_device`) and their addresses (IFA_LABEL), routes and rules
       of our protocol (78), permanent neighbours. A socket overrun (ENOBUFS)
       asks for every kernel kind;
@@ -59,7 +60,6 @@ Thread safety:
 
 import contextlib
 import ctypes
-import errno
 import logging
 import os
 import select
@@ -74,30 +74,25 @@ from dataclasses import dataclass
 from . import ovsdb
 from .netlink import NETLINK_NETFILTER, NETNS_DIR, Netlink, inside
 from .nftables import NFNL_SUBSYS_NFTABLES, NFPROTO_IPV4, NFT_MSG_GETGEN, NFTA_GEN_ID
-from .owner import COOKIE, ROUTE_PROTO, is_our_device
+from .notifications import (
+    GROUPS,
+    KERNEL_KINDS,
+    NETLINK_ADD_MEMBERSHIP,
+    NFNLGRP_NFTABLES,
+    OVS_KINDS,
+    SOL_NETLINK,
+    drain,
+    event_kinds,
+    nftables_changed,
+    subscribed,
+)
+from .owner import COOKIE
 from .sync import SyncRequests
 
 log = logging.getLogger("neutrino.agent.watch")
 
 TICK = 0.5  # seconds between the checks that have no notification (iptables generations)
 RETRY = 0.1  # seconds between attempts to watch again what went away (a bridge's monitor)
-KERNEL_KINDS = frozenset(
-    {"namespace", "sysctl", "link", "sysctl-device", "address", "route", "rule", "neighbour",
-     "iptables", "keepalived"}
-)  # fmt: skip
-DEVICE_KINDS = frozenset({"link", "sysctl-device", "address", "route", "neighbour", "ovs-port"})
-OVS_KINDS = frozenset({"ovs-bridge", "ovs-port", "ovs-flow"})
-
-# rtnetlink: message types, multicast groups (the legacy bitmask: all below 32), attributes
-RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR = 16, 17, 20, 21
-RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWNEIGH, RTM_DELNEIGH = 24, 25, 28, 29
-RTM_NEWRULE, RTM_DELRULE = 32, 33
-RTMGRP_LINK, RTMGRP_NEIGH, RTMGRP_IPV4_IFADDR = 0x1, 0x4, 0x10
-RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE = 0x40, 0x80
-GROUPS = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE
-IFLA_IFNAME, IFA_LABEL, FRA_PROTOCOL = 3, 3, 21
-NUD_PERMANENT = 0x80
-_HDR = struct.Struct("=IHHII")
 _GEN_REQUEST = struct.pack("=BBH", NFPROTO_IPV4, 0, 0)
 
 # inotify (not in Python's library: libc through ctypes)
@@ -106,10 +101,6 @@ IN_NONBLOCK, IN_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 _libc = ctypes.CDLL(None, use_errno=True)
 _EVENT = struct.Struct("=iIII")
 PR_SET_PDEATHSIG = 1
-SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
-NFNLGRP_NFTABLES = 7
-NFT_CHANGES = frozenset({0, 2, 3, 5, 6, 8})  # NEW/DEL TABLE, CHAIN, RULE
-SO_RCVBUFFORCE = 33
 
 
 @dataclass(frozen=True)
@@ -154,50 +145,6 @@ class _FlowMonitor:
     after_failure: bool = False
     failures: int = 0  # ends soon after connecting, in a row (each doubles the wait)
     retry_at: float = 0.0
-
-
-def event_kinds(ns: str, msg_type: int, body: bytes) -> frozenset[str]:
-    """The kinds to read again for one rtnetlink notification in (logical) namespace ns;
-    empty when it is not about something of ours."""
-    if msg_type in (RTM_NEWLINK, RTM_DELLINK):
-        name = _attr_str(body, 16, IFLA_IFNAME)
-        return DEVICE_KINDS if name and is_our_device(ns, name) else frozenset()
-    if msg_type in (RTM_NEWADDR, RTM_DELADDR):
-        if len(body) < 8 or body[0] != socket.AF_INET:
-            return frozenset()
-        name = _attr_str(body, 8, IFA_LABEL)
-        return frozenset({"address"}) if name and is_our_device(ns, name) else frozenset()
-    if msg_type in (RTM_NEWROUTE, RTM_DELROUTE):
-        if len(body) < 12 or body[0] != socket.AF_INET or body[5] != ROUTE_PROTO:
-            return frozenset()
-        return frozenset({"route"})
-    if msg_type in (RTM_NEWRULE, RTM_DELRULE):
-        if len(body) < 12 or body[0] != socket.AF_INET:
-            return frozenset()
-        proto = _attr(body, 12, FRA_PROTOCOL)
-        return frozenset({"rule"}) if proto and proto[0] == ROUTE_PROTO else frozenset()
-    if msg_type in (RTM_NEWNEIGH, RTM_DELNEIGH):
-        if len(body) < 12 or body[0] != socket.AF_INET:
-            return frozenset()
-        (state,) = struct.unpack_from("=H", body, 8)
-        return frozenset({"neighbour"}) if state & NUD_PERMANENT else frozenset()
-    return frozenset()
-
-
-def _attr(body: bytes, off: int, want: int) -> bytes | None:
-    while off + 4 <= len(body):
-        length, atype = struct.unpack_from("=HH", body, off)
-        if length < 4:
-            return None
-        if atype & 0x3FFF == want:
-            return body[off + 4 : off + length]
-        off += (length + 3) & ~3
-    return None
-
-
-def _attr_str(body: bytes, off: int, want: int) -> str | None:
-    value = _attr(body, off, want)
-    return value.split(b"\0", 1)[0].decode(errors="replace") if value else None
 
 
 class HostWatcher:
@@ -399,8 +346,8 @@ class HostWatcher:
             return
         try:
             with inside(real, self._own):
-                rtnl = _subscribed(socket.NETLINK_ROUTE, GROUPS)
-                nf_events = _subscribed(NETLINK_NETFILTER, 0)
+                rtnl = subscribed(socket.NETLINK_ROUTE, GROUPS)
+                nf_events = subscribed(NETLINK_NETFILTER, 0)
                 nf_events.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTABLES)
                 nf = Netlink(NETLINK_NETFILTER)
         except OSError as e:  # (not mounted yet, or gone: the next tick tries again)
@@ -420,7 +367,7 @@ class HostWatcher:
 
     def _netlink_events(self, ns: _Namespace) -> None:
         kinds: set[str] = set()
-        messages, overrun = _drain(ns.rtnl)
+        messages, overrun = drain(ns.rtnl)
         if overrun:  # events lost: read every kernel table again
             kinds |= KERNEL_KINDS
         for msg_type, body in messages:
@@ -430,7 +377,7 @@ class HostWatcher:
             self.requests.request(kinds, f"netlink: {', '.join(sorted(kinds))} in {where}")
 
     def _nftables_events(self, ns: _Namespace) -> None:
-        messages, overrun = _drain(ns.nf_events)
+        messages, overrun = drain(ns.nf_events)
         if overrun or any(nftables_changed(t, body) for t, body in messages):
             where = self._namespaces_real(ns)
             self.requests.request({"iptables"}, f"iptables changed in {where}")
@@ -562,51 +509,6 @@ class HostWatcher:
         if self._inotify >= 0:
             os.close(self._inotify)
             self._inotify = -1
-
-
-def nftables_changed(msg_type: int, body: bytes) -> bool:
-    """Whether an nf_tables notification changes a table, chain or rule of family ip
-    (iptables-nft's: our chains and the jumps to them are there)."""
-    if msg_type >> 8 != NFNL_SUBSYS_NFTABLES or msg_type & 0xFF not in NFT_CHANGES:
-        return False
-    return len(body) >= 4 and body[0] == NFPROTO_IPV4
-
-
-def _subscribed(protocol: int, groups: int) -> socket.socket:
-    """A non-blocking netlink socket of this thread's namespace, bound to these groups,
-    with room for a burst (a namespace's events while the agent makes it)."""
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
-    except OSError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    sock.bind((0, groups))
-    sock.setblocking(False)
-    return sock
-
-
-def _drain(sock: socket.socket) -> tuple[list[tuple[int, bytes]], bool]:
-    """(type, body) of every message waiting on a notification socket, and whether some
-    were lost (the kernel's buffer overran: ENOBUFS)."""
-    out: list[tuple[int, bytes]] = []
-    overrun = False
-    while True:
-        try:
-            data = sock.recv(1 << 20)
-        except BlockingIOError:
-            return out, overrun
-        except OSError as e:
-            if e.errno != errno.ENOBUFS:
-                raise
-            overrun = True
-            continue
-        off = 0
-        while off + 16 <= len(data):
-            length, msg_type, _flags, _seq, _pid = _HDR.unpack_from(data, off)
-            if length < 16:
-                break
-            out.append((msg_type, data[off + 16 : off + length]))
-            off += (length + 3) & ~3
 
 
 def _die_with_parent() -> None:
