@@ -51,6 +51,17 @@ def _exit_cleanly_on_signals() -> None:
         signal.signal(sig, lambda *_: sys.exit(1))
 
 
+def _more_open_files() -> None:
+    """The soft limit of open files raised to the hard one (often 1,024 of 1,048,576)."""
+    import contextlib
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and hard != resource.RLIM_INFINITY:
+        with contextlib.suppress(ValueError, OSError):  # (then the soft limit it is)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _take_option(args: list[str], name: str) -> str | None:
     if name in args:
         i = args.index(name)
@@ -437,6 +448,12 @@ def agent_command(
     resync: float | None = typer.Option(
         None, "--resync", help="Seconds between full resyncs (default 300)."
     ),
+    watch: bool | None = typer.Option(
+        None,
+        "--watch/--no-watch",
+        help="Watch the host (netlink, OVS, keepalived, iptables) and repair changes made "
+        "behind the agent's back within a second (default on).",
+    ),
     config: Path | None = typer.Option(
         None,
         "--config",
@@ -471,6 +488,7 @@ def agent_command(
         "auth_url": auth_url,
         "heartbeat": heartbeat,
         "resync": resync,
+        "watch": watch,
     }
     try:
         cfg = load_agent_config(config, flags=flags)
@@ -483,6 +501,11 @@ def agent_command(
     dataplane = LinuxDataplane(
         prefix=cfg.namespace_prefix, host_netns=cfg.netns, ovs_db=cfg.ovs_db, run_dir=cfg.run_dir
     )
+    reporter = HaStateReporter(  # keepalived's states to the server, beside the loop
+        cfg.host,
+        ServerClient(cfg.server, cfg.username, cfg.password, cfg.project, auth_url=cfg.auth_url),
+        cfg.run_dir,
+    )
     agent = Agent(
         cfg.host,
         cfg.mode,
@@ -491,6 +514,8 @@ def agent_command(
         dataplane,
         heartbeat=cfg.heartbeat,
         resync=cfg.resync,
+        watch=cfg.watch,
+        workers=[reporter],
     )
     if check:
         drift = agent.check()
@@ -499,16 +524,10 @@ def agent_command(
         raise typer.Exit(1 if drift else 0)
     setup_logging()
     _exit_cleanly_on_signals()
-    reporter = HaStateReporter(
-        cfg.host,
-        ServerClient(cfg.server, cfg.username, cfg.password, cfg.project, auth_url=cfg.auth_url),
-        cfg.run_dir,
-    )
-    reporter.start()
+    _more_open_files()  # the watcher holds two sockets per namespace of ours
     try:
-        agent.run()
+        agent.run()  # starts and stops its workers (the reporter)
     finally:
-        reporter.stop()
         client.close()
 
 

@@ -94,6 +94,8 @@ def test_bad_values_say_what_is_allowed(tmp_path):
             load_agent_config(None, {}, {**REQUIRED, **flags})
     with pytest.raises(ConfigError, match=r"NEUTRINO_AGENT_RESYNC='soon': must be a number"):
         load_agent_config(None, {"NEUTRINO_AGENT_RESYNC": "soon"}, REQUIRED)
+    with pytest.raises(ConfigError, match=r"NEUTRINO_AGENT_WATCH='maybe': must be one of 1, true"):
+        load_agent_config(None, {"NEUTRINO_AGENT_WATCH": "maybe"}, REQUIRED)
     with pytest.raises(ConfigError, match=r"\[agent\] heartbeat = 'often': must be a number"):
         load_agent_config(_file(tmp_path, FILE.replace("heartbeat = 5", 'heartbeat = "often"')))
 
@@ -151,7 +153,11 @@ def test_agent_check_runs_with_the_settings_of_file_environment_and_flags(tmp_pa
     result = CliRunner().invoke(
         app,
         ["agent", "--config", str(_file(tmp_path)), "--ovs-db", "unix:/x/db.sock", "--check"],
-        env={"NEUTRINO_AGENT_NAMESPACE_PREFIX": "nt-c1-", "NEUTRINO_AGENT_RESYNC": "60"},
+        env={
+            "NEUTRINO_AGENT_NAMESPACE_PREFIX": "nt-c1-",
+            "NEUTRINO_AGENT_RESYNC": "60",
+            "NEUTRINO_AGENT_WATCH": "no",
+        },
     )
     assert result.exit_code == 0, result.output
     (_, dataplane), (agent, agent_options) = _Recorded.made
@@ -162,7 +168,7 @@ def test_agent_check_runs_with_the_settings_of_file_environment_and_flags(tmp_pa
         "run_dir": Path("/tmp/from-file"),
     }
     assert agent[:3] == ("compute1", "dvr", "172.30.0.10")
-    assert agent_options == {"heartbeat": 5.0, "resync": 60.0}
+    assert agent_options == {"heartbeat": 5.0, "resync": 60.0, "watch": False}
     client = agent[3]
     assert (client.url, client.auth_url, client.username) == (
         "http://127.0.0.1:9696",

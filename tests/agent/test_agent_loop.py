@@ -16,6 +16,7 @@ from neutrino.agent.client import ServerClient  # noqa: E402
 from neutrino.agent.loop import Agent  # noqa: E402
 from neutrino.dataplane.delta import ApplyResult, Pending  # noqa: E402
 from neutrino.dataplane.protocol import Dataplane  # noqa: E402
+from neutrino.dataplane.watch import WatchTargets  # noqa: E402
 from neutrino.plan.state import HostState  # noqa: E402
 
 
@@ -38,8 +39,14 @@ class RecordingDataplane:
         ]
         return ApplyResult(pending=waiting)
 
-    def resync(self) -> None:
+    def resync(self, kinds=None) -> None:
         self.resyncs += 1
+
+    def watcher(self, requests):
+        return None  # nothing behind the agent's back here
+
+    def watch_targets(self) -> WatchTargets:
+        return WatchTargets()
 
     def drift(self, state: HostState) -> list[str]:
         return [] if self.applied and self.applied[-1] == state else ["not applied"]

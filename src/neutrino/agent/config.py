@@ -15,10 +15,11 @@
     auth_url = "http://127.0.0.1:9696/v3"   # where to log in (default: <server>/v3)
     heartbeat = 10                      # seconds between heartbeats
     resync = 300                        # seconds between full resyncs
+    watch = true                        # watch the host for changes behind our back
 
 Every key is also an environment variable, NEUTRINO_AGENT_<KEY> (as the server's
 NEUTRINO_SERVER_<KEY>), e.g. NEUTRINO_AGENT_MODE, and a flag, --<key> with dashes
-(--tunnel-ip). Flags win over the environment, which wins over the file, which
+(--tunnel-ip; a switch: --watch / --no-watch). Flags win over the environment, which wins over the file, which
 wins over the defaults. host, mode, server and tunnel_ip have no default. An
 unknown key, section or NEUTRINO_AGENT_ variable is refused with its name and the
 allowed ones; a bad value with where it came from and what is allowed.
@@ -58,12 +59,15 @@ class AgentConfig:
     auth_url: str | None = None
     heartbeat: float = 10.0
     resync: float = 300.0
+    watch: bool = True
 
 
 KEYS = tuple(f.name for f in fields(AgentConfig))
 REQUIRED = ("host", "mode", "server", "tunnel_ip")
 SECONDS = ("heartbeat", "resync")
 PATHS = ("run_dir",)
+SWITCHES = ("watch",)
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def flag(key: str) -> str:
@@ -150,6 +154,10 @@ def _from_text(key: str, text: str, name: str) -> Any:
             return float(text)
         except ValueError:
             raise ConfigError(f"{name}={text!r}: must be a number of seconds") from None
+    if key in SWITCHES:
+        if text.lower() in TRUE + FALSE:
+            return text.lower() in TRUE
+        raise ConfigError(f"{name}={text!r}: must be one of {', '.join(TRUE + FALSE)}")
     return text
 
 
@@ -159,6 +167,10 @@ def _checked(key: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ConfigError(f"{where} = {value!r}: must be a number of seconds above 0")
         return float(value)
+    if key in SWITCHES:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} = {value!r}: must be true or false")
+        return value
     if key in PATHS:
         if not isinstance(value, str | Path) or not str(value):
             raise ConfigError(f"{where} = {value!r}: must be a directory's path")

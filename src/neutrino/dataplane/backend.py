@@ -17,7 +17,10 @@ What it models:
       ovs-ofctl is the real implementation's business);
     - `KeepalivedAccess`: the VRRP instances that run (their config text), start
       or reload one, stop one, its PID, the notify command its config names (the
-      real one records each state it enters; the model's has none).
+      real one records each state it enters; the model's has none);
+    - `Watcher`: what notices changes made behind the agent's back and requests
+      a sync (`watch.HostWatcher` on the real host; the models offer none: in
+      them nothing changes but through the tables).
 Goals:
     Two implementations with the same answers: the real host
     (`dataplane.linux_kernel`, `ovs.OvsCommands`, `keepalived.KeepalivedProcesses`:
@@ -32,12 +35,13 @@ Thread safety:
     OVS tables may run in worker threads, each touching its own namespaces or OVS.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..ovs.flow import Flow
 from .nlmsg import Message
+from .sync import SyncRequests
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,16 @@ class KeepalivedAccess(Protocol):
     def notify_command(self, key: tuple[str, str]) -> str | None: ...
 
 
+class Watcher(Protocol):
+    """Watches the host for changes to what is ours; only requests syncs (`SyncRequests`)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def follow(self, targets) -> None:
+        """What is ours now (a `watch.WatchTargets`), told after each sync."""
+        ...
+
+
 @dataclass
 class Backend:
     """What one `LinuxDataplane` talks to: a kernel, an OVS, keepalived."""
@@ -107,3 +121,4 @@ class Backend:
     ovs: OvsAccess
     keepalived: KeepalivedAccess | None = None  # None: the real one, under the run dir
     threads: bool = True  # False: nothing waits on it, no worker threads (see `workers`)
+    watch: Callable[[SyncRequests], Watcher] | None = None  # None: nothing to watch

@@ -25,7 +25,8 @@ How it works:
     The table asks a `backend.KeepalivedAccess`: the real one,
     `KeepalivedProcesses`, reads the config files and pid files (a live process
     gives the config text, a dead one None, so it is started again), keeps the
-    processes it started (Popen) and reaps them; the simulator's plays
+    processes it started (Popen) and reaps them; a keepalived that died is started
+    again (its orphaned VRRP child stopped first); the simulator's plays
     keepalived in the kernel model (`sim.backend`).
 Thread safety:
     None: one owner.
@@ -198,6 +199,7 @@ class KeepalivedProcesses:
         real = self.ns.real(key[0])
         if real is None:
             return "keepalived runs in a router namespace, not the host's"
+        self._stop_orphan(base)
         log = open(f"{base}.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             proc = subprocess.Popen(
@@ -209,6 +211,33 @@ class KeepalivedProcesses:
             log.close()
         self.procs[proc.pid] = proc
         return _wait_started(proc, Path(f"{base}.pid"), Path(f"{base}.log"))
+
+    def _stop_orphan(self, base: Path) -> None:
+        """Stop the VRRP child a killed keepalived left behind and remove its pid file.
+
+        The child lives on for about a second, and a new keepalived refuses to start
+        while its pid file names a process ("daemon is already running"), a zombie
+        too (which init may take a second to reap). Known as ours by its command
+        line naming our config; SIGKILL, as on SIGTERM it would first do what the
+        new keepalived does at its start anyway (give up the addresses)."""
+        vrrp_pidfile = Path(f"{base}.vrrp.pid")
+        try:
+            pid = int(vrrp_pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return
+        try:
+            ours = f"{base}.conf".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            ours = False
+        if ours and _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 2.0
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
+        if not _alive(pid) or not ours:  # (its keepalived is dead: the file is stale)
+            with contextlib.suppress(FileNotFoundError):
+                vrrp_pidfile.unlink()
 
     def stop(self, key) -> None:
         pid = self.pid(key)

@@ -7,8 +7,13 @@ What it models:
     holds the desired state and what it believes the kernel holds (delta).
 Goals:
     - Apply only the difference; a second apply of the same state writes nothing,
-      also after a resync (`resync()` re-reads everything): a restarted agent with
-      nothing changed makes zero writes and disturbs no packet.
+      also after a resync (`resync()` re-reads everything, `resync(kinds)` only
+      those tables): a restarted agent with nothing changed makes zero writes and
+      disturbs no packet.
+    - Changes made behind its back are noticed by a watcher (`watcher()`: on
+      this machine `watch.HostWatcher`; none on the models), which requests a
+      sync of the tables concerned; the owner re-reads just those
+      (`resync(kinds)`) and applies.
     - Delete only what is ours (owner: name prefixes, route protocol 78, the
       `neutrino-` chain prefix, the OVS flow cookie and port marks, our
       keepalived files); stale namespaces of ours are swept.
@@ -46,13 +51,14 @@ Thread safety:
 """
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..gcpause import cyclic_gc_paused
 from ..paths import DEFAULT_RUN_DIR
 from ..plan.state import HostState
 from .addresses import AddressTable
-from .backend import Backend, KeepalivedAccess
+from .backend import Backend, KeepalivedAccess, Watcher
 from .delta import ApplyResult, Table, never
 from .iptables import IptablesTable
 from .keepalived import KeepalivedProcesses, VrrpTable
@@ -61,9 +67,11 @@ from .linux_kernel import LinuxKernel
 from .namespaces import NamespaceTable
 from .neighbours import NeighbourTable
 from .netlink import Namespaces
-from .ovs import BridgeTable, FlowTable, OvsView, PortTable
+from .ovs import BridgeTable, FlowTable, OvsCommands, OvsView, PortTable
 from .routing import RouteTable, RuleTable
+from .sync import SyncRequests
 from .sysctls import SysctlTable
+from .watch import HostWatcher, WatchTargets
 from .workers import pool
 
 VANISH_TIMEOUT = 10.0
@@ -84,6 +92,7 @@ class LinuxDataplane:
         backend: Backend | None = None,
     ):
         kernel = LinuxKernel() if backend is None else backend.kernel
+        self.backend = backend
         self.threads = backend is None or backend.threads  # see `workers`
         self.ns = Namespaces(prefix, host_netns, kernel)
         self.ovs = OvsView(ovs_db, ovs_run_dir, None if backend is None else backend.ovs)
@@ -93,6 +102,7 @@ class LinuxDataplane:
         else:
             keepalived = backend.keepalived
         self.namespaces = NamespaceTable(self.ns)
+        self.bridges = BridgeTable(self.ovs, datapath_type)
         scope = self.namespaces.existing
         self.links = LinkTable(self.ns, scope)
         self.kernel_tables: list[Table] = [
@@ -108,7 +118,7 @@ class LinuxDataplane:
         ]
         self.ports = PortTable(self.ovs)
         self.ovs_tables: list[Table] = [
-            BridgeTable(self.ovs, datapath_type),
+            self.bridges,
             self.ports,
             FlowTable(self.ovs, self.threads),
         ]
@@ -188,10 +198,37 @@ class LinuxDataplane:
         self._updates(self.ovs_tables, set(), result)
         return missing_ns
 
-    def resync(self) -> None:
-        """Forget every belief: the next apply (or drift) reads the kernel and OVS again."""
-        for table in self.tables:
+    def resync(self, kinds: Iterable[str] | None = None) -> None:
+        """Forget every belief (or those of the tables of these kinds): the next apply
+        (or drift) reads the kernel and OVS again. ValueError for a kind there is not."""
+        if kinds is None:
+            tables = self.tables
+        else:
+            unknown = sorted(set(kinds) - self.by_kind.keys())
+            if unknown:
+                raise ValueError(
+                    f"no table of kind {', '.join(unknown)}; kinds: {', '.join(self.by_kind)}"
+                )
+            tables = [self.by_kind[kind] for kind in kinds]
+        for table in tables:
             table.queue_resync()
+
+    def watcher(self, requests: SyncRequests) -> Watcher | None:
+        """What watches this host for changes behind our back (None: nothing to watch).
+
+        On this machine a `watch.HostWatcher` of our namespaces, OVS and keepalived;
+        on a backend, what it offers (the models: none)."""
+        if self.backend is not None:
+            return None if self.backend.watch is None else self.backend.watch(requests)
+        access = self.ovs.access
+        assert isinstance(access, OvsCommands)
+        return HostWatcher(requests, self.ns.prefix, self.ns.host_netns, access.db, access.run_dir)
+
+    def watch_targets(self) -> WatchTargets:
+        """What is ours now, as believed after the last apply, for the watcher to follow."""
+        namespaces = frozenset(self.ns.real(ns) for ns in ("", *self.namespaces.delta.dataplane))
+        pids = frozenset(pid for pid in self.pids().values() if pid)
+        return WatchTargets(namespaces, frozenset(self.bridges.delta.dataplane), pids)
 
     def drift(self, state: HostState) -> list[str]:
         """Human-readable differences between state and this host; writes nothing."""

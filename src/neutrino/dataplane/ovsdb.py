@@ -92,3 +92,90 @@ def _call(db: str, method: str, params: list):
                     return msg["result"]
     finally:
         sock.close()
+
+
+MONITORED = {  # table -> the columns whose change matters to the OVS tables
+    "Bridge": ["name", "ports", "fail_mode", "datapath_type", "protocols", "external_ids"],
+    "Port": ["name", "interfaces", "tag", "external_ids"],
+    "Interface": ["name", "type", "options", "ofport"],
+}
+
+
+class Monitor:
+    """A standing `monitor` of the database (RFC 7047 4.1.5): which tables changed.
+
+    Connects and asks for updates of `MONITORED` (no initial contents), waits for
+    the server's reply (raises `OvsdbError` if it cannot); then `fileno()` is
+    readable when updates came, and `read_updates()` gives the names of the tables
+    they touched, answering `echo` probes. The server's end raises `OvsdbError`.
+    One owner (the host watcher's thread)."""
+
+    def __init__(self, db: str | None, tables: dict[str, list[str]] = MONITORED):
+        self.db = db or DEFAULT_DB
+        self.sock = _connect(self.db)
+        requests = {
+            t: {"columns": cols, "select": {"initial": False, "insert": True, "delete": True,
+                                            "modify": True}}
+            for t, cols in tables.items()
+        }  # fmt: skip
+        self._decoder = json.JSONDecoder()
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._buf = ""
+        try:
+            self.sock.sendall(
+                json.dumps(
+                    {"id": 1, "method": "monitor", "params": [DATABASE, None, requests]}
+                ).encode()
+            )
+            while True:  # until the reply (blocking, with the socket's timeout)
+                for msg in self._messages(self._recv()):
+                    if msg.get("id") == 1:
+                        if msg.get("error") is not None:
+                            raise OvsdbError(f"monitor on {self.db}: {msg['error']}")
+                        self.sock.setblocking(False)
+                        return
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def read_updates(self) -> set[str]:
+        """The tables changed by the updates received so far (empty if none came)."""
+        changed: set[str] = set()
+        while True:
+            try:
+                chunk = self._recv()
+            except BlockingIOError:
+                return changed
+            for msg in self._messages(chunk):
+                if msg.get("method") == "update":
+                    changed |= set(msg["params"][1])
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise OvsdbError(f"the OVS database at {self.db} closed the connection")
+        return chunk
+
+    def _messages(self, chunk: bytes) -> list[dict]:
+        self._buf += self._utf8.decode(chunk)
+        out = []
+        while self._buf.rstrip().endswith("}"):
+            try:
+                msg, end = self._decoder.raw_decode(self._buf)
+            except json.JSONDecodeError:
+                break
+            self._buf = self._buf[end:].lstrip()
+            if msg.get("method") == "echo":
+                reply = {"id": msg.get("id"), "result": msg.get("params"), "error": None}
+                self.sock.setblocking(True)
+                self.sock.sendall(json.dumps(reply).encode())
+                self.sock.setblocking(False)
+            else:
+                out.append(msg)
+        return out

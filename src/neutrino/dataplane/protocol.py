@@ -6,10 +6,14 @@ tests' stand-ins (tests/agent records what it is given). The agent's loop and
 `neutrino agent --check` use nothing else.
 """
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from ..plan.state import HostState
+from .backend import Watcher
 from .delta import ApplyResult
+from .sync import SyncRequests
+from .watch import WatchTargets
 
 
 class Dataplane(Protocol):
@@ -21,8 +25,17 @@ class Dataplane(Protocol):
         """The differences between state and the host, one line each; writes nothing."""
         ...
 
-    def resync(self) -> None:
-        """Forget every belief: the next apply (or drift) reads the host again."""
+    def resync(self, kinds: Iterable[str] | None = None) -> None:
+        """Forget every belief (or those of these kinds of object): the next apply (or
+        drift) reads them from the host again."""
+        ...
+
+    def watcher(self, requests: SyncRequests) -> Watcher | None:
+        """What notices changes behind the agent's back and requests syncs, if anything."""
+        ...
+
+    def watch_targets(self) -> WatchTargets:
+        """What is ours now, for the watcher to follow (told after each sync)."""
         ...
 
     def remove_all(self) -> ApplyResult:

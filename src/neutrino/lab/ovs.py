@@ -57,16 +57,27 @@ def start_ovs(state: LabState, host: Host) -> list[Proc]:
     daemons.append(_track(state, f"ovsdb-server-{host.name}", d / "ovsdb-server.pid"))
     vsctl(d, "--no-wait", "init")
     vsctl(d, "--no-wait", "set", "open_vswitch", ".", f"external_ids:hostname={host.name}")
+    daemons.append(start_vswitchd(state, host))
+    return daemons
+
+
+def start_vswitchd(state: LabState, host: Host) -> Proc:
+    """Start the host's ovs-vswitchd (its ovsdb-server runs); tracked. Also how a test
+    restarts it after stopping the old one by PID (`state.proc(vswitchd_name(host))`)."""
+    d = state.ovs_dir(host.name)
     run(
         [
-            "ip", "netns", "exec", ns, "ovs-vswitchd", db_url(d),
+            "ip", "netns", "exec", state.topology.ns(host.name), "ovs-vswitchd", db_url(d),
             f"--pidfile={d}/ovs-vswitchd.pid", f"--unixctl={d}/ovs-vswitchd.ctl",
             f"--log-file={d}/ovs-vswitchd.log", "--detach", "--no-chdir",
         ],
-        env=env,
+        env=ovs_env(d),
     )  # fmt: skip
-    daemons.append(_track(state, f"ovs-vswitchd-{host.name}", d / "ovs-vswitchd.pid"))
-    return daemons
+    return _track(state, vswitchd_name(host), d / "ovs-vswitchd.pid")
+
+
+def vswitchd_name(host: Host) -> str:
+    return f"ovs-vswitchd-{host.name}"
 
 
 def _track(state: LabState, name: str, pidfile: Path) -> Proc:

@@ -1,0 +1,101 @@
+"""What the host watcher makes of a notification, and how requests coalesce (no root).
+
+The notifications are built as the kernel sends them (rtnetlink headers and
+attributes); a notification about something that is not ours must ask for nothing,
+or the agent would re-read its tables at every change of someone else's.
+"""
+
+import socket
+import struct
+import threading
+import time
+
+from neutrino.dataplane.notifications import (
+    DEVICE_KINDS,
+    RTM_DELNEIGH,
+    RTM_DELROUTE,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWNEIGH,
+    RTM_NEWROUTE,
+    RTM_NEWRULE,
+    event_kinds,
+    nftables_changed,
+)
+from neutrino.dataplane.owner import ROUTE_PROTO
+from neutrino.dataplane.sync import SyncRequests
+
+NUD_REACHABLE, NUD_PERMANENT = 0x02, 0x80
+
+
+def _attr(kind: int, value: bytes) -> bytes:
+    pad = b"\0" * (-(4 + len(value)) % 4)
+    return struct.pack("=HH", 4 + len(value), kind) + value + pad
+
+
+def _link(name: str) -> bytes:
+    return struct.pack("=BxHiII", 0, 1, 7, 0, 0) + _attr(3, name.encode() + b"\0")
+
+
+def _address(label: str) -> bytes:
+    return struct.pack("=BBBBI", socket.AF_INET, 24, 0, 0, 7) + _attr(3, label.encode() + b"\0")
+
+
+def _route(protocol: int) -> bytes:
+    return struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 254, protocol, 0, 1, 0)
+
+
+def _rule(protocol: int | None) -> bytes:
+    head = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 24, 0, 0, 0, 0, 1, 0)
+    return head + (_attr(21, bytes([protocol])) if protocol is not None else b"")
+
+
+def _neighbour(state: int) -> bytes:
+    return struct.pack("=BxxxiHBB", socket.AF_INET, 7, state, 0, 0)
+
+
+def test_our_devices_ask_for_every_kind_on_devices_and_others_for_nothing():
+    assert event_kinds("qrouter-r1", RTM_NEWLINK, _link("qr-0123456789a")) == DEVICE_KINDS
+    assert event_kinds("", RTM_NEWLINK, _link("tq-0123456789a")) == DEVICE_KINDS
+    assert event_kinds("", RTM_NEWLINK, _link("tap0123456789")) == frozenset()  # a VM's
+    assert event_kinds("", RTM_NEWLINK, _link("br-int")) == frozenset()  # OVS's
+    assert event_kinds("qrouter-r1", RTM_NEWADDR, _address("qg-0123456789a")) == {"address"}
+    assert event_kinds("", RTM_NEWADDR, _address("eth0")) == frozenset()
+
+
+def test_routes_and_rules_of_our_protocol_only():
+    assert event_kinds("qrouter-r1", RTM_DELROUTE, _route(ROUTE_PROTO)) == {"route"}
+    assert event_kinds("qrouter-r1", RTM_NEWROUTE, _route(2)) == frozenset()  # the kernel's
+    assert event_kinds("qrouter-r1", RTM_NEWRULE, _rule(ROUTE_PROTO)) == {"rule"}
+    assert event_kinds("qrouter-r1", RTM_NEWRULE, _rule(None)) == frozenset()
+
+
+def test_permanent_neighbours_only_not_the_ones_traffic_makes_and_ages():
+    assert event_kinds("qrouter-r1", RTM_DELNEIGH, _neighbour(NUD_PERMANENT)) == {"neighbour"}
+    assert event_kinds("qrouter-r1", RTM_NEWNEIGH, _neighbour(NUD_REACHABLE)) == frozenset()
+
+
+def test_nf_tables_changes_of_family_ip_only():
+    ip, bridge = struct.pack("=BBH", 2, 0, 0), struct.pack("=BBH", 7, 0, 0)
+    nft = 10 << 8
+    assert nftables_changed(nft | 8, ip)  # a rule deleted (a chain flushed)
+    assert nftables_changed(nft | 3, ip)  # a chain made
+    assert not nftables_changed(nft | 16, ip)  # a new generation (it follows every change)
+    assert not nftables_changed(nft | 6, bridge)  # not iptables'
+    assert not nftables_changed(11 << 8 | 6, ip)  # another subsystem
+
+
+def test_requests_coalesce_into_one_take_and_wake_a_waiting_owner():
+    requests = SyncRequests()
+    requests.request({"route"}, "a route")
+    requests.request({"route", "link"}, "a device")
+    assert requests.take(0) == ({"route", "link"}, ["a route", "a device"])
+    assert requests.take(0) == (set(), [])  # taken: nothing left
+    got = []
+    owner = threading.Thread(target=lambda: got.append(requests.take(30)))
+    owner.start()
+    time.sleep(0.05)
+    requests.request({"iptables"}, "a chain")
+    owner.join(timeout=5)
+    assert got == [({"iptables"}, ["a chain"])]
+    assert requests.counts == {"route": 2, "link": 1, "iptables": 1}
