@@ -168,6 +168,8 @@ def test_agent_check_runs_with_the_settings_of_file_environment_and_flags(tmp_pa
         "run_dir": Path("/tmp/from-file"),
     }
     assert agent[:3] == ("compute1", "dvr", "172.30.0.10")
+    [reporter] = agent_options.pop("workers")  # keepalived's states to the server
+    assert (reporter.host, reporter.run_dir) == ("compute1", Path("/tmp/from-file"))
     assert agent_options == {"heartbeat": 5.0, "resync": 60.0, "watch": False}
     client = agent[3]
     assert (client.url, client.auth_url, client.username) == (

@@ -10,7 +10,9 @@ What it does
     `allow_automatic_l3agent_failover`) it then
     - moves the central parts (the SNAT of a distributed router, a legacy router,
       an HA router's instance) off agents that are down, to live agents of a
-      fitting mode, so an HA router is redundant again;
+      fitting mode, so an HA router is redundant again (a part with no live agent
+      to go to stays where it is: shown on its dead agent, an HA instance as
+      `unknown`);
     - when an agent came back: places the routers that have fewer central hosts
       than they want (no fitting host was up for them before).
     An agent that came back also gets the fip gateway ports its host's floating
@@ -158,6 +160,7 @@ def place_away(
     conn = tx.conn
     host_of = {a.id: a.host for a in agents}
     agent_of = {a.host: a.id for a in agents}
+    mode_of = {a.host: a.mode for a in agents}
     up = sorted((a for a in agents if a.up), key=lambda a: a.host)
     down_ids = [a.id for a in agents if not a.up]
     routers: dict[str, tuple[bool, bool, str]] = {}  # id -> (distributed, ha, project)
@@ -210,6 +213,9 @@ def place_away(
             candidates.remove(best)
             chosen.append(best)
             load[best] += 1
+        if len(chosen) < want:  # no live host to take their place: it stays on its dead ones
+            chosen += [h for h in sorted(bound[router_id])
+                       if h not in chosen and mode_of[h] in modes][: want - len(chosen)]  # fmt: skip
         before, after = bound[router_id], set(chosen)
         if before == after:
             continue

@@ -8,7 +8,9 @@
   of a distributed router there.
 
 Placement is sticky: a router keeps the hosts it has (`current`, as stored) while
-they are up and still fit; new ones go to the least loaded host (fewest routers
+they are up and still fit (and those that are down while no live host that fits can
+take their place: the API then shows the router on a dead agent, an HA instance as
+`unknown`, until one can); new ones go to the least loaded host (fewest routers
 placed), ties broken by host name, so the same inputs always give the same answer.
 With `keep_down_hosts` (automatic failover off) a router also keeps hosts that
 are down, as Neutron does with `allow_automatic_l3agent_failover = false`; new
@@ -104,6 +106,9 @@ def place_routers(
             candidates.remove(best)
             chosen.append(best)
             load[best] += 1
+        if len(chosen) < want:  # no live host to take their place: it stays on its dead ones
+            chosen += [h for h in current.get(router.id, ()) if h not in chosen
+                       and h in cloud.hosts and cloud.hosts[h].mode in modes][: want - len(chosen)]  # fmt: skip
         central[router.id] = tuple(chosen)
     qrouter: dict[str, tuple[str, ...]] = {}
     fip: dict[str, set[str]] = {}
