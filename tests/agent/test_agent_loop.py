@@ -6,6 +6,7 @@ tests/dataplane); everything else is real: the server process, HTTP, the planner
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
@@ -146,3 +147,34 @@ def _wait(condition, seconds: float = 15.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+class QuietServer:
+    """A server where nothing changes: a long-poll answers the same revision after `wait` s."""
+
+    def __init__(self):
+        self.waits: list[int] = []
+        self.beats = 0
+
+    def heartbeat(self, *args, **kwargs) -> dict:
+        self.beats += 1
+        return {}
+
+    def view(self, host: str, after: int = -1, wait: int = 0):
+        self.waits.append(wait)
+        time.sleep(wait)
+        return after, None
+
+
+def test_an_idle_agent_long_polls_and_does_not_spin_before_a_heartbeat():
+    # With a heartbeat due in under a second the agent used to ask for wait=0, and the
+    # server answered at once, again and again until the beat: ~50 requests per beat.
+    server = QuietServer()
+    agent = Agent("h1", "dvr", "172.30.0.10", server, RecordingDataplane(), heartbeat=1.0)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    time.sleep(3.5)
+    agent.stop()
+    thread.join(timeout=5)
+    assert server.waits and all(w >= 1 for w in server.waits), server.waits
+    assert len(server.waits) <= 5 and server.beats >= 3, (server.waits, server.beats)

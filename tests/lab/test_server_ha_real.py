@@ -20,47 +20,29 @@ The figures (requests, failed reads and writes, lost, doubled, in doubt, p99 lat
 before and around the kill) are printed (`pytest -s`).
 """
 
-import http.client
-import json
 import os
 import shutil
 import signal
 import subprocess
-import threading
-import time
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from neutrino.lab import agents
 from neutrino.lab.api import LabApi
+from neutrino.lab.failover import (
+    CLIENTS,
+    CONNECTION_ERRORS,
+    audit,
+    kill_under_load,
+    summary,
+    view_fetches,
+)
 from neutrino.lab.state import LabState
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENTS = 16
 WARM_UP = 3.0  # seconds of load before the kill
 AFTER = 4.0  # seconds of load after it
-AROUND = (-0.5, 2.0)  # the window "around the kill" for latency, seconds from it
-
-
-@dataclass
-class Call:
-    started: float  # time.monotonic()
-    took: float
-    kind: str  # "write", "list ports", "list agents"
-    status: int  # 0: no HTTP answer (connection error)
-    error: str = ""
-    name: str = ""  # a write's port name
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
 @pytest.fixture
@@ -79,150 +61,57 @@ def postgres_ok():
         )
 
 
-class Client(threading.Thread):
-    """One API user: POST a port, list ports, list agents, again, until told to stop."""
-
-    def __init__(self, index: int, url: str, token: str, network_id: str, stop: threading.Event):
-        super().__init__(daemon=True)
-        host, port = url.removeprefix("http://").split(":")
-        self.address = (host, int(port))
-        self.index, self.token, self.network_id, self.stop = index, token, network_id, stop
-        self.conn: http.client.HTTPConnection | None = None
-        self.calls: list[Call] = []
-
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, str]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(*self.address, timeout=60)
-        headers = {"X-Auth-Token": self.token, "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        try:
-            self.conn.request(method, path, body=data, headers=headers)
-            resp = self.conn.getresponse()
-            text = resp.read().decode(errors="replace")
-        except (OSError, http.client.HTTPException) as e:
-            self.conn.close()
-            self.conn = None
-            return 0, f"{type(e).__name__}: {e}"
-        return resp.status, text
-
-    def call(self, kind: str, method: str, path: str, body=None, name: str = "") -> None:
-        started = time.monotonic()
-        status, text = self.request(method, path, body)
-        took = time.monotonic() - started
-        ok = status in (200, 201)
-        self.calls.append(Call(started, took, kind, status, "" if ok else text[:200], name))
-
-    def run(self) -> None:
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            name = f"ha-{self.index}-{n}-{uuid.uuid4().hex[:8]}"
-            port = {"port": {"network_id": self.network_id, "name": name}}
-            self.call("write", "POST", "/v2.0/ports", port, name)
-            self.call("list ports", "GET", f"/v2.0/ports?network_id={self.network_id}&limit=50")
-            self.call("list agents", "GET", "/v2.0/agents")
-        if self.conn is not None:
-            self.conn.close()
-
-
-def haproxy_views(state: LabState) -> list[tuple[datetime, str]]:
-    """(accept time, server) of each agent view fetch in HAProxy's log."""
-    found = []
-    for line in state.log("haproxy").read_text(errors="replace").splitlines():
-        if "/neutrino/v1/hosts/" not in line or "[" not in line:
-            continue
-        stamp = line.split("[", 1)[1].split("]", 1)[0]
-        backend = line.split()[3]
-        found.append((datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S.%f"), backend))
-    return found
-
-
 def test_a_server_killed_under_load_costs_no_read_and_no_write_is_lost_or_doubled(
     new_lab, postgres_ok
 ):
     state = new_lab(1, 0, servers=2)
     agents.start_agents(state)
     agent = state.proc("agent-compute1")
+    victim = state.proc("server1")
+    assert agent is not None and victim is not None and victim.alive()
     api = LabApi.of(state)
     try:
         net = api.post("/v2.0/networks", {"network": {"name": "ha-load"}})["network"]
-        api.post(
-            "/v2.0/subnets",
-            {
-                "subnet": {
-                    "network_id": net["id"],
-                    "cidr": "10.20.0.0/16",
-                    "ip_version": 4,
-                    "name": "ha-load-v4",
-                }
-            },
-        )
+        subnet = {"network_id": net["id"], "cidr": "10.20.0.0/16", "ip_version": 4}
+        api.post("/v2.0/subnets", {"subnet": subnet})
         token = api.client.headers["X-Auth-Token"]
 
-        stop = threading.Event()
-        clients = [Client(i, state.url, token, net["id"], stop) for i in range(CLIENTS)]
-        for c in clients:
-            c.start()
-        time.sleep(WARM_UP)
-        victim = state.proc("server1")
-        assert victim is not None and victim.alive()
-        killed_wall = datetime.now()
-        killed = time.monotonic()
-        os.kill(victim.pid, signal.SIGKILL)
-        time.sleep(AFTER)
-        stop.set()
-        for c in clients:
-            c.join(timeout=90)
+        run = kill_under_load(
+            state.url,
+            token,
+            net["id"],
+            lambda: os.kill(victim.pid, signal.SIGKILL),
+            warm_up=WARM_UP,
+            after=AFTER,
+        )
         assert not victim.alive()
-
-        calls = [call for c in clients for call in c.calls]
-        reads = [c for c in calls if c.kind != "write"]
-        writes = [c for c in calls if c.kind == "write"]
-        failed_reads = [c for c in reads if c.status != 200]
-        acked = [c for c in writes if c.status == 201]
-        failed_writes = [c for c in writes if c.status != 201]
-        # A write may fail only as a connection error: a reset, or HAProxy's own 502/503/504.
-        assert all(c.status in (0, 502, 503, 504) for c in failed_writes), failed_writes
-
-        ports = api.get("/v2.0/ports", network_id=net["id"])["ports"]
-        made: dict[str, int] = {}
-        for p in ports:
-            made[p["name"]] = made.get(p["name"], 0) + 1
-        lost = [c.name for c in acked if made.get(c.name, 0) == 0]
-        doubled = [name for name, n in made.items() if n > 1]
-        in_doubt = [c for c in failed_writes if made.get(c.name, 0) > 0]
-
-        before = [c.took for c in calls if killed - WARM_UP + 0.5 <= c.started < killed]
-        around = [c.took for c in calls if killed + AROUND[0] <= c.started < killed + AROUND[1]]
-        views = haproxy_views(state)
+        result = audit(run, api.get("/v2.0/ports", network_id=net["id"])["ports"])
+        figures = summary(run, result)
         window = AFTER - 1.0
-        fetched_before = sum(1 for t, _ in views if 0 < (killed_wall - t).total_seconds() <= window)
-        fetched_after = sum(1 for t, _ in views if 0 <= (t - killed_wall).total_seconds() < window)
+        fetched = view_fetches(state.log("haproxy"), run.killed_at, window)
         agent_log = state.log("agent-compute1").read_text(errors="replace")
+        errors = sorted({str(c.status or c.error.split(":")[0]) for c in result.failed})
         print(
-            f"\nserver HA: {len(calls)} requests ({len(reads)} reads, {len(writes)} writes) by "
-            f"{CLIENTS} clients, server1 killed after {WARM_UP:.0f} s of load;"
-            f" failed reads {len(failed_reads)}, failed writes {len(failed_writes)}"
-            f" ({', '.join(sorted({str(c.status or c.error) for c in failed_writes})) or '-'}),"
-            f" lost {len(lost)}, doubled {len(doubled)}, failed but made (in doubt) {len(in_doubt)};"
-            f" p99 latency {percentile(before, 99) * 1000:.0f} ms before,"
-            f" {percentile(around, 99) * 1000:.0f} ms around the kill"
-            f" (max {max(around, default=0) * 1000:.0f} ms);"
-            f" agent view fetches {fetched_before} in the {window:.0f} s before,"
-            f" {fetched_after} in the {window:.0f} s after"
+            f"\nserver HA ({CLIENTS} clients, server1 killed after {WARM_UP:.0f} s of load):"
+            f" {figures}; failed writes: {', '.join(errors) or '-'};"
+            f" agent view fetches {fetched[0]} in the {window:.0f} s before the kill,"
+            f" {fetched[1]} in the {window:.0f} s after"
         )
 
+        failed_reads = [c for c in run.reads if not c.ok]
         assert not failed_reads, [(c.kind, c.status, c.error) for c in failed_reads[:5]]
-        assert not lost and not doubled, (lost, doubled)
-        assert len(acked) > 0 and any(c.started > killed + 1 for c in acked)  # writes go on
+        # A write fails only as a connection error, is never made twice, and one that
+        # got its answer is there.
+        assert all(c.status in CONNECTION_ERRORS for c in result.failed), result.failed[:5]
+        assert not result.lost and not result.doubled, (result.lost, result.doubled)
+        assert result.acked > 0 and any(
+            c.status == 201 and c.started > run.killed + 1 for c in run.writes
+        )  # writes go on after the kill
         # The agent carried on: the same process, no failed watch or sync, and the kill
         # caused no burst of view fetches.
-        assert agent is not None and agent.alive()
+        assert agent.alive()
         assert "watch failed" not in agent_log and "sync failed" not in agent_log
-        assert fetched_after <= 3 * fetched_before + 10, (fetched_before, fetched_after)
+        assert fetched[1] <= 3 * fetched[0] + 10, fetched
     finally:
         api.close()
 
