@@ -153,9 +153,10 @@ def wait_ready(state: LabState, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def server_states(state: LabState) -> dict[str, dict]:
-    """Per server, as HAProxy sees it now: {"status": UP/DOWN/..., "check": last check}."""
-    rows = _show_stat(state.path / SOCKET)
+def server_states(stats_socket: Path) -> dict[str, dict]:
+    """Per server, as the HAProxy of that stats socket sees it now: {"status": UP/DOWN/...,
+    "check": the last check's result}."""
+    rows = _show_stat(stats_socket)
     return {
         r["svname"]: {"status": r["status"], "check": r.get("check_status", "")}
         for r in rows

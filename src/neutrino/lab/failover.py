@@ -153,10 +153,13 @@ def kill_under_load(
 
 
 def audit(run: Run, ports: list[dict]) -> Audit:
-    """Match the run's writes against `ports` (every port of the run's network)."""
+    """Match the run's writes against `ports` (every port of the run's network; those of
+    other runs are left out)."""
+    names = {c.name for c in run.writes}
     made: dict[str, int] = {}
     for p in ports:
-        made[p["name"]] = made.get(p["name"], 0) + 1
+        if p["name"] in names:
+            made[p["name"]] = made.get(p["name"], 0) + 1
     acked = [c for c in run.writes if c.status == 201]
     failed = [c for c in run.writes if c.status != 201]
     return Audit(
@@ -191,6 +194,7 @@ def summary(run: Run, result: Audit, around: tuple[float, float] = (-0.5, 2.0)) 
         "requests": len(run.calls),
         "reads": len(run.reads),
         "writes": len(run.writes),
+        "failed": sum(1 for c in run.calls if not c.ok),
         "failed_reads": sum(1 for c in run.reads if not c.ok),
         "failed_writes": len(result.failed),
         "lost": len(result.lost),

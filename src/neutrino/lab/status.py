@@ -57,7 +57,7 @@ def status(directory: str | Path) -> dict:
     seen: dict[str, dict] = {}
     if state.balancer and procs.get(balancer.NAME, {}).get("alive"):
         try:
-            seen = balancer.server_states(state)
+            seen = balancer.server_states(state.path / balancer.SOCKET)
         except OSError as e:
             server_error = f"HAProxy's stats socket: {e}"
     servers = [
