@@ -205,3 +205,17 @@ def test_an_up_that_fails_half_way_drops_the_database_it_made(new_lab, postgres_
     (state,) = made
     assert state.database and lab_databases(state) == []
     assert load(state.dir) is None  # down ran: no record left
+
+
+def test_bad_server_settings_are_refused_naming_the_value(new_lab, postgres_ok):
+    from neutrino.lab.topology import LabError
+
+    with pytest.raises(LabError, match="--servers 0: must be 1 or more"):
+        new_lab(1, 0, servers=0)
+    with pytest.raises(LabError, match="'mysql://x@y/z': must be a postgresql:// URL"):
+        new_lab(1, 0, servers=2, postgres="mysql://x@y/z")
+    nowhere = "postgresql+psycopg://neutrino:neutrino@127.0.0.1:1/postgres"
+    with pytest.raises(
+        LabError, match="cannot reach PostgreSQL at .*127.0.0.1:1.*scripts/postgres"
+    ):
+        new_lab(1, 0, servers=2, postgres=nowhere)

@@ -44,8 +44,9 @@ def up(
     if servers < 1:
         raise LabError(f"--servers {servers}: must be 1 or more")
     behind_haproxy = haproxy or servers > 1
-    if behind_haproxy:
-        balancer.haproxy_binary()  # refused before anything is made when it is missing
+    if behind_haproxy:  # refused before anything is made
+        balancer.haproxy_binary()
+        database.check_admin_url(postgres)
     directory = Path(directory).resolve()
     with locked(directory):
         _check_free(directory, prefix)

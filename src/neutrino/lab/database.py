@@ -19,11 +19,20 @@ from collections.abc import Iterator
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from .topology import DEFAULT_POSTGRES, LabError
 
 _NAME = re.compile(r"^neutrino_lab_[a-z0-9_]+$")
+
+
+class Unreachable(LabError):
+    """The PostgreSQL cluster did not accept a connection."""
+
+
+def check_admin_url(url: str) -> None:
+    """LabError naming the value unless `url` is a PostgreSQL URL."""
+    _url(url)
 
 
 def database_name(prefix: str) -> str:
@@ -55,6 +64,8 @@ def drop(url: str) -> bool:
             with _admin(target) as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             return True
+        except Unreachable:
+            return False
         except LabError:
             if attempt == 9:
                 return False
@@ -84,16 +95,23 @@ def _checked(name: str | None) -> str:
 def _admin(target) -> Iterator[Connection]:
     """A connection to the cluster's `postgres` database in autocommit (CREATE/DROP DATABASE)."""
     engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    where = target.render_as_string(hide_password=True)
+    where = target.set(database="postgres").render_as_string(hide_password=True)
     try:
-        with engine.connect() as conn:
-            yield conn
-    except OperationalError as e:
-        raise LabError(
-            f"cannot reach PostgreSQL at {where}: {str(e.orig).strip()} "
+        conn = engine.connect()
+    except DBAPIError as e:
+        engine.dispose()
+        raise Unreachable(
+            f"cannot reach PostgreSQL at {where}: {_one_line(e)} "
             "(start it with `bash scripts/postgres start`, or give --postgres URL)"
         ) from None
+    try:
+        yield conn
     except DBAPIError as e:
-        raise LabError(f"PostgreSQL at {where}: {str(e.orig).strip()}") from None
+        raise LabError(f"PostgreSQL at {where}: {_one_line(e)}") from None
     finally:
+        conn.close()
         engine.dispose()
+
+
+def _one_line(error: DBAPIError) -> str:
+    return " ".join(str(error.orig).split())
