@@ -24,6 +24,7 @@ import httpx
 import yaml
 from cryptography.fernet import Fernet
 
+from . import balancer
 from .procs import Proc, spawn
 from .state import LabState
 from .topology import LabError
@@ -60,7 +61,7 @@ def configure(state: LabState, servers: int = 1, database: str = "") -> None:
     if database:
         *ports, front = free_ports(servers + 1)
         state.servers = [{"name": f"server{i}", "port": p} for i, p in enumerate(ports, 1)]
-        state.balancer = {"name": "haproxy", "port": front}
+        state.balancer = {"name": balancer.NAME, "port": front}
     else:
         ports = [free_port()]
         front = ports[0]
