@@ -33,6 +33,7 @@ from neutrino.lab.api import LabApi
 from neutrino.lab.failover import (
     CLIENTS,
     CONNECTION_ERRORS,
+    abnormal_log_lines,
     audit,
     kill_under_load,
     summary,
@@ -99,7 +100,10 @@ def test_a_server_killed_under_load_costs_no_read_and_no_write_is_lost_or_double
         )
 
         failed_reads = [c for c in run.reads if not c.ok]
-        assert not failed_reads, [(c.kind, c.status, c.error) for c in failed_reads[:5]]
+        assert not failed_reads, (
+            [(c.kind, c.status, c.error, round(c.started - run.killed, 3)) for c in failed_reads],
+            abnormal_log_lines(state.log("haproxy")),
+        )
         # A write fails only as a connection error, is never made twice, and one that
         # got its answer is there.
         assert all(c.status in CONNECTION_ERRORS for c in result.failed), result.failed[:5]

@@ -186,6 +186,17 @@ def view_fetches(haproxy_log: Path, killed_at: datetime, window: float) -> tuple
     return before, after
 
 
+def abnormal_log_lines(haproxy_log: Path) -> list[str]:
+    """HAProxy's log lines of requests that did not end normally (termination state not
+    `----`: aborted, retried to no avail, no server...), and its warnings."""
+    found = []
+    for line in haproxy_log.read_text(errors="replace").splitlines():
+        fields = line.split()
+        if not line.startswith("127.") or (len(fields) > 8 and "----" not in fields[8:12]):
+            found.append(line)
+    return found
+
+
 def summary(run: Run, result: Audit, around: tuple[float, float] = (-0.5, 2.0)) -> dict:
     """The figures of one kill: requests, failures, lost, doubled, in doubt, p99 latency (ms)."""
     before = run.latencies(-run.warm_up + 0.5, 0)
