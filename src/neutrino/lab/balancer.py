@@ -20,6 +20,11 @@ line by line):
     DELETE may have been committed before the server died, and replaying it could
     make it twice. Such a write fails with 502, and the client must look before
     trying again (docs/api-server.md, "Production layout").
+  - `option http-server-close`: a new server connection for every request (clients
+    keep theirs). A reused idle one may be closed by the server at that very moment
+    (uvicorn closes keep-alive connections idle for 5 s), and a write sent on it fails
+    although no server died. A connection per request costs little (p99 latency in
+    tests/lab/test_server_ha_real.py unchanged, 290-345 ms before the kill).
   - `balance leastconn`: agents hold long-polls open, so counting open requests
     spreads the work better than turns.
   - timeouts: a long-poll waits at most 60 s, so `timeout server` is 75 s. HAProxy
@@ -64,6 +69,7 @@ def haproxy_config(
         watch = ""
     else:
         failover = [
+            "    option http-server-close",
             "    retries 3",
             "    option redispatch 1",
             "    retry-on conn-failure empty-response",
