@@ -122,7 +122,8 @@ def _build(state: LabState, servers: int, start_agents: bool, say: Callable[[str
         balancer.configure(state)
         balancer.start(state)
         balancer.wait_ready(state)
-        say(f"HAProxy at {state.url} in front of {len(state.servers)} servers")
+        n = len(state.servers)
+        say(f"HAProxy at {state.url} in front of {n} server{'s' if n > 1 else ''}")
     api = LabApi.of(state)
     try:
         api.ensure_public()

@@ -89,7 +89,8 @@ def up_command(
     hosts = ", ".join(f"{h.name} ({h.mode}, {h.tunnel_ip})" for h in state.topology.hosts)
     logs = ", ".join(f"{d}/logs/{s['name']}.log" for s in state.servers)
     if state.balancer:
-        where = f"{state.url} (HAProxy in front of {len(state.servers)} servers on PostgreSQL)"
+        n = len(state.servers)
+        where = f"{state.url} (HAProxy in front of {n} server{'s' if n > 1 else ''} on PostgreSQL)"
     else:
         where = state.url
     typer.echo(
