@@ -6,13 +6,16 @@ tests/dataplane); everything else is real: the server process, HTTP, the planner
 
 import sys
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
 from server_support import Api, running_server  # noqa: E402
 
-from neutrino.agent.client import ServerClient  # noqa: E402
+from neutrino.agent.client import ServerClient, ServerError  # noqa: E402
 from neutrino.agent.loop import Agent  # noqa: E402
 from neutrino.dataplane.delta import ApplyResult, Pending  # noqa: E402
 from neutrino.dataplane.protocol import Dataplane  # noqa: E402
@@ -153,3 +156,71 @@ def _wait(condition, seconds: float = 15.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+class QuietServer:
+    """A server where nothing changes: a long-poll answers the same revision after `wait` s."""
+
+    def __init__(self):
+        self.waits: list[int] = []
+        self.beats = 0
+
+    def heartbeat(self, *args, **kwargs) -> dict:
+        self.beats += 1
+        return {}
+
+    def view(self, host: str, after: int = -1, wait: int = 0):
+        self.waits.append(wait)
+        time.sleep(wait)
+        return after, None
+
+
+def test_an_idle_agent_long_polls_and_does_not_spin_before_a_heartbeat():
+    # With a heartbeat due in under a second the agent used to ask for wait=0, and the
+    # server answered at once, again and again until the beat: ~50 requests per beat.
+    server = QuietServer()
+    agent = Agent("h1", "dvr", "172.30.0.10", server, RecordingDataplane(), heartbeat=1.0)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    time.sleep(3.5)
+    agent.stop()
+    thread.join(timeout=5)
+    assert server.waits and all(w >= 1 for w in server.waits), server.waits
+    assert len(server.waits) <= 5 and server.beats >= 3, (server.waits, server.beats)
+
+
+def test_a_connection_closed_without_an_answer_is_a_server_error_the_agent_survives():
+    # Behind HAProxy, a heartbeat (a POST) in flight on a server that dies gets no answer
+    # (HAProxy never replays a POST): the agent logged nothing and exited on httpx's error.
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def hang_up() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.recv(65536)
+            conn.close()  # no answer at all
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    client = ServerClient(f"http://127.0.0.1:{port}", noauth=True, timeout=5)
+    agent = Agent("h1", "dvr", "172.30.0.10", client, RecordingDataplane())
+    try:
+        with pytest.raises(ServerError, match="POST /v2.0/agents/heartbeat: no answer"):
+            client.heartbeat("h1", "dvr", "172.30.0.10")
+        assert agent._safely(lambda: client.heartbeat("h1", "dvr", "172.30.0.10")) is False
+        assert agent._safely(lambda: client.port_status("p1", "ACTIVE")) is False
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        client.close()

@@ -16,7 +16,7 @@ from ..scheduler.view import HostView
 
 
 class ServerError(Exception):
-    """The server refused a request; the message carries its answer."""
+    """The server refused a request, or gave no answer; the message says which."""
 
 
 class ServerClient:
@@ -45,7 +45,10 @@ class ServerClient:
         if username is None or password is None:
             raise ServerError(f"login as {username}: no password given (set it with the username)")
         body = password_auth(username, password, self.project or "admin")
-        r = self.http.post(f"{self.auth_url}/auth/tokens", json=body)
+        try:
+            r = self.http.post(f"{self.auth_url}/auth/tokens", json=body)
+        except httpx.TransportError as e:
+            raise ServerError(f"login as {username}: no answer: {e}") from e
         if r.status_code != 201:
             raise ServerError(f"login as {username} failed: {r.status_code} {r.text[:200]}")
         self.token = r.headers["X-Subject-Token"]
@@ -56,7 +59,10 @@ class ServerClient:
             headers = {}
             if not self.noauth:
                 headers["X-Auth-Token"] = self.token or self._login()
-            r = self.http.request(method, f"{self.url}{path}", headers=headers, **kwargs)
+            try:
+                r = self.http.request(method, f"{self.url}{path}", headers=headers, **kwargs)
+            except httpx.TransportError as e:  # no answer: the server (or the balancer) hung up
+                raise ServerError(f"{method} {path}: no answer: {e}") from e
             if r.status_code == 401 and not self.noauth and attempt == 0:
                 self.token = None  # expired: log in again once
                 continue

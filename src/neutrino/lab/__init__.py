@@ -21,8 +21,9 @@ Naming (what the lab adds to the layout's):
                            sits in its host's namespace; an HTTP service on port 80
 Every veth end the lab makes has transmit checksum offload off (`offload`: else TCP
 breaks through OVS's netdev datapath). Files in <dir> (default /run/neutrino-lab): lab.json (the state), lab.lock, pids/<name>.pid
-(every process the lab started: "pid starttime"), server.toml, neutrino.db, clouds.yaml,
-agent.toml, logs/*.log, <host>/ovs/. Nothing is attached to the root namespace's
+(every process the lab started: "pid starttime"), server.toml, neutrino.db (one server;
+several share a PostgreSQL database of the lab's own, behind HAProxy: haproxy.cfg,
+haproxy.sock), clouds.yaml, agent.toml, logs/*.log, <host>/ovs/. Nothing is attached to the root namespace's
 interfaces; the server and the agents run in the root namespace on 127.0.0.1.
 
 This package's __init__ imports nothing: `python -m neutrino.lab.httpd` starts fast.

@@ -1,6 +1,7 @@
 """`lab up`: makes the whole lab real, step by step, recording each step in lab.json.
 
-Order: the server first (it migrates its database while the rest is built), the
+Order: the servers first (they migrate the database while the rest is built; a
+lab of several makes its PostgreSQL database before and starts HAProxy after), the
 fabric, upstream and internet, each host with its Open vSwitch and br-ex, the
 internet's web service; then, once the server answers, the external network
 `public`, the hosts' registration and (unless told not to) the agents. A failure
@@ -12,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..layout import EXTERNAL_CIDR, INTERNET_NS
-from . import agents, fabric, ovs, server, teardown
+from . import agents, balancer, database, fabric, ovs, server, teardown
 from .api import LabApi
 from .shell import netns_list, unavailable
 from .state import LabState, load, locked
-from .topology import DEFAULT_DIR, DEFAULT_PREFIX, LabError, build_topology
+from .topology import DEFAULT_DIR, DEFAULT_POSTGRES, DEFAULT_PREFIX, LabError, build_topology
 from .web import start_http
 
 
@@ -29,15 +30,27 @@ def up(
     say: Callable[[str], None] = lambda _: None,
     agent_down_time: int | None = None,
     heartbeat: float | None = None,
+    servers: int = 1,
+    haproxy: bool = False,
+    postgres: str = DEFAULT_POSTGRES,
 ) -> LabState:
     """Build the lab; its state (also in <dir>/lab.json). `say` hears each step.
 
-    `agent_down_time` (the server's, s) and `heartbeat` (the agents', s) make a dead
-    agent noticed sooner than the defaults (75 s, 10 s) do."""
+    `servers` API servers: one on SQLite, or (two or more, or any number with
+    `haproxy`) on a PostgreSQL database of the lab's own, made on the cluster the
+    admin URL `postgres` names, behind HAProxy. `agent_down_time` (the server's, s)
+    and `heartbeat` (the agents', s) make a dead agent noticed sooner than the
+    defaults (75 s, 10 s) do."""
     reason = unavailable()
     if reason:
         raise LabError(f"cannot build the lab: {reason}")
     topo = build_topology(computes, network_nodes, prefix)
+    if servers < 1:
+        raise LabError(f"--servers {servers}: must be 1 or more")
+    behind_haproxy = haproxy or servers > 1
+    if behind_haproxy:  # refused before anything is made
+        balancer.haproxy_binary()
+        database.check_admin_url(postgres)
     directory = Path(directory).resolve()
     with locked(directory):
         _check_free(directory, prefix)
@@ -51,7 +64,9 @@ def up(
         )
         state.save()
         try:
-            _build(state, start_agents, say)
+            if behind_haproxy:
+                _make_database(state, postgres, say)
+            _build(state, servers, start_agents, say)
         except BaseException:
             say("failed; taking down what was made")
             teardown.down_state(state)
@@ -83,11 +98,20 @@ def _fresh_dir(directory: Path, hosts: list[str]) -> None:
     (directory / "logs").mkdir()
 
 
-def _build(state: LabState, start_agents: bool, say: Callable[[str], None]) -> None:
+def _make_database(state: LabState, postgres: str, say: Callable[[str], None]) -> None:
+    """The lab's own PostgreSQL database, recorded before it is made (down drops it)."""
+    state.database = database.database_url(postgres, database.database_name(state.prefix))
+    state.save()
+    database.create(state.database)
+    say(f"PostgreSQL database {state.database.rsplit('/', 1)[1]} made")
+
+
+def _build(state: LabState, servers: int, start_agents: bool, say: Callable[[str], None]) -> None:
     topo = state.topology
-    server.configure(state)
-    server.start_server(state)
-    say(f"server starting at {state.url}")
+    server.configure(state, servers, state.database)
+    server.start_servers(state)
+    names = ", ".join(s["name"] for s in state.servers)
+    say(f"{'servers' if len(state.servers) > 1 else 'server'} starting ({names})")
     fabric.build_fabric(state)
     say(f"fabric, upstream and internet namespaces made ({topo.prefix}...)")
     for host in topo.hosts:
@@ -100,6 +124,12 @@ def _build(state: LabState, start_agents: bool, say: Callable[[str], None]) -> N
         say(f"host {host.name} ({host.mode}, tunnel {host.tunnel_ip}) with its Open vSwitch")
     start_http(state, topo.ns(INTERNET_NS), INTERNET_NS)
     server.wait_healthy(state)
+    if state.database:
+        balancer.configure(state)
+        balancer.start(state)
+        balancer.wait_ready(state)
+        n = len(state.servers)
+        say(f"HAProxy at {state.url} in front of {n} server{'s' if n > 1 else ''}")
     api = LabApi.of(state)
     try:
         api.ensure_public()

@@ -2,6 +2,7 @@
 
     neutrino lab up [--computes 2] [--network-nodes 1] [--dir DIR] [--prefix nt-] [--no-agents]
                     [--agent-down-time S] [--heartbeat S]
+                    [--servers N] [--haproxy] [--postgres URL]
     neutrino lab boot NAME --network NET [--host H] [--ip ADDR]
     neutrino lab exec NAME -- CMD...        (a VM, host, fabric, upstream, internet)
     neutrino lab delete NAME
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 import typer
 
 from ..layout import EXTERNAL_CIDR, EXTERNAL_GATEWAY, INTERNET
-from .topology import DEFAULT_DIR, DEFAULT_PREFIX, LabError
+from .topology import DEFAULT_DIR, DEFAULT_POSTGRES, DEFAULT_PREFIX, LabError
 
 lab_app = typer.Typer(
     add_completion=False,
@@ -63,8 +64,19 @@ def up_command(
     heartbeat: float | None = typer.Option(
         None, help="Seconds between the agents' heartbeats (10)."
     ),
+    servers: int = typer.Option(
+        1, help="API servers; 2 or more run on PostgreSQL behind HAProxy (1: SQLite)."
+    ),
+    haproxy: bool = typer.Option(
+        False, "--haproxy", help="PostgreSQL and HAProxy also for a single server."
+    ),
+    postgres: str = typer.Option(
+        DEFAULT_POSTGRES,
+        envvar="NEUTRINO_LAB_POSTGRES",
+        help="PostgreSQL admin URL (a role that may create databases), for --servers N >= 2.",
+    ),
 ) -> None:
-    """Build the fabric, the hosts with their Open vSwitch, the server, `public`, the agents."""
+    """Build the fabric, the hosts with their Open vSwitch, the servers, `public`, the agents."""
     from .build import up
 
     _exit_cleanly_on_signals()
@@ -78,13 +90,22 @@ def up_command(
             say=typer.echo,
             agent_down_time=agent_down_time,
             heartbeat=heartbeat,
+            servers=servers,
+            haproxy=haproxy,
+            postgres=postgres,
         )
     d = state.dir
     hosts = ", ".join(f"{h.name} ({h.mode}, {h.tunnel_ip})" for h in state.topology.hosts)
+    logs = ", ".join(f"{d}/logs/{s['name']}.log" for s in state.servers)
+    if state.balancer:
+        n = len(state.servers)
+        where = f"{state.url} (HAProxy in front of {n} server{'s' if n > 1 else ''} on PostgreSQL)"
+    else:
+        where = state.url
     typer.echo(
         f"\nThe lab is up in {d} (prefix {state.prefix!r}).\n"
         f"  hosts:    {hosts}\n"
-        f"  server:   {state.url} (log {d}/logs/server.log)\n"
+        f"  server:   {where} (logs {logs})\n"
         f"  external: network 'public' {EXTERNAL_CIDR}, gateway {EXTERNAL_GATEWAY} (upstream);"
         f" internet {INTERNET}\n"
         f"  agents:   {'started' if state.agents else 'not started (--no-agents)'}\n\n"

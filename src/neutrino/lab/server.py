@@ -1,12 +1,19 @@
-"""The lab's API server: its config (SQLite in the lab dir, Keystone auth), clouds.yaml, start.
+"""The lab's API servers: their config (Keystone auth), clouds.yaml, start, and health.
 
-`neutrino server --config <dir>/server.toml` on 127.0.0.1 and a free port, in the
-root namespace, as a process of its own session; its JSON log in
-<dir>/logs/server.log. Users: `admin` (project admin, role admin) and `demo`
-(project demo, role member), with random passwords written to <dir>/clouds.yaml
-as the clouds `neutrino-lab` and `neutrino-lab-demo`.
+One server (the default) runs on SQLite in the lab dir; a lab of several
+(`lab up --servers N`) runs them all on the lab's own PostgreSQL database
+(`database`) behind HAProxy (`balancer`), whose address is the one every client
+is given: the agents, clouds.yaml and the server's own catalog (`public_url`).
+Each is `neutrino server --config <dir>/server.toml --port P` on 127.0.0.1 and a
+free port, in the root namespace, as a process of its own session, named `server`
+(one) or `server1` ... `serverN`, its JSON log in <dir>/logs/<name>.log. They share
+server.toml, so the Fernet token key too: a token one issues, every other accepts.
+Users: `admin` (project admin, role admin) and `demo` (project demo, role member),
+with random passwords written to <dir>/clouds.yaml as the clouds `neutrino-lab` and
+`neutrino-lab-demo`.
 """
 
+import contextlib
 import secrets
 import socket
 import sys
@@ -17,6 +24,7 @@ import httpx
 import yaml
 from cryptography.fernet import Fernet
 
+from . import balancer
 from .procs import Proc, spawn
 from .state import LabState
 from .topology import LabError
@@ -31,15 +39,36 @@ def neutrino_command() -> list[str]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
-def configure(state: LabState) -> None:
-    """Write server.toml and clouds.yaml; set the state's URL and admin credentials."""
-    port = free_port()
-    state.url = f"http://127.0.0.1:{port}"
+def free_ports(n: int) -> list[int]:
+    """`n` different TCP ports on 127.0.0.1 that nobody listens on now."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(n):
+            s = held.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+        return ports
+
+
+def configure(state: LabState, servers: int = 1, database: str = "") -> None:
+    """Write server.toml and clouds.yaml; set the state's servers, URL and admin credentials.
+
+    Without `database`: one server on SQLite in the lab dir, its address the lab's URL.
+    With it: `servers` servers on that database, the lab's URL HAProxy's (the last port)."""
+    if database:
+        *ports, front = free_ports(servers + 1)
+        state.servers = [{"name": f"server{i}", "port": p} for i, p in enumerate(ports, 1)]
+        state.balancer = {"name": balancer.NAME, "port": front}
+    else:
+        ports = [free_port()]
+        front = ports[0]
+        state.servers = [{"name": "server", "port": ports[0]}]
+    port = ports[0]  # each server is started with its own --port
+    state.url = f"http://127.0.0.1:{front}"
+    sqlite = f"sqlite:///{state.path / 'neutrino.db'}"
     users = {
         "admin": ("admin", "admin", secrets.token_urlsafe(12)),
         "demo": ("demo", "member", secrets.token_urlsafe(12)),
@@ -50,7 +79,7 @@ def configure(state: LabState) -> None:
         'host = "127.0.0.1"',
         f"port = {port}",
         f'public_url = "{state.url}"',
-        f'database = "sqlite:///{state.path / "neutrino.db"}"',
+        f'database = "{database or sqlite}"',
         'auth_strategy = "keystone"',
         "",
         "[identity]",
@@ -100,28 +129,38 @@ def _failure_detection(state: LabState) -> list[str]:
     return [f"agent_down_time = {state.agent_down_time}"]
 
 
-def start_server(state: LabState) -> Proc:
-    argv = [*neutrino_command(), "server", "--config", str(state.path / "server.toml")]
-    proc = spawn("server", argv, state.log("server"))
-    state.track(proc)
-    return proc
+def server_command(state: LabState, port: int) -> list[str]:
+    config = str(state.path / "server.toml")
+    return [*neutrino_command(), "server", "--config", config, "--port", str(port)]
+
+
+def start_servers(state: LabState) -> list[Proc]:
+    started = []
+    for s in state.servers:
+        proc = spawn(s["name"], server_command(state, s["port"]), state.log(s["name"]))
+        state.track(proc)
+        started.append(proc)
+    return started
 
 
 def wait_healthy(state: LabState, timeout: float = 30.0) -> None:
-    """Until GET /healthz answers; LabError with the log's end if the server dies or is slow."""
-    proc = state.proc("server")
+    """Until every server's GET /healthz answers; LabError with the log's end if one dies
+    or is slow."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{state.url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        dead = proc is None or not proc.alive()
-        if dead or time.monotonic() > deadline:
-            why = "exited" if dead else f"did not answer in {timeout:.0f} s"
-            raise LabError(f"the lab's server {why}:\n{tail(state.log('server'))}")
-        time.sleep(0.1)
+    for s in state.servers:
+        name, proc = s["name"], state.proc(s["name"])
+        while True:
+            try:
+                url = f"http://127.0.0.1:{s['port']}/healthz"
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            dead = proc is None or not proc.alive()
+            if dead or time.monotonic() > deadline:
+                why = "exited" if dead else f"did not answer in {timeout:.0f} s"
+                raise LabError(f"the lab's server {name} {why}:\n{tail(state.log(name))}")
+            time.sleep(0.1)
 
 
 def tail(path: Path, lines: int = 15) -> str:

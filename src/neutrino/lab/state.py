@@ -1,6 +1,7 @@
 """What a running lab is: `<dir>/lab.json`, plus one pid file per process under `<dir>/pids/`.
 
-lab.json holds the prefix, the hosts, the server's URL and admin credentials, every
+lab.json holds the prefix, the hosts, the API servers (and HAProxy and the
+PostgreSQL database of a lab of several), the URL clients use, admin credentials, every
 process (name -> pid and start time), every namespace the lab made and every VM.
 It is rewritten (atomically) after each step of `up` and `boot`, so a crash at any
 point leaves a record `down` can use. The pid files repeat the process records so
@@ -42,7 +43,10 @@ class LabState:
     dir: str
     prefix: str
     hosts: list[dict]  # {"name", "mode", "index"}
-    url: str = ""
+    url: str = ""  # what clients use: the one server's, or HAProxy's in front of several
+    servers: list[dict] = field(default_factory=list)  # {"name", "port"} of each API server
+    balancer: dict = field(default_factory=dict)  # {"name", "port"} of HAProxy, if any
+    database: str = ""  # the lab's own PostgreSQL database (dropped by down); "": SQLite
     admin: dict = field(default_factory=dict)  # username, password, project
     agents: bool = False
     processes: dict[str, dict] = field(default_factory=dict)  # name -> {"pid", "start"}

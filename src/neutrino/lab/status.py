@@ -1,6 +1,7 @@
 """`lab status`: what runs and what is missing, as data (`status`) and as text (`render`).
 
-For each process of lab.json: alive or not (by PID and start time). For each host:
+For each process of lab.json: alive or not (by PID and start time). For each API
+server: its address, process and (behind HAProxy) the state HAProxy gives it. For each host:
 its namespace, its OVS daemons answering, its agent, and whether the server counts
 the host's L3 agent as alive. For each VM: host, address, MAC, port, namespace and
 web service. Asking the server is best effort: a dead server shows as such.
@@ -9,6 +10,7 @@ web service. Asking the server is best effort: a dead server shows as such.
 from pathlib import Path
 
 from ..layout import EXTERNAL_GATEWAY, INTERNET, INTERNET_NS
+from . import balancer
 from .api import LabApi
 from .ovs import answers
 from .shell import netns_exists, netns_list
@@ -22,7 +24,8 @@ def status(directory: str | Path) -> dict:
     procs = {p.name: {"pid": p.pid, "alive": p.alive()} for p in state.procs()}
     registered: dict[str, bool] = {}
     server_error = None
-    if procs.get("server", {}).get("alive"):
+    front = state.balancer.get("name", state.servers[0]["name"] if state.servers else "server")
+    if procs.get(front, {}).get("alive"):
         try:
             api = LabApi.of(state)
             try:
@@ -51,11 +54,28 @@ def status(directory: str | Path) -> dict:
         {**vm, "netns_exists": netns_exists(vm["netns"]), "http": procs.get(f"http-vm-{name}")}
         for name, vm in sorted(state.vms.items())
     ]
+    seen: dict[str, dict] = {}
+    if state.balancer and procs.get(balancer.NAME, {}).get("alive"):
+        try:
+            seen = balancer.server_states(state.path / balancer.SOCKET)
+        except OSError as e:
+            server_error = f"HAProxy's stats socket: {e}"
+    servers = [
+        {
+            "name": s["name"],
+            "url": f"http://127.0.0.1:{s['port']}",
+            "process": procs.get(s["name"]),
+            "haproxy": seen.get(s["name"], {}).get("status"),
+        }
+        for s in state.servers
+    ]
     return {
         "dir": state.dir,
         "prefix": state.prefix,
         "url": state.url,
-        "server": procs.get("server"),
+        "servers": servers,
+        "haproxy": procs.get(balancer.NAME) if state.balancer else None,
+        "database": _redacted(state.database) if state.database else "SQLite in the lab dir",
         "server_error": server_error,
         "internet_http": procs.get(f"http-{INTERNET_NS}"),
         "hosts": hosts,
@@ -63,6 +83,12 @@ def status(directory: str | Path) -> dict:
         "processes": procs,
         "namespaces": sorted(n for n in netns_list() if n.startswith(state.prefix)),
     }
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _proc(p: dict | None) -> str:
@@ -76,10 +102,16 @@ def _yes(value, yes: str = "yes", no: str = "NO") -> str:
 
 
 def render(s: dict) -> str:
-    lines = [
-        f"lab {s['prefix']!r} in {s['dir']}",
-        f"server    {s['url']}  {_proc(s['server'])}"
-        + (f"  ({s['server_error']})" if s["server_error"] else ""),
+    lines = [f"lab {s['prefix']!r} in {s['dir']}"]
+    if s["haproxy"] is not None:
+        lines.append(f"haproxy   {s['url']}  {_proc(s['haproxy'])}")
+    for srv in s["servers"]:
+        seen = f"  haproxy: {srv['haproxy']}" if srv["haproxy"] else ""
+        lines.append(f"{srv['name']:<9} {srv['url']}  {_proc(srv['process'])}{seen}")
+    if s["server_error"]:
+        lines.append(f"  ({s['server_error']})")
+    lines += [
+        f"database  {s['database']}",
         f"internet  {INTERNET} behind upstream {EXTERNAL_GATEWAY}, "
         f"web service {_proc(s['internet_http'])}",
         "hosts:",

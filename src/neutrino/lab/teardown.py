@@ -7,6 +7,8 @@ What it takes down is the union of:
     (`ip netns list`), which includes the agents' router namespaces; processes still
     living in those namespaces (`ip netns pids`: the OVS daemons, web services,
     whatever an agent started there) are stopped before the namespace is deleted.
+  - the lab's own PostgreSQL database (a lab of several servers), recorded in lab.json
+    before it was made: dropped once the servers are stopped.
 Stopping is SIGTERM, then SIGKILL; nothing is looked up by program name. Files
 made by `up` (and the agents' run dirs <dir>/<host>/agent) are removed, except
 <dir>/logs/ and the OVS logs (for a post-mortem).
@@ -16,14 +18,17 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import database
 from .procs import known, stop
 from .shell import delete_netns, netns_list, netns_pids
 from .state import STATE_FILE, LabState, load, locked, pidfile_procs
-from .topology import DEFAULT_DIR, DEFAULT_PREFIX, check_prefix
+from .topology import DEFAULT_DIR, DEFAULT_PREFIX, LabError, check_prefix
 
 FILES = (
     STATE_FILE,
     "server.toml",
+    "haproxy.cfg",
+    "haproxy.sock",
     "agent.toml",
     "clouds.yaml",
     "neutrino.db",
@@ -38,12 +43,14 @@ class Report:
 
     stopped: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
+    database: str = ""  # the PostgreSQL database dropped, or what stopped it
 
     def text(self) -> str:
         procs = ", ".join(self.stopped) or "none running"
+        dropped = f"; {self.database}" if self.database else ""
         return (
             f"stopped {len(self.stopped)} processes ({procs}); "
-            f"deleted {len(self.namespaces)} namespaces"
+            f"deleted {len(self.namespaces)} namespaces{dropped}"
         )
 
 
@@ -68,6 +75,8 @@ def down_state(state: LabState, extra_prefix: str | None = None) -> Report:
     others = [p for p in procs.values() if not p.name.startswith("agent-")]
     report.stopped += [p.name for p in stop(agents)]
     report.stopped += [p.name for p in stop(others)]
+    if state.database:
+        report.database = _drop_database(state.database)
     namespaces = list(state.namespaces)
     namespaces += [
         n for n in netns_list() if any(n.startswith(p) for p in prefixes) and n not in namespaces
@@ -80,6 +89,16 @@ def down_state(state: LabState, extra_prefix: str | None = None) -> Report:
             report.namespaces.append(ns)
     _remove_files(Path(state.dir))
     return report
+
+
+def _drop_database(url: str) -> str:
+    name = url.rsplit("/", 1)[1]
+    try:
+        if database.drop(url):
+            return f"dropped database {name}"
+        return f"database {name} NOT dropped: PostgreSQL did not answer (drop it by hand)"
+    except LabError as e:
+        return f"database {name} NOT dropped: {e}"
 
 
 def _remove_files(directory: Path) -> None:

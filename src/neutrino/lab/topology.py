@@ -28,6 +28,8 @@ from ..modes import DVR, DVR_SNAT
 
 DEFAULT_PREFIX = "nt-"
 DEFAULT_DIR = "/run/neutrino-lab"
+# The cluster a lab of several servers makes its database on: scripts/postgres's role.
+DEFAULT_POSTGRES = "postgresql+psycopg://neutrino:neutrino@127.0.0.1:5432/postgres"
 
 EXTERNAL_POOL = ("198.51.100.10", "198.51.100.250")
 PUBLIC_NETWORK = "public"
