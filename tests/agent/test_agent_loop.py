@@ -217,8 +217,8 @@ def test_a_connection_closed_without_an_answer_is_a_server_error_the_agent_survi
     try:
         with pytest.raises(ServerError, match="POST /v2.0/agents/heartbeat: no answer"):
             client.heartbeat("h1", "dvr", "172.30.0.10")
-        assert agent._safely(lambda: client.heartbeat("h1", "dvr", "172.30.0.10")) is False
-        assert agent._safely(lambda: client.port_status("p1", "ACTIVE")) is False
+        assert agent.safely(lambda: client.heartbeat("h1", "dvr", "172.30.0.10")) is False
+        assert agent.safely(lambda: client.port_status("p1", "ACTIVE")) is False
     finally:
         stop.set()
         thread.join(timeout=5)
