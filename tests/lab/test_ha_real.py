@@ -399,6 +399,8 @@ def test_the_active_host_dies_and_the_standby_takes_over(cloud):
         f"vm2 (floating IP) {lost['vm2']}; the API showed the new active "
         f"r1 {shown['r1']:.2f} s, r2 {shown['r2']:.2f} s after the kill; TCP streams: {tcp}"
     )
+    # the downloads through SNAT go on to their end: the survivor had their state
+    assert kept == {"vm1": True, "vm3": True}, received
     for name, rid, vm in (("r1", r1, "vm1"), ("r2", r2, "vm3")):
         # (the dead host's namespace keeps what its killed keepalived held: it is cut off)
         assert survivor in _holders(cloud, rid), name
@@ -407,5 +409,3 @@ def test_the_active_host_dies_and_the_standby_takes_over(cloud):
         assert _ha_states(cloud, rid)[active] == "standby", name  # its keepalived is dead
     assert lost["vm2"] == 0  # the floating IP's path never touches the network hosts
     assert lost["vm1"] <= MAX_LOST and lost["vm3"] <= MAX_LOST, lost
-    # the downloads through SNAT go on to their end: the survivor had their state
-    assert kept == {"vm1": True, "vm3": True}, received
