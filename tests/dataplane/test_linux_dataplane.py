@@ -22,6 +22,7 @@ from dataplane_support import (
 )
 
 from neutrino.api import floatingips, routers
+from neutrino.dataplane import LinuxDataplane
 from neutrino.dataplane.keepalived import instance_states
 from neutrino.dataplane.owner import ROUTE_PROTO
 from neutrino.ovs.syntax import parse_dump
@@ -351,6 +352,13 @@ def test_ha_router_runs_conntrackd_in_its_namespace_with_its_own_files():
         keepalived_conf = dp.run_dir / "keepalived" / f"{real}--{c.name}.conf"
         assert str(conf) in keepalived_conf.read_text()  # the notify script drives it
         assert dp.apply(state).total_writes == 0
+        # a restarted agent (a new data plane on the same run dir) finds it and keeps it
+        restarted = LinuxDataplane(
+            prefix=dp.ns.prefix, host_netns=dp.ns.host_netns, ovs_db=dp.test_ovs.db,
+            run_dir=dp.run_dir,
+        )  # fmt: skip
+        assert restarted.apply(state).total_writes == 0
+        assert restarted.conntrackd_pids()[key] == pid
         # killed: seen as drift, started again
         os.kill(pid, 9)
         deadline = time.monotonic() + 5
