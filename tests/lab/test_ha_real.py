@@ -399,8 +399,18 @@ def test_the_active_host_dies_and_the_standby_takes_over(cloud):
         f"vm2 (floating IP) {lost['vm2']}; the API showed the new active "
         f"r1 {shown['r1']:.2f} s, r2 {shown['r2']:.2f} s after the kill; TCP streams: {tcp}"
     )
-    # the downloads through SNAT go on to their end: the survivor had their state
+    # the downloads through SNAT go on to their end: the survivor had their state, which
+    # keepalived's notify had its conntrackd commit into the kernel
     assert kept == {"vm1": True, "vm3": True}, received
+    for rid in (r1, r2):
+        [log] = (Path(cloud.dir) / survivor / "agent" / "conntrackd").glob(f"*-{rid}--*.log")
+        said = [line.split("] ", 2)[-1] for line in log.read_text().splitlines()]
+        print(
+            f"{survivor} conntrackd of {rid[:8]}:",
+            [s for s in said if "ommit" in s or "flush" in s],
+        )
+        assert any(s.startswith("Committed") for s in said), said  # (the notify's -c)
+        assert "flushing internal cache" in said, said  # to be filled from the kernel (-R)
     for name, rid, vm in (("r1", r1, "vm1"), ("r2", r2, "vm3")):
         # (the dead host's namespace keeps what its killed keepalived held: it is cut off)
         assert survivor in _holders(cloud, rid), name

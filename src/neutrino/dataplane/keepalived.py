@@ -70,7 +70,10 @@ state=$3
 if [ -n "$ctd" ]; then
     case "$state" in
     MASTER)
-        conntrackd -C "$ctd" -c; conntrackd -C "$ctd" -f
+        # (the caches flushed one by one: once it has committed, conntrackd 1.4.7
+        # ignores every flush of the external cache, "commit still in progress")
+        conntrackd -C "$ctd" -c
+        conntrackd -C "$ctd" -f internal; conntrackd -C "$ctd" -f external
         conntrackd -C "$ctd" -R; conntrackd -C "$ctd" -B ;;
     BACKUP) conntrackd -C "$ctd" -t; conntrackd -C "$ctd" -n ;;
     FAULT) conntrackd -C "$ctd" -t ;;
