@@ -14,6 +14,7 @@
     max_l3_agents_per_router = 2               # instances of an HA router (2 or 3)
     l3_ha_net_cidr = "169.254.192.0/18"        # each project's HA network (VRRP)
     ha_vrrp_advert_int = 0.1                   # keepalived's advert interval, seconds
+    ha_conntrackd_enabled = true               # conntrackd syncs HA routers' connections
     [identity]                                 # see neutrino.identity
 
 Every key can be overridden by the environment as NEUTRINO_<SECTION>_<KEY>, e.g.
@@ -51,6 +52,7 @@ class ServerConfig:
     max_l3_agents_per_router: int = 2
     l3_ha_net_cidr: str = "169.254.192.0/18"
     ha_vrrp_advert_int: float = 0.1
+    ha_conntrackd_enabled: bool = True
 
     def url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -9,6 +9,8 @@ import pytest
 from api_support import Cloud, write_config
 
 from neutrino.config import ConfigError, load_config
+from neutrino.plan.host import plan_host
+from neutrino.scheduler.serial import view_from_dict
 from neutrino.server import make_app
 
 with warnings.catch_warnings():
@@ -93,6 +95,7 @@ def test_ha_router_gets_a_hidden_ha_network_and_one_ha_port_per_instance(cloud):
     mine = next(p for p in ports if p["binding:host_id"] == "network1")
     other = next(p for p in ports if p["binding:host_id"] == "network2")
     assert r["ha_port"]["id"] == mine["id"] and r["advert_int"] == 0.1
+    assert r["conntrackd"] is True  # ha_conntrackd_enabled: on by default
     assert {"network_id": net["id"], "mac": other["mac_address"], "host": "network2"} in view[
         "remote_ports"
     ]
@@ -138,6 +141,7 @@ def test_the_ha_network_goes_with_the_projects_last_ha_router(cloud):
         ("ha_vrrp_advert_int", "0", "more than 0"),
         ("ha_vrrp_advert_int", "0.125", "steps of 0.01"),
         ("l3_ha_net_cidr", '"169.254.192.1/18"', "not an IPv4 network"),
+        ("ha_conntrackd_enabled", '"sometimes"', "must be a bool"),
     ],
 )
 def test_ha_settings_out_of_range_are_refused_by_name(tmp_path, setting, value, says):
@@ -169,6 +173,18 @@ def test_three_instances_when_the_server_says_so(tmp_path, database):
         router = _ha_router(cloud, cloud.alice.project_id)
         hosts = sorted(p["binding:host_id"] for p in _ha_ports(cloud.admin, router["id"]))
         assert hosts == ["network1", "network2", "network3"]
+
+
+def test_conntrackd_off_gives_the_instances_no_conntrackd(tmp_path, database):
+    with _server(tmp_path, database, ha_conntrackd_enabled="false") as cloud:
+        _three_hosts(cloud)
+        router = _ha_router(cloud, cloud.alice.project_id)
+        for host in ("network1", "network2"):
+            view = cloud.admin.get(f"/neutrino/v1/hosts/{host}/view").json()["view"]
+            [r] = [r for r in view["routers"] if r["id"] == router["id"]]
+            assert r["ha_port"] is not None and r["conntrackd"] is False
+            state = plan_host(view_from_dict(view))
+            assert state.vrrp and state.conntrackd == ()
 
 
 def test_reported_ha_states_are_shown_and_unknown_once_the_agent_is_down(tmp_path, database):

@@ -37,6 +37,18 @@ def missing() -> str | None:
     return None
 
 
+def conntrackd_missing() -> str | None:
+    """Why conntrackd cannot run here (None: it can), installing Debian's if need be."""
+    if shutil.which("conntrackd"):
+        return None
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "conntrackd"], capture_output=True, text=True
+    )
+    return (
+        None if shutil.which("conntrackd") else f"conntrackd not installable: {done.stderr[-200:]}"
+    )
+
+
 def keepalived_missing() -> str | None:
     if shutil.which("keepalived"):
         return None

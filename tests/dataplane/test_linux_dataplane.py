@@ -12,9 +12,17 @@ import tempfile
 import time
 
 import pytest
-from dataplane_support import ip, keepalived_missing, netns_list, private_host, run
+from dataplane_support import (
+    conntrackd_missing,
+    ip,
+    keepalived_missing,
+    netns_list,
+    private_host,
+    run,
+)
 
 from neutrino.api import floatingips, routers
+from neutrino.dataplane import LinuxDataplane
 from neutrino.dataplane.keepalived import instance_states
 from neutrino.dataplane.owner import ROUTE_PROTO
 from neutrino.ovs.syntax import parse_dump
@@ -257,7 +265,7 @@ def test_a_broken_kernel_shows_as_drift_and_apply_repairs_it(dvr):
 
 
 def test_ha_router_runs_keepalived_in_its_namespace_and_removal_stops_it():
-    reason = keepalived_missing()
+    reason = keepalived_missing() or conntrackd_missing()
     if reason:
         pytest.skip(reason)
     state = _control("ha").plans()["network1"]
@@ -313,3 +321,66 @@ def test_ha_router_runs_keepalived_in_its_namespace_and_removal_stops_it():
     # nothing of ours left running
     left = subprocess.run(["pgrep", "-f", dp.ns.prefix], capture_output=True, text=True).stdout
     assert left.strip() == "", left
+
+
+def test_ha_router_runs_conntrackd_in_its_namespace_with_its_own_files():
+    """conntrackd beside keepalived: in the router's namespace, every file of it under the
+    run dir, keepalived's notify names its config; killed, it is started again; a new
+    config restarts it; removal stops it."""
+    reason = keepalived_missing() or conntrackd_missing()
+    if reason:
+        pytest.skip(reason)
+    state = _control("ha").plans()["network1"]
+    [c] = state.conntrackd
+    key = (c.ns, c.name)
+    with private_host("ctd") as dp:
+        result = dp.apply(state)
+        assert result.ok, result.errors
+        pid = dp.conntrackd_pids()[key]
+        assert pid is not None
+        real = dp.real_namespace(c.ns)
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{real}").st_ino
+        conf = dp.run_dir / "conntrackd" / f"{real}--{c.name}.conf"
+        text = conf.read_text()
+        paths = [line.split()[1] for line in text.splitlines() if line.split()[:1] in (
+            ["LogFile"], ["LockFile"], ["Path"])]  # fmt: skip
+        assert len(paths) == 3 and all(p.startswith(f"{dp.run_dir}/conntrackd/") for p in paths)
+        assert f"Interface {c.interface}" in text and f"IPv4_interface {c.address}" in text
+        # it answers on its own socket, in its namespace
+        stats = run("ip", "netns", "exec", real, "conntrackd", "-C", str(conf), "-s")
+        assert "cache" in stats.lower(), stats
+        keepalived_conf = dp.run_dir / "keepalived" / f"{real}--{c.name}.conf"
+        assert str(conf) in keepalived_conf.read_text()  # the notify script drives it
+        assert dp.apply(state).total_writes == 0
+        # a restarted agent (a new data plane on the same run dir) finds it and keeps it
+        restarted = LinuxDataplane(
+            prefix=dp.ns.prefix, host_netns=dp.ns.host_netns, ovs_db=dp.test_ovs.db,
+            run_dir=dp.run_dir,
+        )  # fmt: skip
+        assert restarted.apply(state).total_writes == 0
+        assert restarted.conntrackd_pids()[key] == pid
+        # killed: seen as drift, started again
+        os.kill(pid, 9)
+        deadline = time.monotonic() + 5
+        while dp.conntrackd_pids()[key] is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(d.startswith("conntrackd") for d in dp.drift(state)), dp.drift(state)
+        dp.resync(["conntrackd"])
+        assert dp.apply(state).ok
+        again = dp.conntrackd_pids()[key]
+        assert again is not None and again != pid
+        # a new config: conntrackd cannot reload, so it is restarted with it
+        moved = dataclasses.replace(state, conntrackd=(dataclasses.replace(c, port=c.port + 1),))
+        result = dp.apply(moved)
+        assert result.ok and result.writes["conntrackd"] == 1, result
+        third = dp.conntrackd_pids()[key]
+        assert third not in (None, again) and f"Group {c.port + 1}" in conf.read_text()
+        # removed: stopped, its files gone
+        result = dp.apply(dataclasses.replace(state, conntrackd=()))
+        assert result.ok and result.writes["conntrackd"] == 1
+        assert (
+            not os.path.exists(f"/proc/{third}/cmdline")
+            or b"conntrackd" not in open(f"/proc/{third}/cmdline", "rb").read()
+        )
+        assert not conf.exists()
+        assert str(conf) not in keepalived_conf.read_text()  # its notify no longer names it

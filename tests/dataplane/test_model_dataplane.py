@@ -146,3 +146,19 @@ def test_ha_router_keepalived_holds_the_addresses_on_the_master_and_removal_rele
     assert gone.ok, gone.errors
     assert not [n for n in master.kernel.namespaces if n.startswith("network1:")]
     assert master.dp.vrrp.pid((vrrp.ns, vrrp.name)) is None
+
+
+def test_the_model_records_the_conntrackd_config_and_removal_forgets_it():
+    """The model runs no conntrackd: it accepts each instance's config, so the same tables
+    realize it, find no drift and remove it (docs/simulator.md)."""
+    state = _control("ha").plans()["network1"]
+    [c] = state.conntrackd
+    key = (c.ns, c.name)
+    h = model_host("network1", master=True)
+    result = h.dp.apply(state)
+    assert result.ok and result.writes["conntrackd"] == 1, result
+    assert h.dp.conntrackd_pids()[key] is not None
+    assert h.dp.drift(state) == [] and h.dp.apply(state).total_writes == 0
+    result = h.dp.apply(dataclasses.replace(state, conntrackd=()))
+    assert result.ok and result.writes["conntrackd"] == 1, result
+    assert h.dp.conntrackd.pid(key) is None

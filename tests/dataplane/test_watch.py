@@ -5,10 +5,14 @@ attributes); a notification about something that is not ours must ask for nothin
 or the agent would re-read its tables at every change of someone else's.
 """
 
+import os
 import socket
 import struct
+import subprocess
 import threading
 import time
+
+import pytest
 
 from neutrino.dataplane.notifications import (
     DEVICE_KINDS,
@@ -24,6 +28,7 @@ from neutrino.dataplane.notifications import (
 )
 from neutrino.dataplane.owner import ROUTE_PROTO
 from neutrino.dataplane.sync import SyncRequests
+from neutrino.dataplane.watch import HostWatcher, WatchTargets
 
 NUD_REACHABLE, NUD_PERMANENT = 0x02, 0x80
 
@@ -99,3 +104,36 @@ def test_requests_coalesce_into_one_take_and_wake_a_waiting_owner():
     owner.join(timeout=5)
     assert got == [({"iptables"}, ["a chain"])]
     assert requests.counts == {"route": 2, "link": 1, "iptables": 1}
+
+
+def test_a_dead_conntrackd_asks_for_conntrackd_and_a_dead_keepalived_for_keepalived(tmp_path):
+    """The watcher holds a pidfd per daemon of ours; each death asks for its own table."""
+    if os.geteuid() != 0:
+        pytest.skip("the watcher opens netlink sockets in namespaces: needs root")
+    keepalived, conntrackd = (subprocess.Popen(["sleep", "30"]) for _ in range(2))
+    requests = SyncRequests()
+    watcher = HostWatcher(requests, "ntw-", None, f"unix:{tmp_path}/none.sock", str(tmp_path))
+    watcher.start()
+    try:
+        watcher.follow(
+            WatchTargets(pids=frozenset({keepalived.pid}), conntrackd=frozenset({conntrackd.pid}))
+        )
+        time.sleep(0.2)  # followed
+        requests.take(0)  # (whatever the host's own namespace did meanwhile)
+        conntrackd.kill()
+        conntrackd.wait()
+        kinds, why = requests.take(5)
+        while "conntrackd" not in kinds and why:
+            kinds, why = requests.take(5)
+        assert "conntrackd" in kinds and "keepalived" not in kinds, why
+        keepalived.kill()
+        keepalived.wait()
+        kinds, why = requests.take(5)
+        while "keepalived" not in kinds and why:
+            kinds, why = requests.take(5)
+        assert "keepalived" in kinds and "conntrackd" not in kinds, why
+    finally:
+        watcher.stop()
+        for proc in (keepalived, conntrackd):
+            proc.kill()
+            proc.wait()

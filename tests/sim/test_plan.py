@@ -99,3 +99,18 @@ def test_deleting_a_router_removes_it_from_every_host():
     for state in after.values():
         assert not any(r2 in ns for ns in state.namespaces)
         assert not any(r2[:11] in v.name for v in state.veths)
+
+
+def test_each_ha_instance_gets_a_conntrackd_on_its_ha_port_on_the_routers_own_udp_port():
+    plans = _control("ha").plans()
+    instances = {}
+    for host in ("network1", "network2"):
+        [vrrp] = plans[host].vrrp
+        [sync] = plans[host].conntrackd
+        [own] = [a.cidr for a in plans[host].addresses if a.dev == vrrp.interface]
+        assert (sync.ns, sync.name, sync.interface) == (vrrp.ns, vrrp.name, vrrp.interface)
+        assert own.split("/")[0] == sync.address  # from the instance's own ha- address
+        instances[host] = sync
+    assert instances["network1"].port == instances["network2"].port == 3780 + vrrp.vrid
+    assert instances["network1"].address != instances["network2"].address
+    assert all(plan.conntrackd == () for h, plan in plans.items() if not h.startswith("network"))

@@ -201,7 +201,9 @@ class Api:
 def ha_settings(config: Config) -> HaSettings:
     """The HA router settings of the server's configuration."""
     s = config.server
-    return HaSettings(s.max_l3_agents_per_router, s.l3_ha_net_cidr, s.ha_vrrp_advert_int)
+    return HaSettings(
+        s.max_l3_agents_per_router, s.l3_ha_net_cidr, s.ha_vrrp_advert_int, s.ha_conntrackd_enabled
+    )
 
 
 def _then_place(tx, result, down_time: int, ha: HaSettings, keep_down_hosts: bool):

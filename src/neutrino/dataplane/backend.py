@@ -17,7 +17,10 @@ What it models:
       ovs-ofctl is the real implementation's business);
     - `KeepalivedAccess`: the VRRP instances that run (their config text), start
       or reload one, stop one, its PID, the notify command its config names (the
-      real one records each state it enters; the model's has none);
+      real one records each state it enters and drives conntrackd; the model's
+      has none);
+    - `ConntrackdAccess`: the conntrackd of each HA router instance, alike (the
+      model's runs nothing);
     - `Watcher`: what notices changes made behind the agent's back and requests
       a sync (`watch.HostWatcher` on the real host; the models offer none: in
       them nothing changes but through the tables).
@@ -100,7 +103,19 @@ class KeepalivedAccess(Protocol):
     def start_or_reload(self, key: tuple[str, str], text: str) -> str | None: ...
     def stop(self, key: tuple[str, str]) -> None: ...
     def pid(self, key: tuple[str, str]) -> int | None: ...
-    def notify_command(self, key: tuple[str, str]) -> str | None: ...
+    def notify_command(self, key: tuple[str, str], conntrackd: bool = False) -> str | None: ...
+
+
+class ConntrackdAccess(Protocol):
+    """The conntrackd of each HA router instance {(ns, name)}, ns the HostState's."""
+
+    def running(self) -> dict[tuple[str, str], str | None]: ...
+    def start_or_restart(self, key: tuple[str, str], text: str) -> str | None: ...
+    def stop(self, key: tuple[str, str]) -> None: ...
+    def pid(self, key: tuple[str, str]) -> int | None: ...
+    def base(self, key: tuple[str, str]) -> str:
+        """Where its files go (their path without the suffix), for its config."""
+        ...
 
 
 class Watcher(Protocol):
@@ -120,5 +135,6 @@ class Backend:
     kernel: KernelAccess
     ovs: OvsAccess
     keepalived: KeepalivedAccess | None = None  # None: the real one, under the run dir
+    conntrackd: ConntrackdAccess | None = None  # None: the real one, under the run dir
     threads: bool = True  # False: nothing waits on it, no worker threads (see `workers`)
     watch: Callable[[SyncRequests], Watcher] | None = None  # None: nothing to watch

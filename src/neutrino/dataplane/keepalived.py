@@ -20,7 +20,9 @@ Goals:
     starts as BACKUP with `nopreempt` (a master that came back does not take over
     again); gratuitous ARP on every transition to master, repeated.
     keepalived's `notify` script (`notify.sh`, written under the run dir) records
-    each instance's state in `<base>.state` (`agent.ha_state` reports it).
+    each instance's state in `<base>.state` (`agent.ha_state` reports it); for an
+    instance with a conntrackd (`dataplane.conntrackd`) it first commits the
+    synchronized connections into the kernel on MASTER (see `NOTIFY_SCRIPT`).
 How it works:
     The table asks a `backend.KeepalivedAccess`: the real one,
     `KeepalivedProcesses`, reads the config files and pid files (a live process
@@ -42,6 +44,8 @@ from pathlib import Path
 from typing import cast
 
 from .backend import KeepalivedAccess
+from .conntrackd import config_path
+from .daemons import alive, stop
 from .delta import Table
 from .netlink import Namespaces
 
@@ -50,8 +54,32 @@ GARP_REPEAT = 5  # gratuitous ARPs per address on becoming master ...
 GARP_DELAY = 1  # ... and again this many seconds later
 NOTIFY_SCRIPT = """#!/bin/sh
 # neutrino: keepalived calls this on every state change of a VRRP instance with
-# the state file, then "INSTANCE" NAME STATE PRIORITY; the file gets the state.
-printf '%s\\n' "$4" > "$1.tmp" && mv -f "$1.tmp" "$1"
+# the state file [and the config of the instance's conntrackd], then "INSTANCE"
+# NAME STATE PRIORITY; the file gets the state. With conntrackd, first (the
+# primary-backup recipe of conntrackd's documentation): on MASTER, commit the
+# external cache (the connections the other instances' conntrackd sent) into the
+# kernel, flush both caches, fill the internal one from the kernel again and send
+# it to the backups; on BACKUP, let the kernel's entries age out (-t) and ask the
+# master for a resync (-n); on FAULT, -t.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+state_file=$1
+shift
+ctd=
+if [ "$1" != INSTANCE ] && [ "$1" != GROUP ]; then ctd=$1; shift; fi
+state=$3
+if [ -n "$ctd" ]; then
+    case "$state" in
+    MASTER)
+        # (the caches flushed one by one: once it has committed, conntrackd 1.4.7
+        # ignores every flush of the external cache, "commit still in progress")
+        conntrackd -C "$ctd" -c
+        conntrackd -C "$ctd" -f internal; conntrackd -C "$ctd" -f external
+        conntrackd -C "$ctd" -R; conntrackd -C "$ctd" -B ;;
+    BACKUP) conntrackd -C "$ctd" -t; conntrackd -C "$ctd" -n ;;
+    FAULT) conntrackd -C "$ctd" -t ;;
+    esac >/dev/null 2>&1
+fi
+printf '%s\\n' "$state" > "$state_file.tmp" && mv -f "$state_file.tmp" "$state_file"
 """
 
 
@@ -101,7 +129,11 @@ class VrrpTable(Table):
 
     def desired_from(self, state) -> dict:
         notify = self.keepalived.notify_command
-        return {(v.ns, v.name): render_config(v, notify((v.ns, v.name))) for v in state.vrrp}
+        synced = {(c.ns, c.name) for c in state.conntrackd}
+        return {
+            (v.ns, v.name): render_config(v, notify((v.ns, v.name), (v.ns, v.name) in synced))
+            for v in state.vrrp
+        }
 
     def pid(self, key) -> int | None:
         """The PID of the keepalived of an instance, if it runs."""
@@ -143,9 +175,13 @@ class KeepalivedProcesses:
     def _base(self, key) -> Path:
         return self.dir / f"{self.ns.real(key[0])}--{key[1]}"
 
-    def notify_command(self, key) -> str | None:
-        """`notify.sh <base>.state`: keepalived records each state it enters there."""
-        return f"{self.dir / 'notify.sh'} {self._base(key)}.state"
+    def notify_command(self, key, conntrackd: bool = False) -> str | None:
+        """`notify.sh <base>.state [<conntrackd config>]`: keepalived records each state it
+        enters there (and, with `conntrackd`, has the instance's conntrackd commit)."""
+        command = f"{self.dir / 'notify.sh'} {self._base(key)}.state"
+        if conntrackd:
+            command += f" {config_path(self.dir.parent, self.ns.real(key[0]), key[1])}"
+        return command
 
     def pid(self, key) -> int | None:
         base = self._base(key)
@@ -162,7 +198,7 @@ class KeepalivedProcesses:
                 ),
                 None,
             )
-        if pid is None or not _alive(pid):
+        if pid is None or not alive(pid):
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -229,20 +265,20 @@ class KeepalivedProcesses:
             ours = f"{base}.conf".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             ours = False
-        if ours and _alive(pid):
+        if ours and alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 2.0
-            while _alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.005)
-        if not _alive(pid) or not ours:  # (its keepalived is dead: the file is stale)
+        if not alive(pid) or not ours:  # (its keepalived is dead: the file is stale)
             with contextlib.suppress(FileNotFoundError):
                 vrrp_pidfile.unlink()
 
     def stop(self, key) -> None:
         pid = self.pid(key)
         if pid:
-            _stop(pid, self.procs.pop(pid, None))
+            stop(pid, self.procs.pop(pid, None))
         base = self._base(key)
         for suffix in (".conf", ".pid", ".vrrp.pid", ".state"):
             with contextlib.suppress(FileNotFoundError):
@@ -278,7 +314,7 @@ def instance_states(run_dir: Path) -> dict[str, str]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             state, cmdline = "STOP", b""
-        if f"{base}.conf".encode() not in cmdline or not _alive(pid):
+        if f"{base}.conf".encode() not in cmdline or not alive(pid):
             state = "STOP"
         out[found.group(1)] = state
     return out
@@ -298,32 +334,3 @@ def _wait_started(proc: subprocess.Popen, pidfile: Path, log: Path) -> str | Non
             pass
         time.sleep(0.01)
     return f"did not write {pidfile} within {START_TIMEOUT} s"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _stop(pid: int, proc: subprocess.Popen | None) -> None:
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if proc is not None and proc.poll() is not None:
-                return
-            if not _alive(pid):
-                break
-            time.sleep(0.02)
-        else:
-            continue
-        break
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=1)

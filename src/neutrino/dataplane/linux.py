@@ -3,7 +3,7 @@
 What it models:
     One host's data plane as a list of tables, one per kind of object (see each
     module): namespaces, sysctls, links, device sysctls, addresses, routes,
-    rules, neighbours, iptables, OVS bridges, ports and flows, keepalived. Each
+    rules, neighbours, iptables, OVS bridges, ports and flows, conntrackd, keepalived. Each
     holds the desired state and what it believes the kernel holds (delta).
 Goals:
     - Apply only the difference; a second apply of the same state writes nothing,
@@ -16,7 +16,7 @@ Goals:
       (`resync(kinds)`) and applies.
     - Delete only what is ours (owner: name prefixes, route protocol 78, the
       `neutrino-` chain prefix, the OVS flow cookie and port marks, our
-      keepalived files); stale namespaces of ours are swept.
+      keepalived and conntrackd files); stale namespaces of ours are swept.
     - Order: create what others depend on first (the table order above), delete
       in reverse; objects inside a namespace that is being deleted are not
       deleted one by one (they go with it).
@@ -42,7 +42,7 @@ How it works:
     ("" in the state; None = this process's); `ovs_db` the ovsdb socket
     ("unix:/path/db.sock"; None = OVS's default); the bridges' management
     sockets are in `ovs_run_dir` (default: the db socket's directory);
-    keepalived files go under `run_dir`. `backend` is what the tables talk to
+    keepalived's and conntrackd's files go under `run_dir`. `backend` is what the tables talk to
     (`backend.Backend`): None is this machine; `sim.backend` gives the kernel
     and OVS models, so the simulator realizes hosts with this same code.
 Thread safety:
@@ -58,7 +58,8 @@ from ..gcpause import cyclic_gc_paused
 from ..paths import DEFAULT_RUN_DIR
 from ..plan.state import HostState
 from .addresses import AddressTable
-from .backend import Backend, KeepalivedAccess, Watcher
+from .backend import Backend, ConntrackdAccess, KeepalivedAccess, Watcher
+from .conntrackd import ConntrackdProcesses, ConntrackdTable
 from .delta import ApplyResult, Table, never
 from .iptables import IptablesTable
 from .keepalived import KeepalivedProcesses, VrrpTable
@@ -101,6 +102,10 @@ class LinuxDataplane:
             keepalived: KeepalivedAccess = KeepalivedProcesses(self.ns, self.run_dir)
         else:
             keepalived = backend.keepalived
+        if backend is None or backend.conntrackd is None:
+            conntrackd: ConntrackdAccess = ConntrackdProcesses(self.ns, self.run_dir)
+        else:
+            conntrackd = backend.conntrackd
         self.namespaces = NamespaceTable(self.ns)
         self.bridges = BridgeTable(self.ovs, datapath_type)
         scope = self.namespaces.existing
@@ -122,8 +127,11 @@ class LinuxDataplane:
             self.ports,
             FlowTable(self.ovs, self.threads),
         ]
+        self.conntrackd = ConntrackdTable(self.ns, conntrackd)
         self.vrrp = VrrpTable(self.ns, keepalived)
-        self.tables: list[Table] = [*self.kernel_tables, *self.ovs_tables, self.vrrp]
+        # conntrackd before keepalived: it runs when keepalived's notify drives it
+        self.daemon_tables: list[Table] = [self.conntrackd, self.vrrp]
+        self.tables: list[Table] = [*self.kernel_tables, *self.ovs_tables, *self.daemon_tables]
         self.by_kind = {t.kind: t for t in self.tables}
 
     # ------------------------------------------------------------ API
@@ -142,7 +150,7 @@ class LinuxDataplane:
             missing_ns = self._updates_beside_ovs(missing_ns, result)
         else:
             missing_ns = self._updates_in_order(missing_ns, result)
-        self._updates([self.vrrp], missing_ns, result)
+        self._updates(self.daemon_tables, missing_ns, result)
         doomed = {ns for ns, _ in self.namespaces.delta.pending_deletions()}
         host_ends = [
             end
@@ -166,7 +174,7 @@ class LinuxDataplane:
         try:
             with pool(1, True, "neutrino-ovs") as ovs_worker:
                 ovs_reads = ovs_worker.submit(self._resync, self.ovs_tables, ovs_early)
-                self._resync([*self.kernel_tables, self.vrrp], result)
+                self._resync([*self.kernel_tables, *self.daemon_tables], result)
                 ovs_reads.result()
                 # OVS, what needs no new device, beside the namespaces and links ...
                 self.ports.devices = set(self.ns.links(""))
@@ -191,7 +199,7 @@ class LinuxDataplane:
     def _updates_in_order(self, missing_ns: set[str], result: ApplyResult) -> set[str]:
         """The kernel tables' updates, then the OVS tables' once (for a backend that makes
         nobody wait: the models)."""
-        self._resync([*self.kernel_tables, *self.ovs_tables, self.vrrp], result)
+        self._resync([*self.kernel_tables, *self.ovs_tables, *self.daemon_tables], result)
         missing_ns = self._updates(self.kernel_tables, missing_ns, result)
         self.ns.links_changed("")
         self.ports.devices = set(self.ns.links(""))
@@ -228,7 +236,8 @@ class LinuxDataplane:
         """What is ours now, as believed after the last apply, for the watcher to follow."""
         namespaces = frozenset(self.ns.real(ns) for ns in ("", *self.namespaces.delta.dataplane))
         pids = frozenset(pid for pid in self.pids().values() if pid)
-        return WatchTargets(namespaces, frozenset(self.bridges.delta.dataplane), pids)
+        conntrackd = frozenset(pid for pid in self.conntrackd_pids().values() if pid)
+        return WatchTargets(namespaces, frozenset(self.bridges.delta.dataplane), pids, conntrackd)
 
     def drift(self, state: HostState) -> list[str]:
         """Human-readable differences between state and this host; writes nothing."""
@@ -262,6 +271,10 @@ class LinuxDataplane:
     def pids(self) -> dict[tuple[str, str], int | None]:
         """The keepalived PID of each VRRP instance of the last state, None if not running."""
         return {key: self.vrrp.pid(key) for key in self.vrrp.delta.desired}
+
+    def conntrackd_pids(self) -> dict[tuple[str, str], int | None]:
+        """The conntrackd PID of each HA instance of the last state, None if not running."""
+        return {key: self.conntrackd.pid(key) for key in self.conntrackd.delta.desired}
 
     def real_namespace(self, ns: str) -> str | None:
         """The real name of a namespace of the state (None: the host's own)."""
@@ -304,7 +317,9 @@ class LinuxDataplane:
         return lambda key: self._ns_of(table, key) in namespaces
 
     def _gone(self, doomed: set[str], table: Table):
-        if not doomed or table.kind in ("namespace", "keepalived") or table.kind.startswith("ovs-"):
+        if not doomed or table.kind in ("namespace", "keepalived", "conntrackd"):
+            return never
+        if table.kind.startswith("ovs-"):
             return never
         if table is self.links:
             peer_of = self.links.peer_of

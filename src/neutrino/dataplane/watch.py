@@ -42,7 +42,8 @@ How it works:
       asks for every OVS kind, and it is started again every `RETRY` seconds
       (longer, up to 5 s, for one that keeps ending soon after it connected);
       its first answer after such a restart (ovs-vswitchd is back) asks again;
-    - a pidfd per keepalived process of ours: its death asks for "keepalived";
+    - a pidfd per keepalived and conntrackd process of ours: its death asks for
+      "keepalived" (or "conntrackd");
     - per namespace followed, an nfnetlink socket subscribed to nf_tables'
       notifications (what `nft monitor` hears): a table, chain or rule of
       family ip (iptables-nft's) added or deleted asks for "iptables";
@@ -51,7 +52,7 @@ How it works:
       not yet heard of asks for "iptables" (the cheap periodic check of our
       chains, behind the notifications).
     `follow(targets)` (the agent, after each sync) says which namespaces,
-    bridges and keepalived processes are ours now.
+    bridges and keepalived and conntrackd processes are ours now.
 Thread safety:
     `start`, `stop` and `follow` may be called from any thread (the agent's
     sync thread); everything else runs in the watcher's own thread, which only
@@ -107,11 +108,16 @@ PR_SET_PDEATHSIG = 1
 class WatchTargets:
     """What is ours on the host now, as the data plane believes after a sync: the real
     names of its namespaces (None: this process's own), its OVS bridges, the PIDs of
-    its keepalived processes."""
+    its keepalived processes and of its conntrackd processes."""
 
     namespaces: frozenset[str | None] = frozenset()
     bridges: frozenset[str] = frozenset()
     pids: frozenset[int] = frozenset()
+    conntrackd: frozenset[int] = frozenset()
+
+    def daemons(self) -> dict[int, str]:
+        """{PID: the kind of table that runs it}."""
+        return {pid: "keepalived" for pid in self.pids} | {p: "conntrackd" for p in self.conntrackd}
 
 
 @dataclass
@@ -173,6 +179,7 @@ class HostWatcher:
         self._monitors: dict[str, _FlowMonitor] = {}
         self._pidfds: dict[int, int] = {}  # pid -> pidfd
         self._dead: set[int] = set()  # PIDs seen dead (asked about once), until not followed
+        self._daemons: dict[int, str] = {}  # PID -> its kind (keepalived, conntrackd)
         self._db: ovsdb.Monitor | None = None
         self._db_failed = False
         self._db_retry_at = 0.0
@@ -201,7 +208,10 @@ class HostWatcher:
         """What is ours now (the agent's data plane, after a sync)."""
         with self._lock:
             self._targets = WatchTargets(
-                targets.namespaces | {self.host_netns}, targets.bridges, targets.pids
+                targets.namespaces | {self.host_netns},
+                targets.bridges,
+                targets.pids,
+                targets.conntrackd,
             )
         self._wake()
 
@@ -306,17 +316,18 @@ class HostWatcher:
             if bridge not in self._monitors:
                 self._monitors[bridge] = _FlowMonitor(bridge)
                 self._start_monitor(self._monitors[bridge])
+        self._daemons = daemons = targets.daemons()
         for pid in list(self._pidfds):
-            if pid not in targets.pids:
+            if pid not in daemons:
                 os.close(self._pidfds.pop(pid))
-        self._dead &= targets.pids
-        for pid in targets.pids - self._dead:
+        self._dead &= set(daemons)
+        for pid in set(daemons) - self._dead:
             if pid not in self._pidfds:
                 try:
                     self._pidfds[pid] = os.pidfd_open(pid)
                 except ProcessLookupError:
                     self._dead.add(pid)
-                    self.requests.request({"keepalived"}, f"keepalived {pid} is gone")
+                    self.requests.request({daemons[pid]}, f"{daemons[pid]} {pid} is gone")
         if self._db is None and targets.bridges and not self._db_failed:
             self._connect_db(after_failure=False)
 
@@ -490,7 +501,8 @@ class HostWatcher:
     def _process_died(self, pid: int) -> None:
         os.close(self._pidfds.pop(pid))
         self._dead.add(pid)
-        self.requests.request({"keepalived"}, f"keepalived {pid} exited")
+        kind = self._daemons.get(pid, "keepalived")
+        self.requests.request({kind}, f"{kind} {pid} exited")
 
     # ------------------------------------------------------------ the end
 

@@ -52,7 +52,7 @@ def write_agent_config(state: LabState) -> None:
 
 
 def agent_run_dir(state: LabState, host: Host):
-    """Where the host's agent keeps its files (keepalived's)."""
+    """Where the host's agent keeps its files (keepalived's, conntrackd's)."""
     return state.path / host.name / "agent"
 
 

@@ -13,6 +13,7 @@ from .state import (
     Address,
     Bridge,
     Chain,
+    Conntrackd,
     HostState,
     Neighbour,
     OvsPort,
@@ -41,6 +42,7 @@ class Build:
     neighbours: list = field(default_factory=list)
     chains: list = field(default_factory=list)
     vrrp: list = field(default_factory=list)
+    conntrackd: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         memo = self.memo
@@ -113,7 +115,19 @@ def _tidy(items: list) -> tuple:
 # each kind of object a plan holds -> the getter of its fields' tuple (its sort key)
 _FIELDS_OF = {
     cls: operator.attrgetter(*(f.name for f in fields(cls)))
-    for cls in (Address, Bridge, Chain, Neighbour, OvsPort, Route, Rule, Sysctl, Veth, Vrrp)
+    for cls in (
+        Address,
+        Bridge,
+        Chain,
+        Conntrackd,
+        Neighbour,
+        OvsPort,
+        Route,
+        Rule,
+        Sysctl,
+        Veth,
+        Vrrp,
+    )
 }
 
 

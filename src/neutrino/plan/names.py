@@ -18,6 +18,7 @@ Numbers, all derived from the view (no state files):
     FIP rules: priority 32768 + (fixed IP mod 30000), next free on collision; table 16
     per-subnet SNAT rule and table: the subnet's network address as an integer
     HA router: keepalived's own address 169.254.0.<VRRP id>/24 on its ha- port (as Neutron)
+    HA router: conntrackd on multicast 225.0.0.50 (as Neutron), UDP port 3780 + <VRRP id>
 """
 
 import zlib
@@ -53,6 +54,16 @@ HOST_SIDE = {"qr-": "tq-", "qg-": "tg-", "sg-": "ts-", "fg-": "tf-", "ha-": "th-
 def ha_vip(vrid: int) -> str:
     """The address keepalived holds on an HA router's ha- port while master."""
     return f"169.254.0.{vrid}/24"
+
+
+CONNTRACKD_GROUP = "225.0.0.50"  # conntrackd's multicast group on the HA network (Neutron's)
+CONNTRACKD_BASE_PORT = 3780  # conntrackd's default UDP port; an HA router's is this + its VRRP id
+
+
+def conntrackd_port(vrid: int) -> int:
+    """The UDP port the conntrackd instances of an HA router talk on (unique on the HA
+    network as the VRRP id is)."""
+    return CONNTRACKD_BASE_PORT + vrid
 
 
 def host_side(name: str) -> str:

@@ -11,7 +11,9 @@
 - HA: each instance has an ha- port on its project's HA network, with an address of
   its own that keepalived advertises from; the addresses of sg-/qg- (legacy: qr-
   and floating IPs too), the default route (legacy: extra routes too) belong to the
-  VRRP instance, so a backup holds no address and answers nothing.
+  VRRP instance, so a backup holds no address and answers nothing. With
+  `conntrackd` (the server's `ha_conntrackd_enabled`) a conntrackd beside each
+  keepalived keeps the instances' connection tracking in step over the ha- port.
 
 Each takes the `Build`, the router's view and what it needs from the host
 (local VLANs, link-local pairs); none has side effects beyond the build.
@@ -22,7 +24,7 @@ from ipaddress import IPv4Address, IPv4Network
 from ..scheduler.view import RouterView
 from . import names
 from .build import Build
-from .state import Route, Sysctl, Veth, Vrrp
+from .state import Conntrackd, Route, Sysctl, Veth, Vrrp
 
 
 def _cidr(port) -> str:
@@ -174,10 +176,15 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
     name = names.dev("ha-", ha.id)
     b.port(ns, name, names.host_side(name), ha.mac, mtus[ha.network_id], vlans[ha.network_id])
     b.address(ns, name, _cidr(ha))
+    instance = f"router-{router.id[:8]}"
+    if router.conntrackd:
+        b.conntrackd.append(
+            Conntrackd(ns, instance, name, ha.ip, names.conntrackd_port(router.vrid))
+        )
     b.vrrp.append(
         Vrrp(
             ns,
-            f"router-{router.id[:8]}",
+            instance,
             router.vrid,
             name,
             router.ha_priority,

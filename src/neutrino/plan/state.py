@@ -114,6 +114,21 @@ class Vrrp:
     advert_int: float = 0.1
 
 
+@dataclass(frozen=True, order=True)
+class Conntrackd:
+    """conntrackd beside the `Vrrp` instance of the same `ns` and `name`: it keeps the
+    namespace's connection tracking in step with the other instances (FTFW), over
+    multicast on `interface` (the ha- port) from its own `address`, to UDP port
+    `port` (one per VRRP id, so the routers sharing a project's HA network do not
+    hear each other); the new master commits what it learnt into its kernel."""
+
+    ns: str
+    name: str
+    interface: str
+    address: str
+    port: int
+
+
 @dataclass(frozen=True)
 class HostState:
     host: str
@@ -129,6 +144,7 @@ class HostState:
     neighbours: tuple[Neighbour, ...] = ()
     chains: tuple[Chain, ...] = ()
     vrrp: tuple[Vrrp, ...] = ()
+    conntrackd: tuple[Conntrackd, ...] = ()
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def namespace(self, ns: str) -> dict:

@@ -4,7 +4,10 @@
 - `l3_ha_net_cidr`: the subnet of every project's hidden HA network, from which each
   instance's `ha-` port takes its own address (VRRP is sent from it);
 - `ha_vrrp_advert_int`: keepalived's advertisement interval, in seconds (VRRPv3
-  counts centiseconds).
+  counts centiseconds);
+- `ha_conntrackd_enabled`: each instance runs conntrackd, which keeps the
+  connection tracking state of the instances in step (TCP sessions through SNAT
+  survive a failover); on by default here (off in Neutron).
 
 The server checks the values when it reads its configuration (`config`); the
 scheduler passes them to placement (`place`), the HA ports (`store`) and the views.
@@ -21,3 +24,4 @@ class HaSettings:
     hosts: int = 2  # max_l3_agents_per_router
     cidr: str = DEFAULT_HA_CIDR  # l3_ha_net_cidr
     advert_int: float = DEFAULT_ADVERT_INT  # ha_vrrp_advert_int
+    conntrackd: bool = True  # ha_conntrackd_enabled

@@ -46,7 +46,7 @@ def cloud_views(
     current = current or {}
     placement = place_routers(cloud, current, ha.hosts, keep_down_hosts=keep_down_hosts)
     wanted = sorted(cloud.hosts) if hosts is None else [h for h in hosts if h in cloud.hosts]
-    views = {h: view_for_host(cloud, placement, h, ha.advert_int) for h in wanted}
+    views = {h: view_for_host(cloud, placement, h, ha.advert_int, ha.conntrackd) for h in wanted}
     return CloudViews(cloud, current, placement, views, vrrp_masters(cloud, placement))
 
 

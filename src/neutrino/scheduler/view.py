@@ -80,6 +80,7 @@ class RouterView:
     ha_priority: int = 0  # this host's VRRP priority (the first central host is preferred)
     ha_port: PortView | None = None  # this host's port on the project's HA network (VRRP)
     advert_int: float = 0.0  # VRRP advertisement interval of HA routers, seconds
+    conntrackd: bool = False  # HA: conntrackd syncs the instances' connection tracking
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,13 @@ def port_view(cloud: Cloud, port: Port) -> PortView:
 
 
 def _router_view(
-    cloud: Cloud, placement: Placement, router, host: str, roles, advert_int: float
+    cloud: Cloud,
+    placement: Placement,
+    router,
+    host: str,
+    roles,
+    advert_int: float,
+    conntrackd: bool,
 ) -> RouterView:
     idx = cloud.index()
     interfaces, gateway, snat_ports, routes, neighbours = _router_parts(cloud, router)
@@ -168,6 +175,7 @@ def _router_view(
         ha_priority=priority,
         ha_port=ha_port,
         advert_int=advert_int if router.ha else 0.0,
+        conntrackd=conntrackd and router.ha,
     )
 
 
@@ -197,7 +205,11 @@ def _router_parts(cloud: Cloud, router) -> tuple:
 
 
 def view_for_host(
-    cloud: Cloud, placement: Placement, host_name: str, advert_int: float = DEFAULT_ADVERT_INT
+    cloud: Cloud,
+    placement: Placement,
+    host_name: str,
+    advert_int: float = DEFAULT_ADVERT_INT,
+    conntrackd: bool = True,
 ) -> HostView:
     host = cloud.hosts[host_name]
     idx = cloud.index()
@@ -213,7 +225,9 @@ def view_for_host(
         if router.id in central:
             roles.add("snat" if router.distributed else "legacy")
         if roles and router.admin_state_up:
-            routers.append(_router_view(cloud, placement, router, host_name, roles, advert_int))
+            routers.append(
+                _router_view(cloud, placement, router, host_name, roles, advert_int, conntrackd)
+            )
     vm_ports = tuple(port_view(cloud, p) for p in idx.ports_by_host.get(host_name, ()) if p.is_vm)
     fip_namespaces = []
     for network_id in placement.fip.get(host_name, ()):

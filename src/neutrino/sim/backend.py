@@ -64,6 +64,8 @@ Goals:
     - keepalived as the simulator has always played it: a started instance's
       addresses and routes are put in its namespace on the host that is
       `master` (the World's choice: the highest priority), removed when it stops.
+    - conntrackd is not modelled: `ModelConntrackd` starts nothing and records the
+      config (the model has no connection tracking to keep in step).
 How it works:
     `ModelKernel` (namespaces, fds for IFLA_NET_NS_FD) hands out one
     `ModelNamespace` per namespace; `ModelOvs` keeps the database columns the
@@ -124,7 +126,13 @@ def model_dataplane(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> Li
 def model_backend(kernel: Kernel, host: str, ovs: OvsHost, master: bool) -> Backend:
     """What the agent of simulated host `host` talks to (see `model_dataplane`)."""
     access = ModelKernel(kernel, host)
-    return Backend(access, ModelOvs(ovs), ModelKeepalived(access, master), threads=False)
+    return Backend(
+        access,
+        ModelOvs(ovs),
+        ModelKeepalived(access, master),
+        ModelConntrackd(access),
+        threads=False,
+    )
 
 
 def agent_on(backend: Backend, host: str) -> LinuxDataplane:
@@ -730,7 +738,7 @@ class ModelKeepalived:
     def pid(self, key: tuple[str, str]) -> int | None:
         return self.pids.get(key)
 
-    def notify_command(self, key: tuple[str, str]) -> str | None:
+    def notify_command(self, key: tuple[str, str], conntrackd: bool = False) -> str | None:
         """The model runs no notify script (its master is the World's choice)."""
         return None
 
@@ -754,6 +762,38 @@ class ModelKeepalived:
         for cidr, dev in vips:
             with contextlib.suppress(ValueError):
                 del_address(ns, dev, cidr)
+
+
+class ModelConntrackd:
+    """conntrackd on a simulated host (`dataplane.backend.ConntrackdAccess`): nothing
+    runs and nothing is synchronized (the model has no connection tracking to keep in
+    step); the config of each started instance is recorded, so the tables realize,
+    compare and remove it as on a real host."""
+
+    def __init__(self, kernel: ModelKernel):
+        self.kernel = kernel
+        self.configs: dict[tuple[str, str], str] = {}
+        self.pids: dict[tuple[str, str], int] = {}
+        self._next_pid = count(1000)
+
+    def running(self) -> dict[tuple[str, str], str | None]:
+        return dict(self.configs)
+
+    def start_or_restart(self, key: tuple[str, str], text: str) -> str | None:
+        self.configs[key] = text
+        self.pids[key] = next(self._next_pid)
+        return None
+
+    def stop(self, key: tuple[str, str]) -> None:
+        self.configs.pop(key, None)
+        self.pids.pop(key, None)
+
+    def pid(self, key: tuple[str, str]) -> int | None:
+        return self.pids.get(key)
+
+    def base(self, key: tuple[str, str]) -> str:
+        ns = key[0] or "host"
+        return f"/run/neutrino/conntrackd/{self.kernel.host}:{ns}--{key[1]}"
 
 
 def _virtual(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str | None, str, str]]]:
