@@ -50,13 +50,14 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:6]}-"
 
 
-def wait_for(what: str, condition, seconds: float = 30.0):
+def wait_for(what: str, condition, seconds: float = 30.0, every: float = 0.2):
+    """The first true value of condition(), looked at every `every` seconds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -115,6 +116,20 @@ class LabCloud:
             self.api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub})
         self.ids[f"router:{name}"] = router["id"]
         return router["id"]
+
+    def floating_ip(self, vm: str) -> str:
+        """A floating IP on the public network for a VM's port (its address in ids["fip"])."""
+        fip = self.api.post(
+            "/v2.0/floatingips",
+            {
+                "floatingip": {
+                    "floating_network_id": self.api.network("public")["id"],
+                    "port_id": self.state.vms[vm]["port_id"],
+                }
+            },
+        )["floatingip"]
+        self.ids["fip"] = fip["floating_ip_address"]
+        return self.ids["fip"]
 
     def boot(self, vm: str, network: str, host: str) -> None:
         vms.boot(self.dir, vm, network, host=host)

@@ -42,16 +42,7 @@ def cloud(lab_ok):
         c.boot("vm1", "blue", "compute1")
         c.boot("vm2", "red", "compute2")
         c.boot("vm3", "red", "compute1")
-        fip = c.api.post(
-            "/v2.0/floatingips",
-            {
-                "floatingip": {
-                    "floating_network_id": c.api.network("public")["id"],
-                    "port_id": c.state.vms["vm3"]["port_id"],
-                }
-            },
-        )["floatingip"]
-        c.ids["fip"] = fip["floating_ip_address"]
+        c.floating_ip("vm3")
         _wait("east-west", lambda: c.ping("vm1", c.ip_of("vm2")).returncode == 0)
         yield c
     finally:

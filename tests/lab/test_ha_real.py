@@ -57,16 +57,7 @@ def cloud(lab_ok):
         c.boot("vm1", "blue", "compute1")  # no floating IP: SNAT on the active network host
         c.boot("vm2", "blue", "compute1")  # a floating IP: DVR, on compute1 itself
         c.boot("vm3", "green", "compute1")  # behind the legacy HA router
-        fip = c.api.post(
-            "/v2.0/floatingips",
-            {
-                "floatingip": {
-                    "floating_network_id": c.api.network("public")["id"],
-                    "port_id": c.state.vms["vm2"]["port_id"],
-                }
-            },
-        )["floatingip"]
-        c.ids["fip"] = fip["floating_ip_address"]
+        c.floating_ip("vm2")
         for router in ("r1", "r2"):
             rid = c.ids[f"router:{router}"]
             wait_for(f"{router}: one active instance", lambda r=rid: _one_active(c, r), 60)

@@ -107,16 +107,7 @@ def cloud(lab_ok):
         c.boot("vm1", "blue", "compute1")
         c.boot("vm2", "red", "compute2")
         c.boot("vm3", "red", "compute1")
-        fip = c.api.post(
-            "/v2.0/floatingips",
-            {
-                "floatingip": {
-                    "floating_network_id": c.api.network("public")["id"],
-                    "port_id": c.state.vms["vm3"]["port_id"],
-                }
-            },
-        )["floatingip"]
-        c.ids["fip"] = fip["floating_ip_address"]
+        c.floating_ip("vm3")
         wait_for("east-west", lambda: c.ping("vm1", c.ip_of("vm2")).returncode == 0)
         wait_for("SNAT", lambda: c.ping("vm1", INTERNET).returncode == 0)
         wait_for("the floating IP", lambda: _internet_ping(c, c.ids["fip"]).returncode == 0)
@@ -350,10 +341,4 @@ def _cpu_seconds(pid: int) -> float:
 
 def _poll(what: str, condition, seconds: float = 10.0):
     """The first true value of condition(), looked at every 10 ms."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(what, condition, seconds, every=0.01)

@@ -47,7 +47,7 @@ from typing import cast
 
 from ..plan.names import CONNTRACKD_GROUP
 from .backend import ConntrackdAccess
-from .daemons import alive, stop
+from .daemons import alive, start_each, stop, stop_each
 from .delta import Table
 from .netlink import Namespaces
 
@@ -131,22 +131,12 @@ class ConntrackdTable(Table):
         return self.conntrackd.running()
 
     def write(self, items, result):
-        done = []
-        for key, text in items:
-            if not self.ns.exists(key[0]) and self.conntrackd.pid(key) is None:
-                result.errors.append(f"conntrackd {key[1]}: no namespace {key[0]}")
-                continue
-            error = self.conntrackd.start_or_restart(key, text)
-            if error:
-                result.errors.append(f"conntrackd {self.describe(key)}: {error}")
-                continue
-            done.append(key)
-        return done
+        return start_each(
+            self, items, result, self.conntrackd.pid, self.conntrackd.start_or_restart
+        )
 
     def delete(self, items, result):
-        for key, _ in items:
-            self.conntrackd.stop(key)
-        return [key for key, _ in items]
+        return stop_each(items, self.conntrackd.stop)
 
     def describe(self, key) -> str:
         return f"{key[1]} in {self.ns.describe(key[0])}"

@@ -1,5 +1,6 @@
 """Small helpers for the daemons the data plane runs in router namespaces
-(keepalived, conntrackd): is a PID alive, stop one we started."""
+(keepalived, conntrackd): is a PID alive, stop one we started, and the write and
+delete their tables share."""
 
 import contextlib
 import os
@@ -37,3 +38,26 @@ def stop(pid: int, proc: subprocess.Popen | None) -> None:
     if proc is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1)
+
+
+def start_each(table, items, result, pid, start) -> list:
+    """A daemon table's write: `start(key, text)` each instance whose namespace is there
+    (or which runs already); the keys done, errors named in `result`."""
+    done = []
+    for key, text in items:
+        if not table.ns.exists(key[0]) and pid(key) is None:
+            result.errors.append(f"{table.kind} {key[1]}: no namespace {key[0]}")
+            continue
+        error = start(key, text)
+        if error:
+            result.errors.append(f"{table.kind} {table.describe(key)}: {error}")
+            continue
+        done.append(key)
+    return done
+
+
+def stop_each(items, stop_one) -> list:
+    """A daemon table's delete: stop each instance; every key is done."""
+    for key, _ in items:
+        stop_one(key)
+    return [key for key, _ in items]

@@ -45,7 +45,7 @@ from typing import cast
 
 from .backend import KeepalivedAccess
 from .conntrackd import config_path
-from .daemons import alive, stop
+from .daemons import alive, start_each, stop, stop_each
 from .delta import Table
 from .netlink import Namespaces
 
@@ -143,22 +143,10 @@ class VrrpTable(Table):
         return self.keepalived.running()
 
     def write(self, items, result):
-        done = []
-        for key, text in items:
-            if not self.ns.exists(key[0]) and self.keepalived.pid(key) is None:
-                result.errors.append(f"keepalived {key[1]}: no namespace {key[0]}")
-                continue
-            error = self.keepalived.start_or_reload(key, text)
-            if error:
-                result.errors.append(f"keepalived {self.describe(key)}: {error}")
-                continue
-            done.append(key)
-        return done
+        return start_each(self, items, result, self.keepalived.pid, self.keepalived.start_or_reload)
 
     def delete(self, items, result):
-        for key, _ in items:
-            self.keepalived.stop(key)
-        return [key for key, _ in items]
+        return stop_each(items, self.keepalived.stop)
 
     def describe(self, key) -> str:
         return f"{key[1]} in {self.ns.describe(key[0])}"
