@@ -29,6 +29,7 @@ A benchmark, not a test: nothing is asserted about times.
 import argparse
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -241,14 +242,40 @@ def tree_ticks(roots: list[int]) -> int:
     return sum(ticks.get(pid, 0) for pid in wanted)
 
 
-def keepalived_cpu(c: LabCloud, host: str, seconds: float) -> tuple[float, int]:
-    """(share of one CPU used by the host's keepalived processes, how many instances)."""
+def keepalived_cpu(c: LabCloud, host: str, seconds: float) -> float:
+    """The share of one CPU used by the host's keepalived processes (and children)."""
     pids = keepalived_pids(c, host)
     before = tree_ticks(pids)
     t0 = time.monotonic()
     time.sleep(seconds)
     spent = (tree_ticks(pids) - before) / CLOCK
-    return spent / (time.monotonic() - t0), len(pids)
+    return spent / (time.monotonic() - t0)
+
+
+def instances(c: LabCloud, host: str) -> int:
+    """keepalived instances configured on a host (one .conf each; .pid and .vrrp.pid)."""
+    return len(list((Path(c.dir) / host / "agent" / "keepalived").glob("*.conf")))
+
+
+def all_running(c: LabCloud, host: str, n: int) -> bool:
+    pids = keepalived_pids(c, host)
+    return (
+        instances(c, host) == n
+        and len(pids) == 2 * n
+        and all(Path(f"/proc/{pid}").exists() for pid in pids)
+    )
+
+
+def agents_quiet(c: LabCloud, seconds: float) -> bool:
+    """No network host's agent has logged anything (a sync, a repair) for `seconds`:
+    keepalived is not being reconfigured or restarted while its CPU is read."""
+    state = load(c.dir)
+    now = time.time()
+    for host in NETWORK_HOSTS:
+        log = state.log(lab_agents.proc_name(state.topology.host(host)))
+        if log.exists() and now - log.stat().st_mtime < seconds:
+            return False
+    return True
 
 
 def add_ha_routers(c: LabCloud, n: int) -> None:
@@ -266,8 +293,8 @@ def add_ha_routers(c: LabCloud, n: int) -> None:
             },
         )
     wait_for(
-        f"{n + 1} keepalived instances on each network host",
-        lambda: all(len(keepalived_pids(c, h)) >= n + 1 for h in NETWORK_HOSTS),
+        f"{n + 1} keepalived instances running on each network host",
+        lambda: all(all_running(c, h, n + 1) for h in NETWORK_HOSTS),
         600,
     )
 
@@ -277,7 +304,9 @@ def add_ha_routers(c: LabCloud, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20, help="failovers per advert interval")
+    parser.add_argument(
+        "--runs", type=int, default=20, help="failovers per advert interval (0: only the cost)"
+    )
     parser.add_argument("--intervals", type=float, nargs="+", default=[0.1, 2.0])
     parser.add_argument("--cpu-routers", type=int, default=100)
     parser.add_argument("--cpu-seconds", type=float, default=15.0)
@@ -298,7 +327,7 @@ def main() -> None:
         gateway_ip = gw["fixed_ips"][0]["ip_address"]
         wait_for("vm1 reaches the internet", lambda: c.ping("vm1", INTERNET).returncode == 0, 60)
         current = DEFAULT_ADVERT_INT  # the lab's server starts with the default
-        for interval in args.intervals:
+        for interval in args.intervals if args.runs > 0 else ():
             if interval != current:
                 set_interval(c, interval)
                 current = interval
@@ -321,7 +350,7 @@ def main() -> None:
             print(f"advert {interval:g} s: gap {summary(gaps)}; TCP kept {kept} of {len(runs)}")
             print(f"advert {interval:g} s: unanswered pings in a row x 10 ms: {summary(rows)}")
             print(f"advert {interval:g} s: when the host came back: gap {summary(back)}")
-        if len(args.intervals) >= 2:
+        if len(args.intervals) >= 2 and args.runs > 0:
             a, b = args.intervals[0], args.intervals[1]
             ma = statistics.median(r["gap"] for r in results[a])
             mb = statistics.median(r["gap"] for r in results[b])
@@ -332,9 +361,15 @@ def main() -> None:
                 if interval != current:
                     set_interval(c, interval)
                     current = interval
-                time.sleep(3.0)  # the reloads settle
+                wait_for(
+                    "every keepalived running",
+                    lambda: all(all_running(c, h, args.cpu_routers) for h in NETWORK_HOSTS),
+                    120,
+                )
+                wait_for("the network agents idle", lambda: agents_quiet(c, 10.0), 600)
                 for host in NETWORK_HOSTS:
-                    share, n = keepalived_cpu(c, host, args.cpu_seconds)
+                    share = keepalived_cpu(c, host, args.cpu_seconds)
+                    n = instances(c, host)
                     print(
                         f"cost: {n} HA instances on {host}, advert {interval:g} s: keepalived "
                         f"{100 * share:.2f}% of one CPU over {args.cpu_seconds:g} s",
@@ -342,6 +377,7 @@ def main() -> None:
                     )
     finally:
         down(directory, prefix)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
