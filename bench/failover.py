@@ -139,7 +139,7 @@ def restart_agent(c: LabCloud, host_name: str) -> None:
     env = ovs_env(state.ovs_dir(host.name))
     state.track(spawn(name, lab_agents.agent_command(state, host), log, env))
     state.save()
-    wait_for(f"{host_name}'s agent synced", lambda: "synced" in log.read_text()[before:], 60)
+    wait_for(f"{host_name}'s agent synced", lambda: "synced" in log.read_text()[before:], 300)
 
 
 # ---------------------------------------------------------------- one failover
