@@ -5,7 +5,7 @@ neutrino ip [ip options] OBJECT COMMAND ...        (one command, fresh model)
 neutrino selftest routing [--configs N] ...        (model vs this machine's kernel)
 neutrino selftest replay FILE                      (one script on both, differences shown)
 neutrino server [--config FILE] [--port 9696]      (the Neutron v2.0 API server)
-neutrino sim TOPOLOGY.yaml [--host H]              (a cloud in the model: placement, plans)
+neutrino sim TOPOLOGY.yaml [--host H] [--fail H]   (a cloud in the model: placement, plans)
 neutrino agent [--config F] --host H --mode M ...  (one host's agent; --check reports drift)
 neutrino lab up|boot|exec|status|down              (a cloud on this machine, in namespaces)
 neutrino trace --sim TOPOLOGY.yaml --from vm1 --to 203.0.113.10   (a packet across hosts)
@@ -303,11 +303,27 @@ def sim_command(
     check: bool = typer.Option(
         False, "--check", help="With --host: its drift from its plan, as `agent --check` says."
     ),
+    fail: list[str] = typer.Option(
+        [], "--fail", help="Kill this host (repeatable): what fails over, paths before and after."
+    ),
 ) -> None:
     """Build a cloud from a topology file in the model and show where everything runs."""
     from .sim.explain import describe_cloud, describe_state
 
     cloud = _sim_cloud(topology)
+    if fail:
+        from .scheduler.ha import HaSettings
+        from .sim.failover import check_hosts, fail_hosts
+
+        if host is not None:
+            raise typer.BadParameter("--fail and --host: give one of them")
+        try:
+            check_hosts(cloud, fail)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        sync = HaSettings().conntrackd  # the server's default: HA routers run conntrackd
+        typer.echo(fail_hosts(cloud, fail, conntrack_sync=sync).text(), nl=False)
+        return
     if host is not None:
         if host not in cloud.states:
             raise typer.BadParameter(f"--host {host!r}: hosts are {', '.join(cloud.states)}")

@@ -1,12 +1,27 @@
 """Text for people: where a cloud's parts run, one host's planned state, a packet's path."""
 
+from dataclasses import dataclass
+
 from ..kernel.trace import Trace
 from ..ovs.syntax import render
 from ..plan.state import HostState
 
 
-def path_summary(trace: Trace) -> str:
-    """For each packet a socket sent: the namespaces it crossed, in order, and its end."""
+@dataclass(frozen=True)
+class PacketPath:
+    """One packet a socket sent: what it was, the namespaces it crossed in order, its end."""
+
+    head: str  # "ICMP 10.0.1.5 > 203.0.113.10 ..." as the trace wrote it
+    hops: tuple[str, ...]
+    outcome: str
+    end: str  # the namespace it ended in ("" if none recorded)
+
+    def text(self) -> str:
+        return f"{self.head}: {self.outcome}" + (f" in {self.end}" if self.end else "")
+
+
+def packet_paths(trace: Trace) -> list[PacketPath]:
+    """For each packet a socket sent (the request, its answer...): its path, in order."""
     order: list[int] = []
     heads: dict[int, str] = {}
     hops: dict[int, list[str]] = {}
@@ -19,11 +34,19 @@ def path_summary(trace: Trace) -> str:
         if seen is not None and (not seen or seen[-1] != step.ns):
             seen.append(step.ns)
     ends = {pid: (ns, outcome) for pid, ns, outcome in trace.outcomes}
-    lines = ["path:"]
+    out = []
     for pid in order:
         ns, outcome = ends.get(pid, ("", "no end recorded"))
-        lines.append(f"  {heads[pid]}: {outcome}" + (f" in {ns}" if ns else ""))
-        lines.append("    " + " -> ".join(hops[pid]))
+        out.append(PacketPath(heads[pid], tuple(hops[pid]), outcome, ns))
+    return out
+
+
+def path_summary(trace: Trace) -> str:
+    """For each packet a socket sent: the namespaces it crossed, in order, and its end."""
+    lines = ["path:"]
+    for path in packet_paths(trace):
+        lines.append(f"  {path.text()}")
+        lines.append("    " + " -> ".join(path.hops))
     return "\n".join(lines) + "\n"
 
 
