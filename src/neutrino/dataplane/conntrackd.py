@@ -43,11 +43,10 @@ import subprocess
 import time
 import zlib
 from pathlib import Path
-from typing import cast
 
 from ..plan.names import CONNTRACKD_GROUP
 from .backend import ConntrackdAccess
-from .daemons import alive, start_each, stop, stop_each
+from .daemons import config_pid, reap, running_configs, start_each, stop, stop_each
 from .delta import Table
 from .netlink import Namespaces
 
@@ -155,40 +154,11 @@ class ConntrackdProcesses:
         return str(config_path(self.run_dir, self.ns.real(key[0]), key[1]))[: -len(".conf")]
 
     def pid(self, key) -> int | None:
-        base = self.base(key)
-        pid: int | None
-        try:
-            pid = int(Path(f"{base}.pid").read_text().strip())
-        except (OSError, ValueError):
-            pid = next(
-                (
-                    p
-                    for p, proc in self.procs.items()
-                    if cast(list, proc.args)[-1] == f"{base}.conf"
-                ),
-                None,
-            )
-        if pid is None or not alive(pid):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return pid if f"{base}.conf".encode() in cmdline else None
+        return config_pid(self.base(key), self.procs)
 
     def running(self) -> dict:
-        self._reap()
-        out: dict[tuple[str, str], str | None] = {}
-        prefix = self.ns.prefix
-        if not self.dir.is_dir():
-            return out
-        for conf in self.dir.glob("*.conf"):
-            real, sep, name = conf.name[: -len(".conf")].partition("--")
-            if not sep or not real.startswith(prefix):
-                continue
-            key = (real[len(prefix) :], name)
-            out[key] = conf.read_text() if self.pid(key) else None
-        return out
+        reap(self.procs)
+        return running_configs(self.dir, self.ns.prefix, self.pid)
 
     def start_or_restart(self, key, text: str) -> str | None:
         real = self.ns.real(key[0])
@@ -223,11 +193,6 @@ class ConntrackdProcesses:
         for path in (f"{base}.conf", f"{base}.pid", f"{base}.lock", socket_path(base)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-
-    def _reap(self) -> None:
-        for pid, proc in list(self.procs.items()):
-            if proc.poll() is not None:
-                del self.procs[pid]
 
 
 def _wait_started(proc: subprocess.Popen, sock: Path, log: Path) -> str | None:

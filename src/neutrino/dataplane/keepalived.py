@@ -41,11 +41,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import cast
 
 from .backend import KeepalivedAccess
 from .conntrackd import config_path
-from .daemons import alive, start_each, stop, stop_each
+from .daemons import alive, config_pid, reap, running_configs, start_each, stop, stop_each
 from .delta import Table
 from .netlink import Namespaces
 
@@ -172,41 +171,11 @@ class KeepalivedProcesses:
         return command
 
     def pid(self, key) -> int | None:
-        base = self._base(key)
-        try:
-            pid = int(Path(f"{base}.pid").read_text().strip())
-        except (OSError, ValueError):
-            pid = None
-        if pid is None:
-            pid = next(
-                (
-                    p
-                    for p, proc in self.procs.items()
-                    if cast(list, proc.args)[-5] == f"{base}.conf"
-                ),
-                None,
-            )
-        if pid is None or not alive(pid):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return pid if f"{base}.conf".encode() in cmdline else None
+        return config_pid(self._base(key), self.procs)
 
     def running(self) -> dict:
-        self._reap()
-        out: dict[tuple[str, str], str | None] = {}
-        prefix = self.ns.prefix
-        if not self.dir.is_dir():
-            return out
-        for conf in self.dir.glob("*.conf"):
-            real, sep, name = conf.name[: -len(".conf")].partition("--")
-            if not sep or not real.startswith(prefix):
-                continue
-            key = (real[len(prefix) :], name)
-            out[key] = conf.read_text() if self.pid(key) else None
-        return out
+        reap(self.procs)
+        return running_configs(self.dir, self.ns.prefix, self.pid)
 
     def start_or_reload(self, key, text: str) -> str | None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -271,11 +240,6 @@ class KeepalivedProcesses:
         for suffix in (".conf", ".pid", ".vrrp.pid", ".state"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{base}{suffix}")
-
-    def _reap(self) -> None:
-        for pid, proc in list(self.procs.items()):
-            if proc.poll() is not None:
-                del self.procs[pid]
 
 
 _STATE_FILE = re.compile(r"(?:snat|qrouter)-([0-9a-f-]{36})--[^/]*\.state$")
