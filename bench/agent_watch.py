@@ -37,10 +37,9 @@ from ovs_support import private_ovs, unavailable  # noqa: E402
 
 from neutrino.agent.loop import Agent  # noqa: E402
 from neutrino.dataplane import LinuxDataplane  # noqa: E402
+from neutrino.lab.procs import cpu_of_trees, cpu_seconds  # noqa: E402
 from neutrino.scheduler import place_routers, view_for_host  # noqa: E402
 from neutrino.sim.synthetic import synthetic_cloud  # noqa: E402
-
-CLOCK = os.sysconf("SC_CLK_TCK")
 
 
 class StubServer:
@@ -68,20 +67,9 @@ def compute_view(routers: int):
     return host, view_for_host(cloud, placement, host)
 
 
-def cpu_seconds() -> float:
+def own_cpu_seconds() -> float:
     """This process's CPU time and that of its live children."""
-    total = time.process_time()
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me:
-            total += (int(fields[11]) + int(fields[12])) / CLOCK
-    return total
+    return time.process_time() + cpu_of_trees({os.getpid()}) - cpu_seconds(os.getpid())
 
 
 def wait_idle(agent: Agent, quiet: float = 1.0) -> None:
@@ -116,9 +104,9 @@ def run(routers: int, watch: bool, seconds: float, repeats: int) -> dict:
         thread.start()
         try:
             wait_idle(agent)
-            syncs, cpu0, t0 = agent.syncs, cpu_seconds(), time.monotonic()
+            syncs, cpu0, t0 = agent.syncs, own_cpu_seconds(), time.monotonic()
             time.sleep(seconds)
-            cpu = (cpu_seconds() - cpu0) / (time.monotonic() - t0)
+            cpu = (own_cpu_seconds() - cpu0) / (time.monotonic() - t0)
             out = {"cpu": cpu, "idle_syncs": agent.syncs - syncs, "repair": []}
             if watch:
                 out["repair"] = repair_times(dp, agent, repeats)
@@ -199,20 +187,15 @@ def lab_idle(seconds: float) -> None:
                 state.save()
             time.sleep(5.0)  # settled (a restarted agent's first sync, confirming re-reads)
             procs = [state.proc(lab_agents.proc_name(h)) for h in hosts]
-            ticks = [_ticks(p.pid) for p in procs]
+            before = [cpu_seconds(p.pid) for p in procs]
             t0 = time.monotonic()
             time.sleep(seconds)
-            spent = [(_ticks(p.pid) - t) / CLOCK for p, t in zip(procs, ticks)]
+            spent = [cpu_seconds(p.pid) - t for p, t in zip(procs, before)]
             elapsed = time.monotonic() - t0
             cpu = ", ".join(f"{h.name} {100 * s / elapsed:.2f}%" for h, s in zip(hosts, spent))
             print(f"lab, watcher {'on ' if watch else 'off'}: idle CPU {cpu}", flush=True)
     finally:
         down(directory, prefix)
-
-
-def _ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def main() -> None:

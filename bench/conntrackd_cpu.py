@@ -30,16 +30,13 @@ from pathlib import Path
 from neutrino.dataplane.conntrackd import ConntrackdProcesses, render_config
 from neutrino.dataplane.linux_kernel import LinuxKernel
 from neutrino.dataplane.netlink import Namespaces, inside
+from neutrino.lab.procs import cpu_seconds
 from neutrino.plan.names import conntrackd_port
 from neutrino.plan.state import Conntrackd
 
 
 def _cpu(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def _rss_kib(pid: int) -> int:

@@ -45,7 +45,7 @@ from lab_support import LabCloud, in_ns, wait_for  # noqa: E402
 from neutrino.lab import agents as lab_agents  # noqa: E402
 from neutrino.lab.build import up  # noqa: E402
 from neutrino.lab.ovs import ovs_env  # noqa: E402
-from neutrino.lab.procs import spawn, stop  # noqa: E402
+from neutrino.lab.procs import cpu_of_trees, spawn, stop  # noqa: E402
 from neutrino.lab.server import start_server, wait_healthy  # noqa: E402
 from neutrino.lab.shell import unavailable  # noqa: E402
 from neutrino.lab.state import load  # noqa: E402
@@ -55,7 +55,6 @@ from neutrino.scheduler.ha import DEFAULT_ADVERT_INT  # noqa: E402
 
 INTERNET = "203.0.113.10"
 NETWORK_HOSTS = ("network1", "network2")
-CLOCK = os.sysconf("SC_CLK_TCK")
 RATE = 200_000  # bytes/s of the TCP stream
 
 
@@ -224,31 +223,13 @@ def summary(gaps: list[float]) -> str:
 # ---------------------------------------------------------------- the cost of HA
 
 
-def tree_ticks(roots: list[int]) -> int:
-    """CPU ticks (user + system) of these processes and their children."""
-    parent: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parent[int(entry)] = int(fields[1])
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    wanted = set(roots)
-    wanted |= {pid for pid, ppid in parent.items() if ppid in wanted}
-    return sum(ticks.get(pid, 0) for pid in wanted)
-
-
 def keepalived_cpu(c: LabCloud, host: str, seconds: float) -> float:
     """The share of one CPU used by the host's keepalived processes (and children)."""
     pids = keepalived_pids(c, host)
-    before = tree_ticks(pids)
+    before = cpu_of_trees(set(pids))
     t0 = time.monotonic()
     time.sleep(seconds)
-    spent = (tree_ticks(pids) - before) / CLOCK
+    spent = cpu_of_trees(set(pids)) - before
     return spent / (time.monotonic() - t0)
 
 

@@ -29,7 +29,7 @@ from lab_support import LabCloud, in_ns, unique_prefix, wait_for
 from neutrino.lab import agents as lab_agents
 from neutrino.lab.build import up
 from neutrino.lab.ovs import ovs_env
-from neutrino.lab.procs import spawn, stop
+from neutrino.lab.procs import cpu_seconds, spawn, stop
 from neutrino.lab.state import load
 from neutrino.lab.teardown import down
 from neutrino.layout import EX_DEV, TUN_DEV
@@ -195,11 +195,6 @@ def _stream(c: LabCloud, vm: str, size: int, rate: float) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # ---------------------------------------------------------------- steady state
 
 
@@ -281,9 +276,9 @@ def test_idle_conntrackd_cpu(cloud):
         for pidfile in (Path(cloud.dir) / host / "agent" / "conntrackd").glob("*.pid"):
             pids.append(int(pidfile.read_text()))
     assert len(pids) == 4  # two routers, two instances each
-    before, t0 = [_cpu_seconds(p) for p in pids], time.monotonic()
+    before, t0 = [cpu_seconds(p) for p in pids], time.monotonic()
     time.sleep(3)
-    used = sum(_cpu_seconds(p) for p in pids) - sum(before)
+    used = sum(cpu_seconds(p) for p in pids) - sum(before)
     print(f"conntrackd idle: {len(pids)} processes, {used / (time.monotonic() - t0) * 100:.2f}% "
           "of one CPU together")  # fmt: skip
 

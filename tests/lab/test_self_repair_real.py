@@ -28,7 +28,7 @@ from neutrino.dataplane.owner import COOKIE
 from neutrino.lab import agents as lab_agents
 from neutrino.lab import ovs as lab_ovs
 from neutrino.lab.build import up
-from neutrino.lab.procs import start_time, stop
+from neutrino.lab.procs import cpu_seconds, start_time, stop
 from neutrino.lab.state import load
 from neutrino.lab.teardown import down
 
@@ -324,19 +324,14 @@ def test_an_idle_agent_stays_idle(cloud):
     before = {h: _synced(cloud, h) for h in hosts}
     state = load(cloud.dir)
     procs = [state.proc(lab_agents.proc_name(h)) for h in cloud.state.topology.hosts]
-    cpu0 = [_cpu_seconds(p.pid) for p in procs if p is not None]
+    cpu0 = [cpu_seconds(p.pid) for p in procs if p is not None]
     time.sleep(3.0)
-    cpu1 = [_cpu_seconds(p.pid) for p in procs if p is not None]
+    cpu1 = [cpu_seconds(p.pid) for p in procs if p is not None]
     after = {h: _synced(cloud, h) for h in hosts}
     cpu = ", ".join(f"{100 * (b - a) / 3.0:.2f}%" for a, b in zip(cpu0, cpu1))
     print(f"\nIDLE agents' CPU over 3 s: {cpu}; syncs {before} -> {after}")
 
     assert after == before  # no sync while nothing changes: no feedback loop
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _poll(what: str, condition, seconds: float = 10.0):
