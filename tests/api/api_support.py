@@ -87,3 +87,17 @@ def error_of(response) -> tuple[int, str, str]:
     """(status, NeutronError type, message) of an error response."""
     body = response.json()["NeutronError"]
     return response.status_code, body["type"], body["message"]
+
+
+def heartbeat(cloud, host: str, mode: str, ip: str) -> dict:
+    """An L3 agent's heartbeat as the admin sends it (registers it the first time)."""
+    body = {
+        "agent": {
+            "agent_type": "L3 agent",
+            "host": host,
+            "configurations": {"agent_mode": mode, "tunnel_ip": ip},
+        }
+    }
+    r = cloud.admin.post("/v2.0/agents/heartbeat", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["agent"]

@@ -2,25 +2,12 @@
 
 import time
 
-from api_support import error_of
-
-
-def _agent(cloud, host: str, mode: str, ip: str) -> dict:
-    body = {
-        "agent": {
-            "agent_type": "L3 agent",
-            "host": host,
-            "configurations": {"agent_mode": mode, "tunnel_ip": ip},
-        }
-    }
-    r = cloud.admin.post("/v2.0/agents/heartbeat", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()["agent"]
+from api_support import error_of, heartbeat
 
 
 def test_host_view_follows_the_cloud(cloud):
-    _agent(cloud, "compute1", "dvr", "192.0.2.11")
-    _agent(cloud, "network1", "dvr_snat", "192.0.2.12")
+    heartbeat(cloud, "compute1", "dvr", "192.0.2.11")
+    heartbeat(cloud, "network1", "dvr_snat", "192.0.2.12")
     public, _ = cloud.public_network()
     net = cloud.admin.make("network", name="blue")
     sub = cloud.admin.make("subnet", network_id=net["id"], cidr="10.0.1.0/24")

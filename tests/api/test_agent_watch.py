@@ -14,7 +14,7 @@ import time
 import warnings
 
 import pytest
-from api_support import Cloud, write_config
+from api_support import Cloud, heartbeat, write_config
 from sqlalchemy import select, update
 
 from neutrino.api.agentwatch import AgentWatch
@@ -56,16 +56,7 @@ def app_no_failover(tmp_path, database):
 
 
 def _beat(cloud, host: str, mode: str) -> dict:
-    body = {
-        "agent": {
-            "agent_type": "L3 agent",
-            "host": host,
-            "configurations": {"agent_mode": mode, "tunnel_ip": f"192.0.2.{len(host)}"},
-        }
-    }
-    r = cloud.admin.post("/v2.0/agents/heartbeat", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()["agent"]
+    return heartbeat(cloud, host, mode, f"192.0.2.{len(host)}")
 
 
 MODES = {"net1": "dvr_snat", "net2": "dvr_snat", "cmp1": "dvr"}

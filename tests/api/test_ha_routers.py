@@ -6,7 +6,7 @@ import time
 import warnings
 
 import pytest
-from api_support import Cloud, write_config
+from api_support import Cloud, heartbeat, write_config
 
 from neutrino.config import ConfigError, load_config
 from neutrino.plan.host import plan_host
@@ -20,23 +20,10 @@ with warnings.catch_warnings():
 HA_OWNER = "network:router_ha_interface"
 
 
-def _agent(cloud, host: str, mode: str, ip: str) -> dict:
-    body = {
-        "agent": {
-            "agent_type": "L3 agent",
-            "host": host,
-            "configurations": {"agent_mode": mode, "tunnel_ip": ip},
-        }
-    }
-    r = cloud.admin.post("/v2.0/agents/heartbeat", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()["agent"]
-
-
 def _three_hosts(cloud) -> None:
-    _agent(cloud, "compute1", "dvr", "192.0.2.11")
-    _agent(cloud, "network1", "dvr_snat", "192.0.2.12")
-    _agent(cloud, "network2", "dvr_snat", "192.0.2.13")
+    heartbeat(cloud, "compute1", "dvr", "192.0.2.11")
+    heartbeat(cloud, "network1", "dvr_snat", "192.0.2.12")
+    heartbeat(cloud, "network2", "dvr_snat", "192.0.2.13")
 
 
 def _public(cloud) -> dict:
@@ -169,7 +156,7 @@ def _server(tmp_path, database, **settings):
 def test_three_instances_when_the_server_says_so(tmp_path, database):
     with _server(tmp_path, database, max_l3_agents_per_router=3) as cloud:
         _three_hosts(cloud)
-        _agent(cloud, "network3", "dvr_snat", "192.0.2.14")
+        heartbeat(cloud, "network3", "dvr_snat", "192.0.2.14")
         router = _ha_router(cloud, cloud.alice.project_id)
         hosts = sorted(p["binding:host_id"] for p in _ha_ports(cloud.admin, router["id"]))
         assert hosts == ["network1", "network2", "network3"]
@@ -201,7 +188,7 @@ def test_reported_ha_states_are_shown_and_unknown_once_the_agent_is_down(tmp_pat
         shown = {a["host"]: a["ha_state"] for a in cloud.admin.get(path).json()["agents"]}
         assert shown == {"network1": "active", "network2": "standby"}
         time.sleep(2.5)  # agent_down_time 1 s (timestamps in whole seconds): both are down
-        _agent(cloud, "network2", "dvr_snat", "192.0.2.13")  # network2 is back
+        heartbeat(cloud, "network2", "dvr_snat", "192.0.2.13")  # network2 is back
         shown = {a["host"]: a["ha_state"] for a in cloud.admin.get(path).json()["agents"]}
         assert shown == {"network1": "unknown", "network2": "standby"}
         # a non-HA router's agents carry no ha_state, as Neutron's
