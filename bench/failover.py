@@ -46,7 +46,7 @@ from neutrino.lab import agents as lab_agents  # noqa: E402
 from neutrino.lab.build import up  # noqa: E402
 from neutrino.lab.ovs import ovs_env  # noqa: E402
 from neutrino.lab.procs import cpu_of_trees, spawn, stop  # noqa: E402
-from neutrino.lab.server import start_server, wait_healthy  # noqa: E402
+from neutrino.lab.server import start_servers, wait_healthy  # noqa: E402
 from neutrino.lab.shell import unavailable  # noqa: E402
 from neutrino.lab.state import load  # noqa: E402
 from neutrino.lab.teardown import down  # noqa: E402
@@ -113,9 +113,8 @@ def set_interval(c: LabCloud, seconds: float) -> None:
     lines.insert(lines.index("[server]") + 1, f"ha_vrrp_advert_int = {seconds}")
     toml.write_text("\n".join(lines) + "\n")
     state = load(c.dir)
-    stop([state.proc("server")])
-    state.track(start_server(state))
-    state.save()
+    stop([p for s in state.servers if (p := state.proc(s["name"])) is not None])
+    start_servers(state)
     wait_healthy(state)
     for host in NETWORK_HOSTS:  # a fresh view each (a restart changes no revision)
         restart_agent(c, host)

@@ -50,15 +50,19 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:6]}-"
 
 
-def wait_for(what: str, condition, seconds: float = 30.0, every: float = 0.2):
-    """The first true value of condition(), looked at every `every` seconds."""
+def wait_for(what: str, condition, seconds: float = 30.0, every: float = 0.2, explain=None):
+    """The first true value of condition(), looked at every `every` seconds.
+
+    On a timeout the error says what `explain()` (if given) shows of the state then.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    seen = f": {explain()}" if explain is not None else ""
+    raise AssertionError(f"timed out waiting for {what}{seen}")
 
 
 class LabCloud:

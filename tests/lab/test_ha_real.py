@@ -60,7 +60,10 @@ def cloud(lab_ok):
         c.floating_ip("vm2")
         for router in ("r1", "r2"):
             rid = c.ids[f"router:{router}"]
-            wait_for(f"{router}: one active instance", lambda r=rid: _one_active(c, r), 60)
+            wait_for(
+                f"{router}: one active instance", lambda r=rid: _one_active(c, r), 60,
+                explain=lambda r=rid: _explain_ha(c, r),
+            )  # fmt: skip
         for vm in ("vm1", "vm2", "vm3"):
             wait_for(f"{vm} reaches the internet", lambda v=vm: _pings(c, v), 60)
         yield c
@@ -84,6 +87,16 @@ def _one_active(c: LabCloud, rid: str) -> str | None:
     if len(active) == 1 and sorted(states.values()) == ["active", "standby"]:
         return active[0]
     return None
+
+
+def _explain_ha(c: LabCloud, rid: str) -> str:
+    """What the API and each network host's keepalived say of a router (for a failure)."""
+    lines = [f"API ha_state {_ha_states(c, rid)}"]
+    for host in NETWORK_HOSTS:
+        directory = Path(c.dir) / host / "agent" / "keepalived"
+        files = sorted(directory.glob(f"*{rid}*.state")) if directory.is_dir() else []
+        lines.append(f"{host}: {[f.name + '=' + f.read_text().strip() for f in files]}")
+    return "; ".join(lines)
 
 
 def _pings(c: LabCloud, vm: str) -> bool:

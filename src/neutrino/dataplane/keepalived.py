@@ -19,10 +19,14 @@ Goals:
     answers no ARP and sends nothing from the router's MACs. Every instance
     starts as BACKUP with `nopreempt` (a master that came back does not take over
     again); gratuitous ARP on every transition to master, repeated.
-    keepalived's `notify` script (`notify.sh`, written under the run dir) records
-    each instance's state in `<base>.state` (`agent.ha_state` reports it); for an
-    instance with a conntrackd (`dataplane.conntrackd`) it first commits the
-    synchronized connections into the kernel on MASTER (see `NOTIFY_SCRIPT`).
+    keepalived writes each state change to the instance's notify FIFO
+    (`<base>.fifo`), and one script it starts (`notify.sh`, written under the run
+    dir) reads them in order: it records the state in `<base>.state`
+    (`agent.ha_state` reports it) and, for an instance with a conntrackd
+    (`dataplane.conntrackd`), commits the synchronized connections into the kernel
+    on MASTER (see `NOTIFY_SCRIPT`). (keepalived's per-change `notify` scripts run
+    side by side: a quick BACKUP after a MASTER could be overtaken by the slower
+    MASTER script, and the file said MASTER of a backup.)
 How it works:
     The table asks a `backend.KeepalivedAccess`: the real one,
     `KeepalivedProcesses`, reads the config files and pid files (a live process
@@ -52,21 +56,27 @@ START_TIMEOUT = 5.0
 GARP_REPEAT = 5  # gratuitous ARPs per address on becoming master ...
 GARP_DELAY = 1  # ... and again this many seconds later
 NOTIFY_SCRIPT = """#!/bin/sh
-# neutrino: keepalived calls this on every state change of a VRRP instance with
-# the state file [and the config of the instance's conntrackd], then "INSTANCE"
-# NAME STATE PRIORITY; the file gets the state. With conntrackd, first (the
-# primary-backup recipe of conntrackd's documentation): on MASTER, commit the
-# external cache (the connections the other instances' conntrackd sent) into the
-# kernel, flush both caches, fill the internal one from the kernel again and send
-# it to the backups; on BACKUP, let the kernel's entries age out (-t) and ask the
-# master for a resync (-n); on FAULT, -t.
+# neutrino: keepalived starts this once per VRRP instance with the state file [and
+# the config of the instance's conntrackd], then its notify FIFO, and writes a line
+# "INSTANCE" NAME STATE PRIORITY there on every state change. The lines are handled
+# one after the other, in keepalived's order (separate notify scripts, one per
+# change, race: a slow MASTER could finish after a quick BACKUP and leave MASTER in
+# the file). The file gets the state, then, with conntrackd (the primary-backup
+# recipe of conntrackd's documentation): on MASTER, commit the external cache (the
+# connections the other instances' conntrackd sent) into the kernel, flush both
+# caches, fill the internal one from the kernel again and send it to the backups;
+# on BACKUP, let the kernel's entries age out (-t) and ask the master for a resync
+# (-n); on FAULT, -t.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 state_file=$1
 shift
 ctd=
-if [ "$1" != INSTANCE ] && [ "$1" != GROUP ]; then ctd=$1; shift; fi
-state=$3
-if [ -n "$ctd" ]; then
+if [ $# -gt 1 ]; then ctd=$1; shift; fi
+fifo=$1
+while read -r kind name state priority; do
+    [ "$kind" = INSTANCE ] || continue
+    printf '%s\\n' "$state" > "$state_file.tmp" && mv -f "$state_file.tmp" "$state_file"
+    [ -n "$ctd" ] || continue
     case "$state" in
     MASTER)
         # (the caches flushed one by one: once it has committed, conntrackd 1.4.7
@@ -77,24 +87,25 @@ if [ -n "$ctd" ]; then
     BACKUP) conntrackd -C "$ctd" -t; conntrackd -C "$ctd" -n ;;
     FAULT) conntrackd -C "$ctd" -t ;;
     esac >/dev/null 2>&1
-fi
-printf '%s\\n' "$state" > "$state_file.tmp" && mv -f "$state_file.tmp" "$state_file"
+done < "$fifo"
 """
 
 
-def render_config(v, notify: str | None = None) -> str:
-    """keepalived.conf for one `plan.state.Vrrp`; `notify`: the command keepalived runs
-    on each state change of the instance."""
+def render_config(v, notify: tuple[str, str] | None = None) -> str:
+    """keepalived.conf for one `plan.state.Vrrp`; `notify`: (FIFO, command): keepalived
+    writes each state change of the instance to the FIFO and runs the command once to
+    read them."""
     vips = "".join(f"        {cidr} dev {dev}\n" for cidr, dev in v.vips)
     routes = ""
     for r in v.routes:
         via = f" via {r.via}" if r.via else ""
         table = "" if r.table == "main" else f" table {r.table}"
         routes += f"        {r.dst}{via} dev {r.dev}{table}\n"
-    text = (
-        "global_defs {\n"
-        f"    router_id {v.name}\n"
-        "    vrrp_version 3\n"
+    text = f"global_defs {{\n    router_id {v.name}\n    vrrp_version 3\n"
+    if notify:
+        fifo, command = notify
+        text += f'    vrrp_notify_fifo "{fifo}"\n    vrrp_notify_fifo_script "{command}"\n'
+    text += (
         "}\n"
         f"vrrp_instance {v.name} {{\n"
         "    state BACKUP\n"
@@ -113,8 +124,6 @@ def render_config(v, notify: str | None = None) -> str:
         text += "    virtual_ipaddress_excluded {\n" + vips + "    }\n"
     if routes:
         text += "    virtual_routes {\n" + routes + "    }\n"
-    if notify:
-        text += f'    notify "{notify}"\n'
     return text + "}\n"
 
 
@@ -162,13 +171,15 @@ class KeepalivedProcesses:
     def _base(self, key) -> Path:
         return self.dir / f"{self.ns.real(key[0])}--{key[1]}"
 
-    def notify_command(self, key, conntrackd: bool = False) -> str | None:
-        """`notify.sh <base>.state [<conntrackd config>]`: keepalived records each state it
-        enters there (and, with `conntrackd`, has the instance's conntrackd commit)."""
-        command = f"{self.dir / 'notify.sh'} {self._base(key)}.state"
+    def notify_command(self, key, conntrackd: bool = False) -> tuple[str, str] | None:
+        """`<base>.fifo` and `notify.sh <base>.state [<conntrackd config>]`: keepalived
+        writes each state it enters to the FIFO, the script records it in the file (and,
+        with `conntrackd`, has the instance's conntrackd commit)."""
+        base = self._base(key)
+        command = f"{self.dir / 'notify.sh'} {base}.state"
         if conntrackd:
             command += f" {config_path(self.dir.parent, self.ns.real(key[0]), key[1])}"
-        return command
+        return f"{base}.fifo", command
 
     def pid(self, key) -> int | None:
         return config_pid(self._base(key), self.procs)
@@ -237,7 +248,7 @@ class KeepalivedProcesses:
         if pid:
             stop(pid, self.procs.pop(pid, None))
         base = self._base(key)
-        for suffix in (".conf", ".pid", ".vrrp.pid", ".state"):
+        for suffix in (".conf", ".pid", ".vrrp.pid", ".state", ".fifo"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{base}{suffix}")
 

@@ -738,7 +738,9 @@ class ModelKeepalived:
     def pid(self, key: tuple[str, str]) -> int | None:
         return self.pids.get(key)
 
-    def notify_command(self, key: tuple[str, str], conntrackd: bool = False) -> str | None:
+    def notify_command(
+        self, key: tuple[str, str], conntrackd: bool = False
+    ) -> tuple[str, str] | None:
         """The model runs no notify script (its master is the World's choice)."""
         return None
 
