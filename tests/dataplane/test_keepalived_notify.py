@@ -85,3 +85,13 @@ def test_each_state_is_in_the_file_before_the_next_is_read(tmp_path):
                 time.sleep(0.01)
             assert state_file.read_text() == f"{state}\n"
     _finish(proc)
+
+
+def test_events_that_are_no_change_leave_the_state(tmp_path):
+    """keepalived also writes events (a master hearing a lower priority master:
+    MASTER_RX_LOWER_PRI); the instance is still master."""
+    proc, fifo, state_file = _start(tmp_path)
+    with _writer(fifo) as writer:
+        writer.write(_line("MASTER") + _line("MASTER_RX_LOWER_PRI"))
+    _finish(proc)
+    assert state_file.read_text() == "MASTER\n"

@@ -16,6 +16,7 @@ import pytest
 
 from neutrino.dataplane.notifications import (
     DEVICE_KINDS,
+    RTM_DELADDR,
     RTM_DELNEIGH,
     RTM_DELROUTE,
     RTM_NEWADDR,
@@ -42,8 +43,9 @@ def _link(name: str) -> bytes:
     return struct.pack("=BxHiII", 0, 1, 7, 0, 0) + _attr(3, name.encode() + b"\0")
 
 
-def _address(label: str) -> bytes:
-    return struct.pack("=BBBBI", socket.AF_INET, 24, 0, 0, 7) + _attr(3, label.encode() + b"\0")
+def _address(label: str, local: str = "10.0.0.1") -> bytes:
+    head = struct.pack("=BBBBI", socket.AF_INET, 24, 0, 0, 7)
+    return head + _attr(2, socket.inet_aton(local)) + _attr(3, label.encode() + b"\0")
 
 
 def _route(protocol: int) -> bytes:
@@ -66,6 +68,21 @@ def test_our_devices_ask_for_every_kind_on_devices_and_others_for_nothing():
     assert event_kinds("", RTM_NEWLINK, _link("br-int")) == frozenset()  # OVS's
     assert event_kinds("qrouter-r1", RTM_NEWADDR, _address("qg-0123456789a")) == {"address"}
     assert event_kinds("", RTM_NEWADDR, _address("eth0")) == frozenset()
+
+
+def test_addresses_keepalived_holds_come_and_go_without_a_sync():
+    """A master's virtual addresses are added and removed by VRRP, not behind our back:
+    every transition of every instance would otherwise make the agent read the host."""
+    held = frozenset({"198.51.100.5", "169.254.0.3"})
+    vip = _address("qg-0123456789a", "198.51.100.5")
+    assert event_kinds("snat-r1", RTM_DELADDR, vip, held) == frozenset()
+    assert (
+        event_kinds("snat-r1", RTM_NEWADDR, _address("ha-0123456789a", "169.254.0.3"), held)
+        == frozenset()
+    )
+    own = _address("ha-0123456789a", "169.254.192.7")  # the instance's own: ours
+    assert event_kinds("snat-r1", RTM_DELADDR, own, held) == {"address"}
+    assert event_kinds("snat-r1", RTM_DELADDR, vip) == {"address"}  # held elsewhere only
 
 
 def test_routes_and_rules_of_our_protocol_only():

@@ -114,3 +114,20 @@ def test_each_ha_instance_gets_a_conntrackd_on_its_ha_port_on_the_routers_own_ud
     assert instances["network1"].port == instances["network2"].port == 3780 + vrrp.vrid
     assert instances["network1"].address != instances["network2"].address
     assert all(plan.conntrackd == () for h, plan in plans.items() if not h.startswith("network"))
+
+
+def test_each_ha_instance_advertises_to_the_other_instances_only():
+    """VRRP by unicast to the router's other instances (a project's HA network carries
+    every HA router of the project: multicast adverts would reach every instance of
+    every router), their MACs known in advance so the first advert needs no ARP."""
+    plans = _control("ha").plans()
+    own = {}
+    for host in ("network1", "network2"):
+        [vrrp] = plans[host].vrrp
+        [cidr] = [a.cidr for a in plans[host].addresses if a.dev == vrrp.interface]
+        own[host] = (vrrp, cidr.split("/")[0])
+    for host, other in (("network1", "network2"), ("network2", "network1")):
+        vrrp, _ = own[host]
+        assert vrrp.peers == (own[other][1],)
+        neighbours = {(n.dev, n.ip) for n in plans[host].neighbours if n.ns == vrrp.ns}
+        assert (vrrp.interface, own[other][1]) in neighbours

@@ -58,7 +58,9 @@ GARP_DELAY = 1  # ... and again this many seconds later
 NOTIFY_SCRIPT = """#!/bin/sh
 # neutrino: keepalived starts this once per VRRP instance with the state file [and
 # the config of the instance's conntrackd], then its notify FIFO, and writes a line
-# "INSTANCE" NAME STATE PRIORITY there on every state change. The lines are handled
+# "INSTANCE" NAME STATE PRIORITY there on every state change (and on events that are
+# none, such as MASTER_RX_LOWER_PRI: a master heard a lower priority; skipped: it
+# is still master). The lines are handled
 # one after the other, in keepalived's order (separate notify scripts, one per
 # change, race: a slow MASTER could finish after a quick BACKUP and leave MASTER in
 # the file). The file gets the state, then, with conntrackd (the primary-backup
@@ -75,6 +77,7 @@ if [ $# -gt 1 ]; then ctd=$1; shift; fi
 fifo=$1
 while read -r kind name state priority; do
     [ "$kind" = INSTANCE ] || continue
+    case "$state" in MASTER|BACKUP|FAULT|STOP) ;; *) continue ;; esac
     printf '%s\\n' "$state" > "$state_file.tmp" && mv -f "$state_file.tmp" "$state_file"
     [ -n "$ctd" ] || continue
     case "$state" in
@@ -120,6 +123,8 @@ def render_config(v, notify: tuple[str, str] | None = None) -> str:
         f"        {v.ha_vip} dev {v.interface}\n"
         "    }\n"
     )
+    if v.peers:
+        text += "    unicast_peer {\n" + "".join(f"        {p}\n" for p in v.peers) + "    }\n"
     if vips:
         text += "    virtual_ipaddress_excluded {\n" + vips + "    }\n"
     if routes:
@@ -134,10 +139,16 @@ class VrrpTable(Table):
         super().__init__()
         self.ns = namespaces
         self.keepalived = keepalived
+        self.held: frozenset[tuple[str, str]] = frozenset()
 
     def desired_from(self, state) -> dict:
         notify = self.keepalived.notify_command
         synced = {(c.ns, c.name) for c in state.conntrackd}
+        self.held = frozenset(
+            (v.ns, cidr.split("/")[0])
+            for v in state.vrrp
+            for cidr in (v.ha_vip, *(c for c, _ in v.vips))
+        )
         return {
             (v.ns, v.name): render_config(v, notify((v.ns, v.name), (v.ns, v.name) in synced))
             for v in state.vrrp

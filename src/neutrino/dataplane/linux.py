@@ -237,7 +237,9 @@ class LinuxDataplane:
         namespaces = frozenset(self.ns.real(ns) for ns in ("", *self.namespaces.delta.dataplane))
         pids = frozenset(pid for pid in self.pids().values() if pid)
         conntrackd = frozenset(pid for pid in self.conntrackd_pids().values() if pid)
-        return WatchTargets(namespaces, frozenset(self.bridges.delta.dataplane), pids, conntrackd)
+        held = frozenset((self.ns.real(ns), address) for ns, address in self.vrrp.held)
+        bridges = frozenset(self.bridges.delta.dataplane)
+        return WatchTargets(namespaces, bridges, pids, conntrackd, held)
 
     def drift(self, state: HostState) -> list[str]:
         """Human-readable differences between state and this host; writes nothing."""

@@ -29,7 +29,7 @@ RTM_NEWRULE, RTM_DELRULE = 32, 33
 RTMGRP_LINK, RTMGRP_NEIGH, RTMGRP_IPV4_IFADDR = 0x1, 0x4, 0x10
 RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE = 0x40, 0x80
 GROUPS = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE
-IFLA_IFNAME, IFA_LABEL, FRA_PROTOCOL = 3, 3, 21
+IFLA_IFNAME, IFA_LOCAL, IFA_LABEL, FRA_PROTOCOL = 3, 2, 3, 21
 NUD_PERMANENT = 0x80
 HEADER = struct.Struct("=IHHII")
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
@@ -38,9 +38,12 @@ NFT_CHANGES = frozenset({0, 2, 3, 5, 6, 8})  # NEW/DEL TABLE, CHAIN, RULE
 SO_RCVBUFFORCE = 33
 
 
-def event_kinds(ns: str, msg_type: int, body: bytes) -> frozenset[str]:
+def event_kinds(
+    ns: str, msg_type: int, body: bytes, held: frozenset[str] = frozenset()
+) -> frozenset[str]:
     """The kinds to read again for one rtnetlink notification in (logical) namespace ns;
-    empty when it is not about something of ours."""
+    empty when it is not about something of ours, or about an address keepalived holds
+    there (`held`: VRRP adds and removes them)."""
     if msg_type in (RTM_NEWLINK, RTM_DELLINK):
         name = _attr_str(body, 16, IFLA_IFNAME)
         return DEVICE_KINDS if name and is_our_device(ns, name) else frozenset()
@@ -48,7 +51,12 @@ def event_kinds(ns: str, msg_type: int, body: bytes) -> frozenset[str]:
         if len(body) < 8 or body[0] != socket.AF_INET:
             return frozenset()
         name = _attr_str(body, 8, IFA_LABEL)
-        return frozenset({"address"}) if name and is_our_device(ns, name) else frozenset()
+        if not name or not is_our_device(ns, name):
+            return frozenset()
+        local = _attr(body, 8, IFA_LOCAL)
+        if held and local is not None and len(local) == 4 and socket.inet_ntoa(local) in held:
+            return frozenset()
+        return frozenset({"address"})
     if msg_type in (RTM_NEWROUTE, RTM_DELROUTE):
         if len(body) < 12 or body[0] != socket.AF_INET or body[5] != ROUTE_PROTO:
             return frozenset()

@@ -108,12 +108,15 @@ PR_SET_PDEATHSIG = 1
 class WatchTargets:
     """What is ours on the host now, as the data plane believes after a sync: the real
     names of its namespaces (None: this process's own), its OVS bridges, the PIDs of
-    its keepalived processes and of its conntrackd processes."""
+    its keepalived processes and of its conntrackd processes; and the addresses
+    keepalived holds on a master and removes on a backup ((real namespace, address)):
+    their coming and going is VRRP's, not a change behind our back."""
 
     namespaces: frozenset[str | None] = frozenset()
     bridges: frozenset[str] = frozenset()
     pids: frozenset[int] = frozenset()
     conntrackd: frozenset[int] = frozenset()
+    held: frozenset[tuple[str | None, str]] = frozenset()
 
     def daemons(self) -> dict[int, str]:
         """{PID: the kind of table that runs it}."""
@@ -124,6 +127,7 @@ class WatchTargets:
 class _Namespace:
     """The sockets watching one namespace."""
 
+    real: str | None
     logical: str
     rtnl: socket.socket  # rtnetlink notifications
     nf_events: socket.socket  # nf_tables notifications
@@ -212,6 +216,7 @@ class HostWatcher:
                 targets.bridges,
                 targets.pids,
                 targets.conntrackd,
+                targets.held,
             )
         self._wake()
 
@@ -364,7 +369,7 @@ class HostWatcher:
         except OSError as e:  # (not mounted yet, or gone: the next tick tries again)
             log.debug("cannot watch namespace %s yet: %s", real, e)
             return
-        ns = _Namespace(self._logical(real), rtnl, nf_events, nf)
+        ns = _Namespace(real, self._logical(real), rtnl, nf_events, nf)
         with contextlib.suppress(OSError):
             ns.generation = _generation(nf)
         self._namespaces[real] = ns
@@ -381,8 +386,10 @@ class HostWatcher:
         messages, overrun = drain(ns.rtnl)
         if overrun:  # events lost: read every kernel table again
             kinds |= KERNEL_KINDS
+        with self._lock:
+            held = frozenset(a for real, a in self._targets.held if real == ns.real)
         for msg_type, body in messages:
-            kinds |= event_kinds(ns.logical, msg_type, body)
+            kinds |= event_kinds(ns.logical, msg_type, body, held)
         if kinds:
             where = ns.logical or "the host"
             self.requests.request(kinds, f"netlink: {', '.join(sorted(kinds))} in {where}")

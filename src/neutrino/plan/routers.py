@@ -176,6 +176,9 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
     name = names.dev("ha-", ha.id)
     b.port(ns, name, names.host_side(name), ha.mac, mtus[ha.network_id], vlans[ha.network_id])
     b.address(ns, name, _cidr(ha))
+    peers = sorted((p.ip, p.mac) for p in router.ha_peers if p.ip)
+    for ip, mac in peers:  # unicast adverts go out at once, no ARP first
+        b.neighbour(ns, name, ip, mac)
     instance = f"router-{router.id[:8]}"
     if router.conntrackd:
         b.conntrackd.append(
@@ -192,6 +195,7 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
             tuple(routes),
             names.ha_vip(router.vrid),
             router.advert_int,
+            tuple(ip for ip, _ in peers),
         )
     )
 

@@ -100,8 +100,10 @@ class Chain:
 @dataclass(frozen=True, order=True)
 class Vrrp:
     """A keepalived VRRP instance, advertising on `interface` (the instance's ha- port,
-    which has an address of its own) every `advert_int` seconds: the master holds
-    `ha_vip` (CIDR on `interface`), `vips` (CIDR, device) and `routes`; a backup none."""
+    which has an address of its own) every `advert_int` seconds, by unicast to `peers`
+    (the other instances' ha- addresses; multicast when there are none): the master
+    holds `ha_vip` (CIDR on `interface`), `vips` (CIDR, device) and `routes`; a
+    backup none."""
 
     ns: str
     name: str
@@ -112,6 +114,7 @@ class Vrrp:
     routes: tuple[Route, ...] = ()
     ha_vip: str = ""
     advert_int: float = 0.1
+    peers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)

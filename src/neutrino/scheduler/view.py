@@ -79,6 +79,7 @@ class RouterView:
     vrid: int = 0
     ha_priority: int = 0  # this host's VRRP priority (the first central host is preferred)
     ha_port: PortView | None = None  # this host's port on the project's HA network (VRRP)
+    ha_peers: tuple[PortView, ...] = ()  # the ha- ports of the router's other instances
     advert_int: float = 0.0  # VRRP advertisement interval of HA routers, seconds
     conntrackd: bool = False  # HA: conntrackd syncs the instances' connection tracking
 
@@ -148,16 +149,15 @@ def _router_view(
         )
     central = placement.central.get(router.id, ())
     priority = vrrp_priority(central, host) if router.ha else 0
-    ha_port = None
+    ha_port, ha_peers = None, []
     if router.ha and host in central:
-        ha_port = next(
-            (
-                port_view(cloud, p)
-                for p in idx.ports_by_device.get(router.id, ())
-                if p.device_owner == ROUTER_HA_PORT and p.host == host
-            ),
-            None,
-        )
+        for p in idx.ports_by_device.get(router.id, ()):
+            if p.device_owner != ROUTER_HA_PORT or p.host not in central:
+                continue
+            if p.host == host:
+                ha_port = port_view(cloud, p)
+            else:
+                ha_peers.append(port_view(cloud, p))
     return RouterView(
         id=router.id,
         distributed=router.distributed,
@@ -174,6 +174,7 @@ def _router_view(
         vrid=placement.vrid.get(router.id, 0),
         ha_priority=priority,
         ha_port=ha_port,
+        ha_peers=tuple(sorted(ha_peers, key=lambda v: v.id)),
         advert_int=advert_int if router.ha else 0.0,
         conntrackd=conntrackd and router.ha,
     )
