@@ -345,7 +345,9 @@ def test_ha_router_runs_conntrackd_in_its_namespace_with_its_own_files():
         paths = [line.split()[1] for line in text.splitlines() if line.split()[:1] in (
             ["LogFile"], ["LockFile"], ["Path"])]  # fmt: skip
         assert len(paths) == 3 and all(p.startswith(f"{dp.run_dir}/conntrackd/") for p in paths)
-        assert f"Interface {c.interface}" in text and f"IPv4_interface {c.address}" in text
+        assert f"Interface {c.interface}" in text and f"IPv4_address {c.address}" in text
+        [peer] = c.peers  # two instances: unicast to the other one
+        assert f"IPv4_Destination_Address {peer}" in text
         # it answers on its own socket, in its namespace
         stats = run("ip", "netns", "exec", real, "conntrackd", "-C", str(conf), "-s")
         assert "cache" in stats.lower(), stats
@@ -374,7 +376,7 @@ def test_ha_router_runs_conntrackd_in_its_namespace_with_its_own_files():
         result = dp.apply(moved)
         assert result.ok and result.writes["conntrackd"] == 1, result
         third = dp.conntrackd_pids()[key]
-        assert third not in (None, again) and f"Group {c.port + 1}" in conf.read_text()
+        assert third not in (None, again) and f"Port {c.port + 1}" in conf.read_text()
         # removed: stopped, its files gone
         result = dp.apply(dataclasses.replace(state, conntrackd=()))
         assert result.ok and result.writes["conntrackd"] == 1

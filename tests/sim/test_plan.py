@@ -5,7 +5,9 @@ import tempfile
 from sim_support import EXAMPLES
 
 from neutrino.api import floatingips, routers
+from neutrino.dataplane.conntrackd import render_config
 from neutrino.plan import PlanMemo, plan_host
+from neutrino.plan.state import Conntrackd
 from neutrino.scheduler import place_routers, view_for_host
 from neutrino.sim.control import ADMIN, build_control
 from neutrino.sim.topology import load
@@ -129,5 +131,21 @@ def test_each_ha_instance_advertises_to_the_other_instances_only():
     for host, other in (("network1", "network2"), ("network2", "network1")):
         vrrp, _ = own[host]
         assert vrrp.peers == (own[other][1],)
+        [sync] = plans[host].conntrackd
+        assert sync.peers == (own[other][1],)  # conntrackd too: its one peer
         neighbours = {(n.dev, n.ip) for n in plans[host].neighbours if n.ns == vrrp.ns}
         assert (vrrp.interface, own[other][1]) in neighbours
+
+
+def test_conntrackd_unicasts_to_its_one_peer_and_multicasts_to_two():
+    one = render_config(
+        Conntrackd("snat-r", "router-r", "ha-1", "169.254.192.1", 3781, ("169.254.192.2",)), "/x"
+    )
+    assert "UDP {" in one and "IPv4_Destination_Address 169.254.192.2" in one and "Port 3781" in one
+    assert "Multicast" not in one
+    peers = ("169.254.192.2", "169.254.192.3")
+    two = render_config(
+        Conntrackd("snat-r", "router-r", "ha-1", "169.254.192.1", 3781, peers), "/x"
+    )
+    assert "Multicast {" in two and "Group 3781" in two and "IPv4_interface 169.254.192.1" in two
+    assert "UDP {" not in two

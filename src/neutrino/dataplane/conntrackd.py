@@ -14,16 +14,18 @@ Goals:
     As Neutron's `ha_conntrackd_enabled`: FTFW mode (reliable, acknowledged),
     with the external cache (the backups keep what they learn in user space, not
     in their kernel), `StartupResync` (a restarted instance asks for the table).
-    Multicast on the instance's ha- device, from its own address, to 225.0.0.50
-    on UDP port 3780 + VRRP id: any number of instances (2 or 3) hear each other
-    with one config, nothing to change when an instance moves, and the HA network
-    (VXLAN, flooding multicast to every host of the project's HA routers, as it
-    does for VRRP's own adverts) carries it; the port keeps the routers that
-    share a project's HA network apart (conntrackd has no other identity).
-    Unicast UDP would need the peers' addresses in the plan and a config per peer
-    set (conntrackd's UDP transport has one destination; several are failover
-    links, not fan-out). TCP, SCTP, DCCP, UDP and ICMP are synchronized; the
-    instance's own ha- address and 127.0.0.1 are ignored.
+    On the instance's ha- device, from its own address, UDP port 3780 + VRRP id
+    (the port keeps the routers that share a project's HA network apart:
+    conntrackd has no other identity): unicast to the other instance when there
+    is one (`max_l3_agents_per_router` 2, the default), multicast to 225.0.0.50
+    when there are two (3 instances: conntrackd's UDP transport has a single
+    destination; several are failover links, not fan-out). Multicast on the HA
+    network reaches every instance of every HA router of the project (its FTFW
+    keep-alives alone, about one a second per conntrackd, were 155 packets a
+    second on each ha- port with 100 HA routers: 31,000 deliveries a second for
+    two network hosts' user-space OVS), so unicast where it can. A new peer (an
+    instance moved) is a new config, so a restart. TCP, SCTP, DCCP, UDP and ICMP
+    are synchronized; the instance's own ha- address and 127.0.0.1 are ignored.
     conntrackd cannot reload: a changed config restarts it. keepalived's notify
     script (`dataplane.keepalived`) drives it on transitions (commit on MASTER).
 How it works:
@@ -63,19 +65,35 @@ def socket_path(base: str) -> str:
     return f"{Path(base).parent}/{zlib.crc32(base.encode()):08x}.ctl"
 
 
+def _transport(c) -> str:
+    """The Sync section's transport: UDP to the one peer, else multicast."""
+    if len(c.peers) == 1:
+        return (
+            "    UDP {\n"
+            f"        IPv4_address {c.address}\n"
+            f"        IPv4_Destination_Address {c.peers[0]}\n"
+            f"        Port {c.port}\n"
+        )
+    return (
+        "    Multicast {\n"
+        f"        IPv4_address {CONNTRACKD_GROUP}\n"
+        f"        Group {c.port}\n"
+        f"        IPv4_interface {c.address}\n"
+    )
+
+
 def render_config(c, base: str) -> str:
     """conntrackd.conf for one `plan.state.Conntrackd`, its files at `base` + suffix."""
-    return (
-        "Sync {\n"
+    mode = (
         "    Mode FTFW {\n"
         "        DisableExternalCache off\n"
         "        StartupResync on\n"
         "        PurgeTimeout 5\n"
         "    }\n"
-        "    Multicast {\n"
-        f"        IPv4_address {CONNTRACKD_GROUP}\n"
-        f"        Group {c.port}\n"
-        f"        IPv4_interface {c.address}\n"
+    )
+    return (
+        "Sync {\n"
+        f"{mode}{_transport(c)}"
         f"        Interface {c.interface}\n"
         "        SndSocketBuffer 1249280\n"
         "        RcvSocketBuffer 1249280\n"

@@ -182,7 +182,14 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
     instance = f"router-{router.id[:8]}"
     if router.conntrackd:
         b.conntrackd.append(
-            Conntrackd(ns, instance, name, ha.ip, names.conntrackd_port(router.vrid))
+            Conntrackd(
+                ns,
+                instance,
+                name,
+                ha.ip,
+                names.conntrackd_port(router.vrid),
+                tuple(ip for ip, _ in peers),
+            )
         )
     b.vrrp.append(
         Vrrp(

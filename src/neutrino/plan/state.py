@@ -120,16 +120,18 @@ class Vrrp:
 @dataclass(frozen=True, order=True)
 class Conntrackd:
     """conntrackd beside the `Vrrp` instance of the same `ns` and `name`: it keeps the
-    namespace's connection tracking in step with the other instances (FTFW), over
-    multicast on `interface` (the ha- port) from its own `address`, to UDP port
-    `port` (one per VRRP id, so the routers sharing a project's HA network do not
-    hear each other); the new master commits what it learnt into its kernel."""
+    namespace's connection tracking in step with the other instances (FTFW), on
+    `interface` (the ha- port) from its own `address`, UDP port `port` (one per VRRP
+    id, so the routers sharing a project's HA network do not hear each other): by
+    unicast to the one other instance in `peers`, by multicast when there are two
+    (or none yet); the new master commits what it learnt into its kernel."""
 
     ns: str
     name: str
     interface: str
     address: str
     port: int
+    peers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
