@@ -18,7 +18,9 @@ configuration, and the bench waits until every instance's says the new interval.
 Then the cost of HA (`--cpu-routers`, default 100; 0 skips it): that many HA routers
 with a gateway (each a keepalived on both network hosts, VRRP over the tunnel), and
 the CPU time of every keepalived process of one network host (parents and their VRRP
-children, /proc/PID/stat utime + stime) over `--cpu-seconds`, at each interval.
+children, /proc/PID/stat utime + stime) over `--cpu-seconds`, at each interval; and
+whether VRRP keeps up: the instances of each host that hold their router's
+addresses (one per router in all is right) and the transitions to MASTER meanwhile.
 
     sudo .venv/bin/python bench/failover.py [--runs 20] [--intervals 0.1 2] \\
         [--cpu-routers 100] [--cpu-seconds 15]
@@ -258,6 +260,25 @@ def agents_quiet(c: LabCloud, seconds: float) -> bool:
     return True
 
 
+def holding(c: LabCloud, host: str) -> int:
+    """The host's HA instances that hold keepalived's address (169.254.0.<vrid>): masters."""
+    held = 0
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for ns in listing.split():
+        if ns.startswith(f"{c.state.prefix}{host}-") and "-snat-" in ns:
+            held += " 169.254.0." in in_ns(ns, "ip", "-4", "-o", "addr", check=False).stdout
+    return held
+
+
+def transitions(c: LabCloud, host: str) -> int:
+    """keepalived's "Entering MASTER STATE" lines so far, every instance of the host."""
+    directory = Path(c.dir) / host / "agent" / "keepalived"
+    return sum(
+        p.read_text(errors="replace").count("Entering MASTER STATE")
+        for p in directory.glob("*.log")
+    )
+
+
 def add_ha_routers(c: LabCloud, n: int) -> None:
     public = c.api.network("public")["id"]
     for i in range(n):
@@ -347,6 +368,7 @@ def main() -> None:
                     120,
                 )
                 wait_for("the network agents idle", lambda: agents_quiet(c, 10.0), 600)
+                before = {h: transitions(c, h) for h in NETWORK_HOSTS}
                 for host in NETWORK_HOSTS:
                     share = keepalived_cpu(c, host, args.cpu_seconds)
                     n = instances(c, host)
@@ -355,6 +377,14 @@ def main() -> None:
                         f"{100 * share:.2f}% of one CPU over {args.cpu_seconds:g} s",
                         flush=True,
                     )
+                masters = {h: holding(c, h) for h in NETWORK_HOSTS}
+                flaps = sum(transitions(c, h) - before[h] for h in NETWORK_HOSTS)
+                print(
+                    f"masters: advert {interval:g} s: {masters} hold their router's addresses "
+                    f"({args.cpu_routers} routers: one each is right); {flaps} transitions "
+                    "to MASTER while the CPU was read",
+                    flush=True,
+                )
     finally:
         down(directory, prefix)
         shutil.rmtree(directory, ignore_errors=True)
