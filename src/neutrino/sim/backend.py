@@ -80,7 +80,7 @@ Thread safety:
 import contextlib
 import errno
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import count
 from typing import Any, cast
 
@@ -523,13 +523,14 @@ class ModelOvs:
     def dump_flows(self, bridge: str, ports: dict[str, int], cookie: int) -> list[Flow]:
         return [flow for flow in self._bridge(bridge).flows if flow.cookie == cookie]
 
-    def bundle(self, bridge: str, ops: list[tuple[str, Flow]], ports: dict[str, int]) -> None:
+    def bundle(
+        self, bridge: str, adds: Sequence[Flow], deletions: Sequence[Flow], ports: dict[str, int]
+    ) -> None:
         br = self._bridge(bridge)
-        adds = [flow for op, flow in ops if op == "add"]  # (their ports are there: find_pending)
-        doomed = {flow.key for op, flow in ops if op == "delete"}
-        if doomed:
+        if deletions:
+            doomed = {flow.key for flow in deletions}
             br.replace_flows(f for f in br.flows if not (f.cookie == COOKIE and f.key in doomed))
-        br.add_flows(adds)
+        br.add_flows(adds)  # (their ports are there: find_pending)
 
 
 # the columns of the rows `select` makes, in their order (a query of all of them takes
