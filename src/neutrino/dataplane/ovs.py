@@ -150,11 +150,12 @@ class OvsView:
                     ifaces.get(row["interfaces"][1], {}) if row["interfaces"][0] == "uuid" else {}
                 )
                 ofport = _scalar(iface.get("ofport"))
+                options = _map(iface.get("options"))
                 ports[row["name"]] = {
                     "bridge": port_bridge.get(row["_uuid"][1]),
                     "tag": _scalar(row["tag"]),
                     "kind": iface.get("type") or "system",
-                    "options": tuple(sorted(_map(iface.get("options", ["map", []])).items())),
+                    "options": tuple(sorted(options.items())) if options else (),
                     "ofport": ofport if isinstance(ofport, int) else -1,
                     "owned": _map(row["external_ids"]).get(OVS_MARK[0]) == OVS_MARK[1],
                 }

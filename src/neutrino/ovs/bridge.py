@@ -317,16 +317,19 @@ class Bridge:
         """`add_flow` of each, in order (the same sequence numbers, indexes dropped and
         changes counted; in one loop: a fresh host's 600 flows went 0.2 -> 0.1 ms). A
         replaced flow keeps its place in the dict: the order that counts is the sequence
-        numbers' (every read sorts by them), and a key is hashed once, not twice."""
+        numbers' (every read sorts by them), and a key is hashed once, not twice. Flows come
+        table by table: a table is looked up when the table changes."""
         tables, seq, touched = self._flows, self._seq, set()
+        table_id: int | None = None
+        table: dict[tuple, tuple[int, Flow]] = {}
         try:
             for flow in flows:
                 seq += 1
-                table = tables.get(flow.table)
-                if table is None:
-                    table = tables[flow.table] = {}
+                if flow.table != table_id:
+                    table_id = flow.table
+                    table = tables.setdefault(table_id, {})
+                    touched.add(table_id)
                 table[flow.key] = (seq, flow)
-                touched.add(flow.table)
         finally:
             self.changes[0] += seq - self._seq
             self._seq = seq

@@ -459,13 +459,14 @@ class ModelOvs:
     def vsctl(self, *args: str) -> str:
         txn = _Transaction(self)
         start = 0
-        for end, arg in enumerate(args):
-            if arg == "--":
-                if end > start:
-                    txn.run(list(args[start:end]))
-                start = end + 1
-        if len(args) > start:
-            txn.run(list(args[start:]))
+        while start < len(args):  # the commands, between "--" (found by tuple.index: in C)
+            try:
+                end = args.index("--", start)
+            except ValueError:
+                end = len(args)
+            if end > start:
+                txn.run(args[start:end])
+            start = end + 1
         txn.commit()
         return ""
 
@@ -473,38 +474,45 @@ class ModelOvs:
 
     def select(self, queries: list[tuple[str, list[str]]]) -> list[list[dict]]:
         rows: dict[str, list[dict]] = {"Bridge": [], "Port": [], "Interface": []}
+        port_rows, iface_rows = rows["Port"], rows["Interface"]
         for name, bridge in self.host.switch.bridges.items():
             columns = self.bridge_columns.get(name, {})
-            rows["Bridge"].append(
-                {
-                    "name": name,
-                    "fail_mode": bridge.fail_mode,
-                    "datapath_type": columns.get("datapath_type", ""),
-                    "protocols": ["set", list(columns.get("protocols", ()))],
-                    "ports": ["set", [["uuid", f"port-{p}"] for p in bridge.ports]],
-                    "external_ids": ["map", sorted(columns.get("external_ids", {}).items())],
-                }
-            )
+            uuids = []  # its ports'
             for port in bridge.ports.values():
                 pc = self.port_columns.get(port.name, {})
-                rows["Port"].append(
+                port_uuid, iface_uuid = (
+                    ["uuid", f"port-{port.name}"],
+                    ["uuid", f"iface-{port.name}"],
+                )
+                uuids.append(port_uuid)
+                port_rows.append(
                     {
-                        "_uuid": ["uuid", f"port-{port.name}"],
+                        "_uuid": port_uuid,
                         "name": port.name,
                         "tag": port.tag if port.tag is not None else ["set", []],
-                        "interfaces": ["uuid", f"iface-{port.name}"],
+                        "interfaces": iface_uuid,
                         "external_ids": ["map", sorted(pc.get("external_ids", {}).items())],
                     }
                 )
-                rows["Interface"].append(
+                iface_rows.append(
                     {
-                        "_uuid": ["uuid", f"iface-{port.name}"],
+                        "_uuid": iface_uuid,
                         "name": port.name,
                         "type": "" if port.kind == "system" else port.kind,
                         "options": ["map", sorted(_options(port, pc).items())],
                         "ofport": port.ofport,
                     }
                 )
+            rows["Bridge"].append(
+                {
+                    "name": name,
+                    "fail_mode": bridge.fail_mode,
+                    "datapath_type": columns.get("datapath_type", ""),
+                    "protocols": ["set", list(columns.get("protocols", ()))],
+                    "ports": ["set", uuids],
+                    "external_ids": ["map", sorted(columns.get("external_ids", {}).items())],
+                }
+            )
         return [
             rows[table]
             if cols == _ROW_COLUMNS[table]
@@ -564,7 +572,8 @@ class _Transaction:
         self.host = ovs.host
         self.ports: dict[str, dict] = {}  # port -> what the transaction says of it
 
-    def run(self, command: list[str]) -> None:
+    def run(self, command: Sequence[str]) -> None:
+        words: Sequence[str]
         if "--" in "\0".join(command):
             options = [w for w in command if w.startswith("--")]
             words = [w for w in command if not w.startswith("--")]
@@ -635,7 +644,7 @@ class _Transaction:
         }
 
     @staticmethod
-    def _set(port: dict, settings: list[str]) -> None:
+    def _set(port: dict, settings: Sequence[str]) -> None:
         for setting in settings:
             column, _, value = setting.partition("=")
             if column == "tag":
@@ -648,7 +657,7 @@ class _Transaction:
             else:
                 raise OvsError(f"ovs-vsctl: the model does not know column {column!r}")
 
-    def _set_bridge(self, name: str, settings: list[str]) -> None:
+    def _set_bridge(self, name: str, settings: Sequence[str]) -> None:
         bridge = self.host.switch.bridges.get(name)
         if bridge is None:
             raise OvsError(f"ovs-vsctl: no row {name!r} in table Bridge")
