@@ -573,13 +573,10 @@ class _Transaction:
         self.ports: dict[str, dict] = {}  # port -> what the transaction says of it
 
     def run(self, command: Sequence[str]) -> None:
-        words: Sequence[str]
-        if "--" in "\0".join(command):
-            options = [w for w in command if w.startswith("--")]
-            words = [w for w in command if not w.startswith("--")]
-        else:  # (most commands: no option, and no word to look at twice)
-            options, words = [], command
-        verb, args = words[0], words[1:]
+        n = 0  # its options come before its name, as ovs-vsctl reads them
+        while command[n].startswith("--"):
+            n += 1
+        options, verb, args = command[:n], command[n], command[n + 1 :]
         switch = self.host.switch
         if verb == "add-br":
             if args[0] in switch.bridges:
