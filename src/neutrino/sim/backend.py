@@ -58,7 +58,13 @@ Goals:
       model's flows added in one loop; then each key hashed once less (a new
       host's belief is its desired dict itself once all is written: see
       `DeltaTracker.believe_desired`), and the agents' beliefs let go once
-      built (`sim.world`: restarted agents). No create-only fast path is kept
+      built (`sim.world`: restarted agents); then the flow table's pass
+      fused (a bridge looked up once per run of its flows, no op tuples, the
+      OVS model's add_flows hashing a key once and a table once per run: the
+      1,000-host flows 1.15 -> 0.85 s), plain addresses read by inet_pton, a
+      write that did all it was given believed without hashing its keys, and
+      an ovs-vsctl command's options read as ovs-vsctl reads them (before its
+      name). No create-only fast path is kept
       for the rest: a second realizer is what let the model drift from the
       agent (deletions, changes and drift were never simulated).
     - keepalived as the simulator has always played it: a started instance's
