@@ -38,7 +38,7 @@ Thread safety:
     OVS tables may run in worker threads, each touching its own namespaces or OVS.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -93,7 +93,9 @@ class OvsAccess(Protocol):
     def vsctl(self, *args: str) -> str: ...
     def select(self, queries: list[tuple[str, list[str]]]) -> list[list[dict]]: ...
     def dump_flows(self, bridge: str, ports: dict[str, int], cookie: int) -> list[Flow]: ...
-    def bundle(self, bridge: str, ops: list[tuple[str, Flow]], ports: dict[str, int]) -> None: ...
+    def bundle(
+        self, bridge: str, adds: Sequence[Flow], deletions: Sequence[Flow], ports: dict[str, int]
+    ) -> None: ...
 
 
 class KeepalivedAccess(Protocol):

@@ -87,6 +87,13 @@ class DeltaTracker:
         self.owned_dataplane().pop(key, None)
 
 
+def _all_of(done: list, todo: list) -> bool:
+    """Whether the keys done are exactly those of todo's (key, value) items: compared in
+    order first (most writes report their keys as given: no key hashed), then as sets."""
+    keys = [key for key, _value in todo]
+    return done == keys or set(done) == set(keys)
+
+
 @dataclass(frozen=True)
 class Pending:
     """One object that cannot be made yet: its table's kind and key, why, and the names
@@ -213,17 +220,18 @@ class Table:
             result.errors.append(f"{self.kind}: {e}")
             self.queue_resync()
             return
-        values = dict(todo)
-        done = set(done)
-        if confirm == self.delta.confirm_set and done == values.keys():
+        done = list(done)
+        if confirm == self.delta.confirm_set and _all_of(done, todo):
             # every write done (most applies): believed at once, not key by key (a new
             # host's tens of thousands)
-            if not self.delta.dataplane and len(values) == len(self.delta.desired):
+            if not self.delta.dataplane and len(todo) == len(self.delta.desired):
                 self.delta.believe_desired()  # (todo is of desired: all of it)
             else:
-                self.delta.owned_dataplane().update(values)
-            result.writes[self.kind] += len(done)
+                self.delta.owned_dataplane().update(todo)
+            result.writes[self.kind] += len(todo)
             return
+        values = dict(todo)
+        done = set(done)
         for key in done:
             confirm(key, values.get(key))
         result.writes[self.kind] += len(done & values.keys())

@@ -48,29 +48,24 @@ class NeighbourTable(_PerNamespace):
                     out[(ns, dev, ip)] = mac
         return out
 
-    def _build(self, ns, key, mac, mtype):
+    def _add(self, ns, key, mac):
+        _, dev, ip = key
+        dst, lladdr = socket.inet_aton(ip), nlmsg.mac_bytes(mac)
+        return nlmsg.Neighbour(
+            RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, self.ns.index(ns, dev), NUD_PERMANENT,
+            dst, lladdr,
+        )  # fmt: skip
+
+    def _remove(self, ns, key, _mac):
         _, dev, ip = key
         dst = socket.inet_aton(ip)
-        if mtype == RTM_NEWNEIGH:
-            lladdr = nlmsg.mac_bytes(mac)
-            flags = NLM_F_CREATE | NLM_F_REPLACE
-        else:
-            lladdr, flags = None, 0
-        return nlmsg.Neighbour(mtype, flags, self.ns.index(ns, dev), NUD_PERMANENT, dst, lladdr)
+        return nlmsg.Neighbour(RTM_DELNEIGH, 0, self.ns.index(ns, dev), NUD_PERMANENT, dst, None)
 
     def write(self, items, result):
-        return self._send(
-            items, result, lambda n, k, v: self._build(n, k, v, RTM_NEWNEIGH), (), False
-        )
+        return self._send(items, result, self._add, (), False)
 
     def delete(self, items, result):
-        return self._send(
-            items,
-            result,
-            lambda n, k, v: self._build(n, k, v, RTM_DELNEIGH),
-            (errno.ENOENT, errno.ENODEV),
-            True,
-        )
+        return self._send(items, result, self._remove, (errno.ENOENT, errno.ENODEV), True)
 
     def describe(self, key) -> str:
         return f"{key[2]} on {key[1]} in {self.ns.describe(key[0])}"

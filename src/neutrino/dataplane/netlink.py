@@ -224,7 +224,8 @@ class Namespaces:
         self._links.pop(ns, None)
 
     def index(self, ns: str, dev: str) -> int:
-        link = self.links(ns).get(dev)
+        links = self._links.get(ns)  # (the cache read here: once per object written)
+        link = (self.links(ns) if links is None else links).get(dev)
         if link is None:
             raise NetlinkError(errno.ENODEV, f"no device {dev} in {self.describe(ns)}")
         return link.index

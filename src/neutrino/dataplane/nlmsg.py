@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv4Network
 from typing import NamedTuple
 
-from ..kernel.inet import parse_pton
-
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
 IFLA_NET_NS_FD, IFLA_EXT_MASK, IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 28, 29, 31, 32
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -102,28 +100,31 @@ def mac(atype: int, address: str) -> bytes:
 # ---------------------------------------------------------------- addresses
 
 
-def _plain(text: str) -> tuple[int, int] | None:
-    """(address, prefix length) of a plain "a.b.c.d[/len]", None for any other form."""
+def _plain(text: str) -> tuple[bytes, int] | None:
+    """(address as 4 bytes, prefix length) of a plain "a.b.c.d[/len]", None for any other
+    form. The address is inet_pton's (AF_INET): exactly four decimal parts, no leading
+    zeros (read by the C library: ~0.1 us, ~1 us in Python)."""
     addr, sep, plen = text.partition("/")
-    value = parse_pton(addr)
-    if value is None:
+    try:
+        packed = socket.inet_pton(socket.AF_INET, addr)
+    except (OSError, ValueError):  # (ValueError: a NUL or a lone surrogate in it)
         return None
     if not sep:
-        return value, 32
+        return packed, 32
     if not (plen.isascii() and plen.isdigit()) or len(plen) > 2 or int(plen) > 32:
         return None
-    return value, int(plen)
+    return packed, int(plen)
 
 
 def interface(text: str) -> tuple[bytes, int]:
     """(address, prefix length) of an interface address "a.b.c.d/len", as
-    `ipaddress.IPv4Interface` reads it (~1 us instead of ~10; other forms, and errors,
+    `ipaddress.IPv4Interface` reads it (~0.4 us instead of ~10; other forms, and errors,
     are its own)."""
     plain = _plain(text)
     if plain is None:
         iface = IPv4Interface(text)
         return iface.ip.packed, iface.network.prefixlen
-    return plain[0].to_bytes(4, "big"), plain[1]
+    return plain
 
 
 def network(text: str, strict: bool = True) -> tuple[bytes, int]:
@@ -133,13 +134,14 @@ def network(text: str, strict: bool = True) -> tuple[bytes, int]:
     if plain is None:
         net = IPv4Network(text, strict=strict)
         return net.network_address.packed, net.prefixlen
-    value, plen = plain
+    packed, plen = plain
+    value = int.from_bytes(packed, "big")
     mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
     if value & ~mask & 0xFFFFFFFF:
         if strict:
             raise ValueError(f"{text} has host bits set")
-        value &= mask
-    return value.to_bytes(4, "big"), plen
+        return (value & mask).to_bytes(4, "big"), plen
+    return packed, plen
 
 
 # ---------------------------------------------------------------- fixed headers

@@ -30,6 +30,7 @@ Thread safety:
 
 import os
 import subprocess
+from collections.abc import Sequence
 
 from ..ovs.flow import LOCAL, Flow
 from ..ovs.syntax import parse_dump, render, render_match
@@ -75,15 +76,15 @@ class OvsCommands:
         )
         return parse_dump(text, ports, cookie=cookie)
 
-    def bundle(self, bridge: str, ops: list[tuple[str, Flow]], ports: dict[str, int]) -> None:
-        """Adds ("add", flow) and strict deletions ("delete", flow) of our flows, one
-        atomic OpenFlow 1.4 bundle."""
-        lines = []
-        for op, flow in ops:
-            if op == "add":
-                lines.append("add " + render(flow, ports))
-            else:
-                lines.append(f"delete_strict cookie={COOKIE:#x}/-1," + render_match(flow, ports))
+    def bundle(
+        self, bridge: str, adds: Sequence[Flow], deletions: Sequence[Flow], ports: dict[str, int]
+    ) -> None:
+        """Adds and strict deletions of our flows, one atomic OpenFlow 1.4 bundle."""
+        lines = ["add " + render(flow, ports) for flow in adds]
+        lines += [
+            f"delete_strict cookie={COOKIE:#x}/-1," + render_match(flow, ports)
+            for flow in deletions
+        ]
         self.ofctl(
             bridge, "add-flows", "--bundle", "-", version="OpenFlow14",
             stdin="\n".join(lines) + "\n",
@@ -149,11 +150,12 @@ class OvsView:
                     ifaces.get(row["interfaces"][1], {}) if row["interfaces"][0] == "uuid" else {}
                 )
                 ofport = _scalar(iface.get("ofport"))
+                options = _map(iface.get("options"))
                 ports[row["name"]] = {
                     "bridge": port_bridge.get(row["_uuid"][1]),
                     "tag": _scalar(row["tag"]),
                     "kind": iface.get("type") or "system",
-                    "options": tuple(sorted(_map(iface.get("options", ["map", []])).items())),
+                    "options": tuple(sorted(options.items())) if options else (),
                     "ofport": ofport if isinstance(ofport, int) else -1,
                     "owned": _map(row["external_ids"]).get(OVS_MARK[0]) == OVS_MARK[1],
                 }
@@ -348,38 +350,50 @@ class FlowTable(Table):
     def find_pending(self) -> dict:
         return self._pending_and_updates(None)
 
-    def _pending_and_updates(self, updates: dict[str, list] | None) -> dict:
+    def _pending_and_updates(self, updates: dict[str, tuple[list, list]] | None) -> dict:
         """{key: Pending} of the desired flows that cannot be written yet; given `updates`,
-        also puts each other flow that differs from what is believed in it, by bridge (one
-        pass over the desired flows: 172,000 in a 300-host build)."""
+        also puts each other flow that differs from what is believed in it: by bridge, their
+        keys and the flows, two lists. One pass over the desired flows (172,000 in a
+        300-host build), which come bridge by bridge: what a flow needs of its bridge is
+        looked up when the bridge changes; a new host's, believing nothing, compares none."""
         out = {}
         bridges = self.view.snapshot()["bridges"]
         believed = self.delta.dataplane
-        on_bridge: dict[str, frozenset[str]] = {}  # bridge -> the names of its ports
+        on_bridge: dict[str, frozenset[str] | None] = {}  # bridge -> its ports' names
+        current = None
+        have: frozenset[str] | None = None  # the current bridge's (None: it does not exist)
+        keys: list | None = None  # its updates, when it has any
+        flows: list = []
         for key, flow in self.delta.desired.items():
-            names = flow.port_names
             bridge = key[0]
-            if names or bridge not in bridges:
-                if bridge not in bridges:
-                    out[key] = self.pending_item(
-                        key, f"bridge {bridge} does not exist", (bridge, *names)
-                    )
+            if bridge != current:
+                current = bridge
+                if bridge not in on_bridge:
+                    exists = bridge in bridges
+                    on_bridge[bridge] = frozenset(self.view.ofports(bridge)) if exists else None
+                have = on_bridge[bridge]
+                keys, flows = updates.get(bridge, (None, [])) if updates is not None else (None, [])
+            names = flow.port_names
+            if have is None:
+                out[key] = self.pending_item(
+                    key, f"bridge {bridge} does not exist", (bridge, *names)
+                )
+                continue
+            if names and not have.issuperset(names):
+                missing = frozenset(names) - have
+                reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
+                out[key] = self.pending_item(key, reason, missing)
+                continue
+            if updates is None:
+                continue
+            if believed:
+                old = believed.get(key)
+                if old is not None and (old is flow or old == flow):
                     continue
-                have = on_bridge.get(bridge)
-                if have is None:
-                    have = on_bridge[bridge] = frozenset(self.view.ofports(bridge))
-                if not have.issuperset(names):
-                    missing = frozenset(names) - have
-                    reason = f"port {', '.join(sorted(missing))} is not on {bridge} yet"
-                    out[key] = self.pending_item(key, reason, missing)
-                    continue
-            if updates is not None:
-                old = believed.get(key) if believed else None  # (a new host's: no hashing)
-                if old is None or (old is not flow and old != flow):
-                    adds = updates.get(bridge)
-                    if adds is None:
-                        adds = updates[bridge] = []
-                    adds.append((key, flow))
+            if keys is None:
+                keys, flows = updates[bridge] = ([], [])
+            keys.append(key)
+            flows.append(flow)
         return out
 
     def resync_if_queued(self, result) -> None:
@@ -404,38 +418,37 @@ class FlowTable(Table):
     def apply_updates(self, result, skip=never) -> None:
         """Updates and deletions of each bridge in one bundle (so apply_deletions finds none)."""
         self.resync_if_queued(result)
-        updates: dict[str, list] = {}
+        updates: dict[str, tuple[list, list]] = {}
         self.pending = self._pending_and_updates(updates)
         result.pending += self.pending.values()
         existing = self.view.snapshot()["bridges"]
-        # bridge -> (its updates, its deletions)
-        by_bridge: dict[str, tuple[list, list]] = {b: (adds, []) for b, adds in updates.items()}
+        doomed: dict[str, list] = {}  # bridge -> its deletions, (key, flow)
         for key, flow in self.delta.pending_deletions():
             bridge = existing.get(key[0])
             if bridge and (key[0] in self.wanted_bridges or not bridge["owned"]):
-                by_bridge.setdefault(key[0], ([], []))[1].append((key, flow))
+                doomed.setdefault(key[0], []).append((key, flow))
             else:  # its bridge is gone, or goes in this apply (BridgeTable): so do its flows
                 self.delta.confirm_deleted(key)
         # a new host's: every desired flow added, nothing believed before (see below)
         everything = not self.delta.dataplane and sum(
-            len(a) for a, _d in by_bridge.values()
+            len(flows) for _keys, flows in updates.values()
         ) == len(self.delta.desired)
-        for bridge, (adds, doomed) in sorted(by_bridge.items()):
+        for bridge in sorted(updates.keys() | doomed.keys()):
+            keys, adds = updates.get(bridge, ((), ()))
+            gone = doomed.get(bridge, ())
             ports = self.view.ofports(bridge)
-            ops = [("add", flow) for _key, flow in adds]
-            ops += [("delete", flow) for _key, flow in doomed]
             try:
-                self.view.access.bundle(bridge, ops, ports)
+                self.view.access.bundle(bridge, adds, [flow for _key, flow in gone], ports)
             except (OvsError, ValueError) as e:
                 result.errors.append(f"{self.kind} on {bridge}: {e}")
                 self.queue_resync()
                 continue
             self.ports_seen[bridge] = ports
             if not everything:
-                self.delta.owned_dataplane().update(adds)
-            for key, _flow in doomed:
+                self.delta.owned_dataplane().update(zip(keys, adds))
+            for key, _flow in gone:
                 self.delta.confirm_deleted(key)
-            result.writes[self.kind] += len(ops)
+            result.writes[self.kind] += len(adds) + len(gone)
         if everything and not self.resync_queued:
             # all of them written: believed is desired (update() hashed each key again:
             # 1,000 hosts, 1.27 million flows)

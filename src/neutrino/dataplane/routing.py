@@ -51,8 +51,8 @@ class _PerNamespace(Table):
     def _send(self, items, result, build, fine: tuple[int, ...], missing_dev_ok: bool):
         done = []
         by_ns: dict[str, list] = {}
-        for key, value in items:
-            by_ns.setdefault(key[0], []).append((key, value))
+        for item in items:  # (key, value)
+            by_ns.setdefault(item[0][0], []).append(item)
         for ns, group in by_ns.items():
             msgs: list[nlmsg.Message] = []
             sent = []

@@ -309,26 +309,27 @@ class Bridge:
     def add_flow(self, flow: Flow) -> None:
         """Add a flow; one with the same table, priority and match is replaced (as add-flow does)."""
         self._seq += 1
-        table = self._flows.setdefault(flow.table, {})
-        table.pop(flow.key, None)
-        table[flow.key] = (self._seq, flow)
+        self._flows.setdefault(flow.table, {})[flow.key] = (self._seq, flow)
         self._index.pop(flow.table, None)
         self._changed()
 
     def add_flows(self, flows: Iterable[Flow]) -> None:
         """`add_flow` of each, in order (the same sequence numbers, indexes dropped and
-        changes counted; in one loop: a fresh host's 600 flows went 0.2 -> 0.1 ms)."""
+        changes counted; in one loop: a fresh host's 600 flows went 0.2 -> 0.1 ms). A
+        replaced flow keeps its place in the dict: the order that counts is the sequence
+        numbers' (every read sorts by them), and a key is hashed once, not twice. Flows come
+        table by table: a table is looked up when the table changes."""
         tables, seq, touched = self._flows, self._seq, set()
+        table_id: int | None = None
+        table: dict[tuple, tuple[int, Flow]] = {}
         try:
             for flow in flows:
                 seq += 1
-                key = flow.key
-                table = tables.get(flow.table)
-                if table is None:
-                    table = tables[flow.table] = {}
-                table.pop(key, None)
-                table[key] = (seq, flow)
-                touched.add(flow.table)
+                if flow.table != table_id:
+                    table_id = flow.table
+                    table = tables.setdefault(table_id, {})
+                    touched.add(table_id)
+                table[flow.key] = (seq, flow)
         finally:
             self.changes[0] += seq - self._seq
             self._seq = seq
