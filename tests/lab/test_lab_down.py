@@ -12,9 +12,11 @@ from pathlib import Path
 from lab_support import sh, unique_prefix, with_prefix
 from typer.testing import CliRunner
 
+from neutrino.lab import teardown
 from neutrino.lab.cli import lab_app
 from neutrino.lab.state import load
 from neutrino.lab.teardown import down
+from neutrino.lab.topology import LabError
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -126,3 +128,30 @@ def test_down_of_nothing_is_fine(lab_ok):
         assert "stopped 0 processes (none running); deleted 0 namespaces" in r.stdout
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_namespace_that_cannot_be_deleted_does_not_stop_the_rest(new_lab, monkeypatch):
+    """On a very loaded host `ip netns delete` may not answer in time: the other
+    namespaces still go, the report names the one left, lab.json stays, and a second
+    `lab down` finishes the job."""
+    state = new_lab(computes=2)
+    pids = [p.pid for p in state.procs()]
+    namespaces = with_prefix(state.prefix)
+    stuck = namespaces[0]
+    real = teardown.delete_netns
+
+    def slow(name: str) -> None:
+        if name == stuck:
+            raise LabError(f"ip netns delete {name}: no answer in 60 s")
+        real(name)
+
+    monkeypatch.setattr(teardown, "delete_netns", slow)
+    report = down(state.dir)
+    assert [left.split(":")[0] for left in report.left] == [stuck]
+    assert "1 namespaces NOT deleted" in report.text() and "run `lab down` again" in report.text()
+    assert with_prefix(state.prefix) == [stuck]
+    assert (Path(state.dir) / "lab.json").exists()
+    monkeypatch.setattr(teardown, "delete_netns", real)
+    r = lab_cli("down", "--dir", state.dir)
+    assert r.returncode == 0, r.stderr
+    assert_nothing_left(state.dir, state.prefix, pids)

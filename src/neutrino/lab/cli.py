@@ -188,3 +188,5 @@ def down_command(
     with _errors("down"):
         report = down(directory, prefix)
     typer.echo(f"lab down: {report.text()}")
+    if report.left:
+        raise typer.Exit(1)

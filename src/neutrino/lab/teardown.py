@@ -11,7 +11,9 @@ What it takes down is the union of:
     before it was made: dropped once the servers are stopped.
 Stopping is SIGTERM, then SIGKILL; nothing is looked up by program name. Files
 made by `up` (and the agents' run dirs <dir>/<host>/agent) are removed, except
-<dir>/logs/ and the OVS logs (for a post-mortem).
+<dir>/logs/ and the OVS logs (for a post-mortem). A namespace that cannot be
+deleted (`ip` gave no answer in time on a very loaded host) does not stop the
+others; the report names it and the files stay, so `lab down` again finds the lab.
 """
 
 import shutil
@@ -44,13 +46,20 @@ class Report:
     stopped: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
     database: str = ""  # the PostgreSQL database dropped, or what stopped it
+    left: list[str] = field(default_factory=list)  # namespaces that could not be deleted, why
 
     def text(self) -> str:
         procs = ", ".join(self.stopped) or "none running"
         dropped = f"; {self.database}" if self.database else ""
+        left = ""
+        if self.left:
+            left = (
+                f"; {len(self.left)} namespaces NOT deleted (first: {self.left[0]}); "
+                "lab.json is kept: run `lab down` again"
+            )
         return (
             f"stopped {len(self.stopped)} processes ({procs}); "
-            f"deleted {len(self.namespaces)} namespaces{dropped}"
+            f"deleted {len(self.namespaces)} namespaces{dropped}{left}"
         )
 
 
@@ -85,9 +94,14 @@ def down_state(state: LabState, extra_prefix: str | None = None) -> Report:
         inside = [p for p in (known(f"in {ns}", pid) for pid in netns_pids(ns)) if p]
         report.stopped += [f"{p.name} (pid {p.pid})" for p in stop(inside)]
         if Path(f"/run/netns/{ns}").exists():
-            delete_netns(ns)
+            try:
+                delete_netns(ns)
+            except LabError as e:  # (`ip` without an answer on a very loaded host)
+                report.left.append(f"{ns}: {e}")
+                continue
             report.namespaces.append(ns)
-    _remove_files(Path(state.dir))
+    if not report.left:  # else the record stays, for the next `lab down`
+        _remove_files(Path(state.dir))
     return report
 
 
