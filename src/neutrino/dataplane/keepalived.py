@@ -60,15 +60,14 @@ NOTIFY_SCRIPT = """#!/bin/sh
 # the config of the instance's conntrackd], then its notify FIFO, and writes a line
 # "INSTANCE" NAME STATE PRIORITY there on every state change (and on events that are
 # none, such as MASTER_RX_LOWER_PRI: a master heard a lower priority; skipped: it
-# is still master). The lines are handled
-# one after the other, in keepalived's order (separate notify scripts, one per
-# change, race: a slow MASTER could finish after a quick BACKUP and leave MASTER in
-# the file). The file gets the state, then, with conntrackd (the primary-backup
-# recipe of conntrackd's documentation): on MASTER, commit the external cache (the
-# connections the other instances' conntrackd sent) into the kernel, flush both
-# caches, fill the internal one from the kernel again and send it to the backups;
-# on BACKUP, let the kernel's entries age out (-t) and ask the master for a resync
-# (-n); on FAULT, -t.
+# is still master). The lines are handled one after the other, in keepalived's
+# order (separate notify scripts, one per change, race: a slow MASTER could finish
+# after a quick BACKUP and leave MASTER in the file). The file gets the state, then,
+# with conntrackd (the primary-backup recipe of conntrackd's documentation): on
+# MASTER, commit the external cache (the connections the other instances'
+# conntrackd sent) into the kernel, flush both caches, fill the internal one from
+# the kernel again and send it to the backups; on BACKUP, let the kernel's entries
+# age out (-t) and ask the master for a resync (-n); on FAULT, -t.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 state_file=$1
 shift
@@ -139,16 +138,17 @@ class VrrpTable(Table):
         super().__init__()
         self.ns = namespaces
         self.keepalived = keepalived
-        self.held: frozenset[tuple[str, str]] = frozenset()
+        self.held: dict[str, frozenset[str]] = {}  # {ns: the addresses keepalived holds}
 
     def desired_from(self, state) -> dict:
         notify = self.keepalived.notify_command
         synced = {(c.ns, c.name) for c in state.conntrackd}
-        self.held = frozenset(
-            (v.ns, cidr.split("/")[0])
-            for v in state.vrrp
-            for cidr in (v.ha_vip, *(c for c, _ in v.vips))
-        )
+        held: dict[str, set[str]] = {}
+        for v in state.vrrp:
+            held.setdefault(v.ns, set()).update(
+                cidr.split("/")[0] for cidr in (v.ha_vip, *(c for c, _ in v.vips))
+            )
+        self.held = {ns: frozenset(addresses) for ns, addresses in held.items()}
         return {
             (v.ns, v.name): render_config(v, notify((v.ns, v.name), (v.ns, v.name) in synced))
             for v in state.vrrp

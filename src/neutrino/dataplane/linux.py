@@ -237,7 +237,7 @@ class LinuxDataplane:
         namespaces = frozenset(self.ns.real(ns) for ns in ("", *self.namespaces.delta.dataplane))
         pids = frozenset(pid for pid in self.pids().values() if pid)
         conntrackd = frozenset(pid for pid in self.conntrackd_pids().values() if pid)
-        held = frozenset((self.ns.real(ns), address) for ns, address in self.vrrp.held)
+        held = {self.ns.real(ns): addresses for ns, addresses in self.vrrp.held.items()}
         bridges = frozenset(self.bridges.delta.dataplane)
         return WatchTargets(namespaces, bridges, pids, conntrackd, held)
 

@@ -70,7 +70,8 @@ import struct
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from . import ovsdb
 from .netlink import NETLINK_NETFILTER, NETNS_DIR, Netlink, inside
@@ -109,14 +110,14 @@ class WatchTargets:
     """What is ours on the host now, as the data plane believes after a sync: the real
     names of its namespaces (None: this process's own), its OVS bridges, the PIDs of
     its keepalived processes and of its conntrackd processes; and the addresses
-    keepalived holds on a master and removes on a backup ((real namespace, address)):
-    their coming and going is VRRP's, not a change behind our back."""
+    keepalived holds on a master and removes on a backup ({real namespace:
+    addresses}): their coming and going is VRRP's, not a change behind our back."""
 
     namespaces: frozenset[str | None] = frozenset()
     bridges: frozenset[str] = frozenset()
     pids: frozenset[int] = frozenset()
     conntrackd: frozenset[int] = frozenset()
-    held: frozenset[tuple[str | None, str]] = frozenset()
+    held: Mapping[str | None, frozenset[str]] = field(default_factory=dict)
 
     def daemons(self) -> dict[int, str]:
         """{PID: the kind of table that runs it}."""
@@ -387,7 +388,7 @@ class HostWatcher:
         if overrun:  # events lost: read every kernel table again
             kinds |= KERNEL_KINDS
         with self._lock:
-            held = frozenset(a for real, a in self._targets.held if real == ns.real)
+            held = self._targets.held.get(ns.real, frozenset())
         for msg_type, body in messages:
             kinds |= event_kinds(ns.logical, msg_type, body, held)
         if kinds:

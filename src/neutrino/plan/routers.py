@@ -179,6 +179,7 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
     peers = sorted((p.ip, p.mac) for p in router.ha_peers if p.ip)
     for ip, mac in peers:  # unicast adverts go out at once, no ARP first
         b.neighbour(ns, name, ip, mac)
+    peer_ips = tuple(ip for ip, _ in peers)
     instance = f"router-{router.id[:8]}"
     if router.conntrackd:
         b.conntrackd.append(
@@ -188,7 +189,7 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
                 name,
                 ha.ip,
                 names.conntrackd_port(router.vrid),
-                tuple(ip for ip, _ in peers),
+                peer_ips,
             )
         )
     b.vrrp.append(
@@ -202,7 +203,7 @@ def _vrrp(b: Build, ns: str, router: RouterView, vlans, mtus, vips: list, routes
             tuple(routes),
             names.ha_vip(router.vrid),
             router.advert_int,
-            tuple(ip for ip, _ in peers),
+            peer_ips,
         )
     )
 
