@@ -37,27 +37,23 @@ def missing() -> str | None:
     return None
 
 
-def conntrackd_missing() -> str | None:
-    """Why conntrackd cannot run here (None: it can), installing Debian's if need be."""
-    if shutil.which("conntrackd"):
+def _installed_or_why(package: str) -> str | None:
+    """Why a Debian package's program cannot run here (None: it can), installing it if
+    need be (the program has the package's name)."""
+    if shutil.which(package):
         return None
     done = subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "conntrackd"], capture_output=True, text=True
+        ["apt-get", "install", "-y", "-qq", package], capture_output=True, text=True
     )
-    return (
-        None if shutil.which("conntrackd") else f"conntrackd not installable: {done.stderr[-200:]}"
-    )
+    return None if shutil.which(package) else f"{package} not installable: {done.stderr[-200:]}"
+
+
+def conntrackd_missing() -> str | None:
+    return _installed_or_why("conntrackd")
 
 
 def keepalived_missing() -> str | None:
-    if shutil.which("keepalived"):
-        return None
-    done = subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "keepalived"], capture_output=True, text=True
-    )
-    return (
-        None if shutil.which("keepalived") else f"keepalived not installable: {done.stderr[-200:]}"
-    )
+    return _installed_or_why("keepalived")
 
 
 @contextlib.contextmanager

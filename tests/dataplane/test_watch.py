@@ -137,18 +137,16 @@ def test_a_dead_conntrackd_asks_for_conntrackd_and_a_dead_keepalived_for_keepali
         )
         time.sleep(0.2)  # followed
         requests.take(0)  # (whatever the host's own namespace did meanwhile)
-        conntrackd.kill()
-        conntrackd.wait()
-        kinds, why = requests.take(5)
-        while "conntrackd" not in kinds and why:
+        for proc, kind, other in (
+            (conntrackd, "conntrackd", "keepalived"),
+            (keepalived, "keepalived", "conntrackd"),
+        ):
+            proc.kill()
+            proc.wait()
             kinds, why = requests.take(5)
-        assert "conntrackd" in kinds and "keepalived" not in kinds, why
-        keepalived.kill()
-        keepalived.wait()
-        kinds, why = requests.take(5)
-        while "keepalived" not in kinds and why:
-            kinds, why = requests.take(5)
-        assert "keepalived" in kinds and "conntrackd" not in kinds, why
+            while kind not in kinds and why:
+                kinds, why = requests.take(5)
+            assert kind in kinds and other not in kinds, why
     finally:
         watcher.stop()
         for proc in (keepalived, conntrackd):
